@@ -1,0 +1,134 @@
+//! The CPU/CUDA choice shared by every stage that computes (embedding now, clustering later).
+
+use std::fmt;
+use std::str::FromStr;
+
+use candle_core::Device;
+
+/// What the user asked for with `--device`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum DeviceChoice {
+    /// CUDA GPU 0 when this binary has CUDA support and a GPU answers, else the CPU.
+    #[default]
+    Auto,
+    Cpu,
+    /// CUDA GPU with this ordinal.
+    Cuda(usize),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeviceError {
+    #[error("invalid device '{0}': expected auto, cpu, cuda or cuda:N")]
+    Parse(String),
+    #[error("device {0} requested, but this newsclust was built without CUDA support (rebuild with `--features cuda`)")]
+    NoCudaSupport(DeviceChoice),
+    #[error("device {choice} is not usable: {reason}")]
+    Unavailable {
+        choice: DeviceChoice,
+        reason: String,
+    },
+}
+
+impl FromStr for DeviceChoice {
+    type Err = DeviceError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let lower = s.trim().to_ascii_lowercase();
+        match lower.as_str() {
+            "auto" => Ok(Self::Auto),
+            "cpu" => Ok(Self::Cpu),
+            "cuda" | "gpu" => Ok(Self::Cuda(0)),
+            other => other
+                .strip_prefix("cuda:")
+                .and_then(|n| n.parse().ok())
+                .map(Self::Cuda)
+                .ok_or_else(|| DeviceError::Parse(s.to_string())),
+        }
+    }
+}
+
+impl fmt::Display for DeviceChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Auto => f.write_str("auto"),
+            Self::Cpu => f.write_str("cpu"),
+            Self::Cuda(n) => write!(f, "cuda:{n}"),
+        }
+    }
+}
+
+impl DeviceChoice {
+    /// Turns the choice into a candle device. `Auto` never fails: it falls back to the CPU.
+    pub fn open(self) -> Result<Device, DeviceError> {
+        match self {
+            Self::Cpu => Ok(Device::Cpu),
+            Self::Cuda(n) => open_cuda(self, n),
+            Self::Auto => match open_cuda(self, 0) {
+                Ok(device) => Ok(device),
+                Err(DeviceError::NoCudaSupport(_)) => Ok(Device::Cpu),
+                Err(err) => {
+                    tracing::info!("no usable CUDA GPU ({err}); running on the CPU");
+                    Ok(Device::Cpu)
+                }
+            },
+        }
+    }
+}
+
+/// A short name for logs and metadata: `cpu` or `cuda:N`.
+pub fn describe(device: &Device) -> String {
+    match device {
+        Device::Cpu => "cpu".to_string(),
+        Device::Cuda(_) => match device.location() {
+            candle_core::DeviceLocation::Cuda { gpu_id } => format!("cuda:{gpu_id}"),
+            _ => "cuda".to_string(),
+        },
+        Device::Metal(_) => "metal".to_string(),
+    }
+}
+
+#[cfg(feature = "cuda")]
+fn open_cuda(choice: DeviceChoice, ordinal: usize) -> Result<Device, DeviceError> {
+    Device::new_cuda(ordinal).map_err(|err| DeviceError::Unavailable {
+        choice,
+        reason: err.to_string(),
+    })
+}
+
+#[cfg(not(feature = "cuda"))]
+fn open_cuda(choice: DeviceChoice, _ordinal: usize) -> Result<Device, DeviceError> {
+    Err(DeviceError::NoCudaSupport(choice))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_device_names() {
+        assert_eq!("auto".parse::<DeviceChoice>().unwrap(), DeviceChoice::Auto);
+        assert_eq!("CPU".parse::<DeviceChoice>().unwrap(), DeviceChoice::Cpu);
+        assert_eq!(
+            "cuda".parse::<DeviceChoice>().unwrap(),
+            DeviceChoice::Cuda(0)
+        );
+        assert_eq!(
+            "cuda:3".parse::<DeviceChoice>().unwrap(),
+            DeviceChoice::Cuda(3)
+        );
+        assert!("cuda:x".parse::<DeviceChoice>().is_err());
+        assert!("tpu".parse::<DeviceChoice>().is_err());
+    }
+
+    #[test]
+    fn auto_always_opens() {
+        assert!(DeviceChoice::Auto.open().is_ok());
+        assert!(DeviceChoice::Cpu.open().unwrap().is_cpu());
+    }
+
+    #[cfg(not(feature = "cuda"))]
+    #[test]
+    fn cuda_without_support_is_an_error() {
+        let err = DeviceChoice::Cuda(0).open().unwrap_err();
+        assert!(err.to_string().contains("built without CUDA"), "{err}");
+    }
+}

@@ -1,0 +1,166 @@
+//! Texts → token batches → sentence embeddings (N × D, f32, L2-normalized when the model says so).
+//!
+//! [`Embedder`] is the stage's one trait, so a CPU and a GPU implementation (or a test double) can
+//! stand in for each other. [`SentenceEncoder`] is the candle implementation for BERT models.
+
+mod bert;
+pub mod config;
+pub mod pooling;
+pub mod tokenize;
+
+use std::path::PathBuf;
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+
+pub use bert::BertEncoder;
+pub use config::{BertConfig, ModelConfig};
+pub use pooling::Pooling;
+pub use tokenize::{plan_batches, TextTokenizer, Tokens};
+
+use crate::model::ModelFiles;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EmbedError {
+    #[error("{path}: {message}")]
+    Model { path: PathBuf, message: String },
+    #[error("{0}")]
+    Config(String),
+    #[error("tokenizer: {0}")]
+    Tokenize(String),
+    #[error("embedding on {device}: {source}")]
+    Compute {
+        device: String,
+        source: candle_core::Error,
+    },
+}
+
+/// A batch of token id sequences to embed together.
+pub trait Embedder: Send + Sync {
+    /// Vector size.
+    fn dim(&self) -> usize;
+    /// Embeds the sequences; returns `seqs.len() * dim()` values, row after row, in input order.
+    fn embed(&self, seqs: &[&[u32]]) -> Result<Vec<f32>, EmbedError>;
+    /// `cpu` or `cuda:N`.
+    fn device_name(&self) -> String;
+}
+
+/// A sentence-transformer (BERT + pooling + optional normalization) running on candle.
+pub struct SentenceEncoder {
+    encoder: BertEncoder,
+    pooling: Pooling,
+    normalize: bool,
+    dim: usize,
+    device: Device,
+}
+
+impl SentenceEncoder {
+    /// Loads the weights of `files` onto `device` in `dtype`.
+    pub fn load(
+        files: &ModelFiles,
+        config: &ModelConfig,
+        device: &Device,
+        dtype: DType,
+    ) -> Result<Self, EmbedError> {
+        let weights = &files.weights;
+        let model_err = |message: String| EmbedError::Model {
+            path: weights.clone(),
+            message,
+        };
+        // Check the file is a complete safetensors file before mapping it: a truncated download
+        // otherwise surfaces as an obscure error deep inside the loader.
+        check_safetensors(weights).map_err(model_err)?;
+        // SAFETY: the file is memory-mapped read-only; it must not be modified while we run,
+        // which holds for model files we only read.
+        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[weights], dtype, device) }
+            .map_err(|e| model_err(format!("cannot load weights: {e}")))?;
+        let encoder = BertEncoder::load(vb, &config.bert)
+            .map_err(|e| model_err(format!("weights do not fit config.json: {e}")))?;
+        Ok(Self {
+            encoder,
+            pooling: config.pooling,
+            normalize: config.normalize,
+            dim: config.bert.hidden_size,
+            device: device.clone(),
+        })
+    }
+
+    fn embed_tensor(&self, seqs: &[&[u32]]) -> candle_core::Result<Tensor> {
+        let n = seqs.iter().map(|s| s.len()).max().unwrap_or(0).max(1);
+        let b = seqs.len();
+        let mut ids = vec![0u32; b * n];
+        let mut mask = vec![0f32; b * n];
+        for (row, seq) in seqs.iter().enumerate() {
+            ids[row * n..row * n + seq.len()].copy_from_slice(seq);
+            mask[row * n..row * n + seq.len()].fill(1.0);
+        }
+        let ids = Tensor::from_vec(ids, (b, n), &self.device)?;
+        let mask = Tensor::from_vec(mask, (b, n), &self.device)?.to_dtype(self.encoder.dtype())?;
+        let hidden = self.encoder.forward(&ids, &mask)?;
+        let pooled = self.pooling.apply(&hidden, &mask)?.to_dtype(DType::F32)?;
+        if self.normalize {
+            pooling::l2_normalize(&pooled)
+        } else {
+            Ok(pooled)
+        }
+    }
+}
+
+impl Embedder for SentenceEncoder {
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn embed(&self, seqs: &[&[u32]]) -> Result<Vec<f32>, EmbedError> {
+        if seqs.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.embed_tensor(seqs)
+            .and_then(|t| t.flatten_all()?.to_vec1::<f32>())
+            .map_err(|source| EmbedError::Compute {
+                device: self.device_name(),
+                source,
+            })
+    }
+
+    fn device_name(&self) -> String {
+        crate::device::describe(&self.device)
+    }
+}
+
+/// Checks the safetensors header and that the file is as long as the header says.
+fn check_safetensors(path: &std::path::Path) -> Result<(), String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).map_err(|e| format!("cannot open: {e}"))?;
+    let len = file
+        .metadata()
+        .map_err(|e| format!("cannot stat: {e}"))?
+        .len();
+    let mut head = [0u8; 8];
+    file.read_exact(&mut head)
+        .map_err(|_| format!("truncated: only {len} bytes, not a safetensors file"))?;
+    let header_len = u64::from_le_bytes(head);
+    if header_len > len.saturating_sub(8) || header_len > 100_000_000 {
+        return Err(format!(
+            "truncated or not safetensors: header says {header_len} bytes, file has {len}"
+        ));
+    }
+    let mut header = vec![0u8; header_len as usize];
+    file.read_exact(&mut header)
+        .map_err(|e| format!("cannot read header: {e}"))?;
+    let meta: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&header).map_err(|e| format!("corrupt safetensors header: {e}"))?;
+    let end = meta
+        .iter()
+        .filter(|(k, _)| *k != "__metadata__")
+        .filter_map(|(_, v)| v.get("data_offsets")?.get(1)?.as_u64())
+        .max()
+        .unwrap_or(0);
+    let need = 8 + header_len + end;
+    if len < need {
+        return Err(format!(
+            "truncated: file has {len} bytes, its header needs {need}"
+        ));
+    }
+    Ok(())
+}

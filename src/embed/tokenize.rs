@@ -1,0 +1,110 @@
+//! Tokenizing texts with the model's `tokenizer.json`, in parallel, truncated to the max length,
+//! and grouping them into length-sorted batches so that little padding is computed.
+
+use std::path::Path;
+
+use rayon::prelude::*;
+use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
+
+use super::EmbedError;
+
+/// One tokenized text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tokens {
+    /// Token ids, special tokens included, at most the max length.
+    pub ids: Vec<u32>,
+    /// The text had more tokens than the max length.
+    pub truncated: bool,
+}
+
+/// The model's tokenizer, set to truncate at `max_length` and not to pad.
+pub struct TextTokenizer {
+    inner: Tokenizer,
+    max_length: usize,
+}
+
+impl TextTokenizer {
+    pub fn from_file(path: &Path, max_length: usize) -> Result<Self, EmbedError> {
+        let mut inner = Tokenizer::from_file(path).map_err(|e| EmbedError::Model {
+            path: path.to_path_buf(),
+            message: format!("not a valid tokenizer.json: {e}"),
+        })?;
+        inner.with_padding(None);
+        inner
+            .with_truncation(Some(TruncationParams {
+                max_length,
+                strategy: TruncationStrategy::LongestFirst,
+                stride: 0,
+                direction: TruncationDirection::Right,
+            }))
+            .map_err(|e| EmbedError::Config(format!("truncation at {max_length}: {e}")))?;
+        Ok(Self { inner, max_length })
+    }
+
+    pub fn max_length(&self) -> usize {
+        self.max_length
+    }
+
+    /// Tokenizes one text.
+    pub fn encode(&self, text: &str) -> Result<Tokens, EmbedError> {
+        let enc = self
+            .inner
+            .encode(text, true)
+            .map_err(|e| EmbedError::Tokenize(e.to_string()))?;
+        Ok(Tokens {
+            ids: enc.get_ids().to_vec(),
+            truncated: !enc.get_overflowing().is_empty(),
+        })
+    }
+
+    /// Tokenizes many texts on rayon's threads; the output is in input order.
+    pub fn encode_all<S: AsRef<str> + Sync>(&self, texts: &[S]) -> Result<Vec<Tokens>, EmbedError> {
+        texts.par_iter().map(|t| self.encode(t.as_ref())).collect()
+    }
+}
+
+/// Groups text indices into batches of at most `batch_size` texts and `max_tokens` padded tokens,
+/// longest first, so the texts in a batch have similar lengths.
+pub fn plan_batches(lengths: &[usize], batch_size: usize, max_tokens: usize) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..lengths.len()).collect();
+    // Stable sort: equal lengths keep input order, so runs are reproducible.
+    order.sort_by(|&a, &b| lengths[b].cmp(&lengths[a]));
+    let mut batches = Vec::new();
+    let mut current: Vec<usize> = Vec::new();
+    for i in order {
+        // Sorted longest first, so the first text of a batch sets its padded length.
+        let padded = current.first().map_or(lengths[i], |&f| lengths[f]);
+        if !current.is_empty()
+            && (current.len() >= batch_size || (current.len() + 1) * padded > max_tokens)
+        {
+            batches.push(std::mem::take(&mut current));
+        }
+        current.push(i);
+    }
+    if !current.is_empty() {
+        batches.push(current);
+    }
+    batches
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_are_length_sorted_and_cover_every_text_once() {
+        let lengths = [5, 30, 7, 30, 2, 12, 9];
+        let batches = plan_batches(&lengths, 3, usize::MAX);
+        assert_eq!(batches, vec![vec![1, 3, 5], vec![6, 2, 0], vec![4]]);
+        let mut all: Vec<usize> = batches.concat();
+        all.sort();
+        assert_eq!(all, (0..lengths.len()).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn token_budget_splits_long_batches() {
+        let lengths = [100, 100, 100, 10, 10];
+        let batches = plan_batches(&lengths, 64, 250);
+        assert_eq!(batches, vec![vec![0, 1], vec![2, 3, 4]]);
+    }
+}

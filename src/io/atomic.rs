@@ -1,0 +1,82 @@
+//! Output files that appear complete or not at all: write to a temporary name, rename when done.
+
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// A file being written under a temporary name next to its final path. Dropped without
+/// [`AtomicFile::commit`], it removes the temporary file, so no partial output is left behind.
+pub struct AtomicFile {
+    final_path: PathBuf,
+    temp_path: PathBuf,
+    committed: bool,
+}
+
+impl AtomicFile {
+    /// Creates the temporary file (and the parent folders of `path`).
+    pub fn create(path: &Path) -> io::Result<(Self, File)> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)?;
+        }
+        let name = path
+            .file_name()
+            .ok_or_else(|| {
+                io::Error::new(io::ErrorKind::InvalidInput, "output path has no file name")
+            })?
+            .to_string_lossy();
+        let temp_path = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+        let file = File::create(&temp_path)?;
+        Ok((
+            Self {
+                final_path: path.to_path_buf(),
+                temp_path,
+                committed: false,
+            },
+            file,
+        ))
+    }
+
+    pub fn temp_path(&self) -> &Path {
+        &self.temp_path
+    }
+
+    /// Renames the temporary file to the final path (the file must be flushed and closed).
+    pub fn commit(mut self) -> io::Result<PathBuf> {
+        std::fs::rename(&self.temp_path, &self.final_path)?;
+        self.committed = true;
+        Ok(self.final_path.clone())
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.temp_path);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn commit_renames_and_drop_cleans_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("sub/out.bin");
+        let (guard, mut f) = AtomicFile::create(&out).unwrap();
+        f.write_all(b"abc").unwrap();
+        drop(f);
+        assert!(!out.exists());
+        guard.commit().unwrap();
+        assert_eq!(std::fs::read(&out).unwrap(), b"abc");
+
+        let other = dir.path().join("other.bin");
+        let (guard, _f) = AtomicFile::create(&other).unwrap();
+        let temp = guard.temp_path().to_path_buf();
+        assert!(temp.exists());
+        drop(guard);
+        assert!(!temp.exists() && !other.exists());
+    }
+}

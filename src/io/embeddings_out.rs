@@ -1,0 +1,213 @@
+//! The `embed` output: one Parquet row per embedded article, embeddings as
+//! `FixedSizeList<Float32, D>`, model facts in the file's key-value metadata.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::builder::{BooleanBuilder, Int32Builder, StringBuilder};
+use arrow_array::{ArrayRef, FixedSizeListArray, Float32Array, RecordBatch};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
+
+use super::atomic::AtomicFile;
+use super::{Article, InputColumns};
+
+/// Rows per Parquet row group: bounds the writer's memory (about 1.5 KiB a row at 384-d).
+const ROW_GROUP_ROWS: usize = 16 * 1024;
+
+/// Column names the output itself uses; passed-through input columns with these names get an `input_` prefix.
+pub const RESERVED: [&str; 7] = [
+    "id",
+    "title",
+    "date",
+    "label",
+    "n_tokens",
+    "truncated",
+    "embedding",
+];
+
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: cannot write output: {message}")]
+pub struct WriteError {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+/// An article with what tokenizing found out about it.
+#[derive(Clone, Debug)]
+pub struct EmbeddedArticle {
+    pub article: Article,
+    pub n_tokens: u32,
+    pub truncated: bool,
+}
+
+/// Writes embedded articles batch by batch; the file appears under its name only after [`finish`](Self::finish).
+pub struct EmbeddingsWriter {
+    path: PathBuf,
+    guard: AtomicFile,
+    writer: ArrowWriter<File>,
+    schema: SchemaRef,
+    columns: InputColumns,
+    dim: usize,
+    rows: u64,
+}
+
+/// The output schema for these input columns and dimension.
+pub fn schema(columns: &InputColumns, dim: usize) -> Schema {
+    let mut fields = vec![
+        Field::new("id", DataType::Utf8, false),
+        Field::new("title", DataType::Utf8, false),
+    ];
+    if columns.has_date {
+        fields.push(Field::new("date", DataType::Utf8, true));
+    }
+    if columns.has_label {
+        fields.push(Field::new("label", DataType::Utf8, true));
+    }
+    for name in &columns.extra {
+        fields.push(Field::new(output_name(name), DataType::Utf8, true));
+    }
+    fields.push(Field::new("n_tokens", DataType::Int32, false));
+    fields.push(Field::new("truncated", DataType::Boolean, false));
+    let item = Arc::new(Field::new("item", DataType::Float32, false));
+    fields.push(Field::new(
+        "embedding",
+        DataType::FixedSizeList(item, dim as i32),
+        false,
+    ));
+    Schema::new(fields)
+}
+
+fn output_name(name: &str) -> String {
+    if RESERVED.contains(&name) {
+        format!("input_{name}")
+    } else {
+        name.to_string()
+    }
+}
+
+impl EmbeddingsWriter {
+    /// Starts writing to a temporary file beside `path`; `metadata` goes into the footer.
+    pub fn create(
+        path: &Path,
+        columns: &InputColumns,
+        dim: usize,
+        metadata: Vec<(String, String)>,
+    ) -> Result<Self, WriteError> {
+        let err = |message: String| WriteError {
+            path: path.to_path_buf(),
+            message,
+        };
+        let (guard, file) = AtomicFile::create(path).map_err(|e| err(e.to_string()))?;
+        let schema = Arc::new(schema(columns, dim));
+        let kv = metadata
+            .into_iter()
+            .map(|(k, v)| KeyValue::new(k, v))
+            .collect::<Vec<_>>();
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(
+                ZstdLevel::try_new(1).expect("level 1 is valid"),
+            ))
+            .set_max_row_group_size(ROW_GROUP_ROWS)
+            .set_key_value_metadata(Some(kv))
+            .build();
+        let writer = ArrowWriter::try_new(file, schema.clone(), Some(props))
+            .map_err(|e| err(e.to_string()))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            guard,
+            writer,
+            schema,
+            columns: columns.clone(),
+            dim,
+            rows: 0,
+        })
+    }
+
+    /// Appends rows; `embeddings` holds `rows.len() * dim` values in row order.
+    pub fn write(
+        &mut self,
+        rows: &[EmbeddedArticle],
+        embeddings: &[f32],
+    ) -> Result<(), WriteError> {
+        assert_eq!(
+            embeddings.len(),
+            rows.len() * self.dim,
+            "one embedding per row"
+        );
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let text = |f: &dyn Fn(&EmbeddedArticle) -> Option<&str>| -> ArrayRef {
+            let mut b = StringBuilder::new();
+            for r in rows {
+                b.append_option(f(r));
+            }
+            Arc::new(b.finish())
+        };
+        let mut arrays: Vec<ArrayRef> = vec![
+            text(&|r| Some(r.article.id.as_str())),
+            text(&|r| Some(r.article.title.as_str())),
+        ];
+        if self.columns.has_date {
+            arrays.push(text(&|r| r.article.date.as_deref()));
+        }
+        if self.columns.has_label {
+            arrays.push(text(&|r| r.article.label.as_deref()));
+        }
+        for i in 0..self.columns.extra.len() {
+            arrays.push(text(&|r| r.article.extra.get(i).and_then(|v| v.as_deref())));
+        }
+        let mut n_tokens = Int32Builder::with_capacity(rows.len());
+        let mut truncated = BooleanBuilder::with_capacity(rows.len());
+        for r in rows {
+            n_tokens.append_value(r.n_tokens as i32);
+            truncated.append_value(r.truncated);
+        }
+        arrays.push(Arc::new(n_tokens.finish()));
+        arrays.push(Arc::new(truncated.finish()));
+        let values = Arc::new(Float32Array::from(embeddings.to_vec()));
+        let item = Arc::new(Field::new("item", DataType::Float32, false));
+        let list = FixedSizeListArray::try_new(item, self.dim as i32, values, None)
+            .map_err(|e| self.err(e))?;
+        arrays.push(Arc::new(list));
+        let batch = RecordBatch::try_new(self.schema.clone(), arrays).map_err(|e| self.err(e))?;
+        self.writer.write(&batch).map_err(|e| self.err(e))?;
+        self.rows += rows.len() as u64;
+        Ok(())
+    }
+
+    fn err(&self, e: impl std::fmt::Display) -> WriteError {
+        WriteError {
+            path: self.path.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    /// Rows written so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Writes the footer, syncs and renames the file into place.
+    pub fn finish(self) -> Result<PathBuf, WriteError> {
+        let Self {
+            path,
+            guard,
+            writer,
+            ..
+        } = self;
+        let err = |message: String| WriteError {
+            path: path.clone(),
+            message,
+        };
+        let file = writer.into_inner().map_err(|e| err(e.to_string()))?;
+        file.sync_all().map_err(|e| err(e.to_string()))?;
+        drop(file);
+        guard.commit().map_err(|e| err(e.to_string()))
+    }
+}

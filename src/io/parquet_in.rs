@@ -1,0 +1,164 @@
+//! Parquet input, read in record batches; every used column is cast to text.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::{Array, RecordBatch, StringArray};
+use arrow_schema::DataType;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+
+use super::article::ColumnPlan;
+use super::{InputColumns, Item, ItemIter, Location, ReadError, ReadOptions};
+
+const BATCH_ROWS: usize = 4096;
+
+pub(super) fn open(
+    path: &Path,
+    file: File,
+    options: &ReadOptions,
+) -> Result<(InputColumns, ItemIter), ReadError> {
+    let perr = |err: &dyn std::fmt::Display| ReadError::Parquet {
+        path: path.to_path_buf(),
+        message: err.to_string(),
+    };
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| perr(&e))?;
+    let schema = builder.schema().clone();
+    // Columns that cannot be shown as text (lists, structs, binary) are neither fields nor passed through.
+    let mut names = Vec::new();
+    for f in schema.fields() {
+        if castable(f.data_type()) {
+            names.push(f.name().clone());
+        } else {
+            names.push("_".to_string());
+            if options.fields.knows(f.name()) {
+                return Err(ReadError::Columns {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "column '{}' has type {}, which is not text",
+                        f.name(),
+                        f.data_type()
+                    ),
+                });
+            }
+        }
+    }
+    let plan = ColumnPlan::new(path, &names, &options.fields)?;
+    let columns = plan.columns.clone();
+    let reader = builder
+        .with_batch_size(BATCH_ROWS)
+        .build()
+        .map_err(|e| perr(&e))?;
+    let iter = ParquetItems {
+        path: path.to_path_buf(),
+        plan,
+        reader,
+        batch: Vec::new(),
+        row_in_batch: 0,
+        rows_in_batch: 0,
+        position: 0,
+        done: false,
+    };
+    Ok((columns, Box::new(iter)))
+}
+
+fn castable(dt: &DataType) -> bool {
+    use DataType::*;
+    matches!(
+        dt,
+        Utf8 | LargeUtf8
+            | Utf8View
+            | Boolean
+            | Int8
+            | Int16
+            | Int32
+            | Int64
+            | UInt8
+            | UInt16
+            | UInt32
+            | UInt64
+            | Float16
+            | Float32
+            | Float64
+            | Date32
+            | Date64
+            | Timestamp(_, _)
+            | Decimal128(_, _)
+    ) || matches!(dt, Dictionary(_, v) if castable(v))
+}
+
+struct ParquetItems {
+    path: PathBuf,
+    plan: ColumnPlan,
+    reader: ParquetRecordBatchReader,
+    /// The current batch, every column cast to text (None for ignored columns).
+    batch: Vec<Option<Arc<StringArray>>>,
+    row_in_batch: usize,
+    rows_in_batch: usize,
+    position: u64,
+    done: bool,
+}
+
+impl ParquetItems {
+    fn load(&mut self, batch: RecordBatch) -> Result<(), ReadError> {
+        self.batch.clear();
+        for column in batch.columns() {
+            if !castable(column.data_type()) {
+                self.batch.push(None);
+                continue;
+            }
+            let text =
+                arrow_cast::cast(column, &DataType::Utf8).map_err(|e| ReadError::Parquet {
+                    path: self.path.clone(),
+                    message: format!("row {}: {e}", self.position),
+                })?;
+            let text = text
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .cloned()
+                .map(Arc::new);
+            self.batch.push(text);
+        }
+        self.row_in_batch = 0;
+        self.rows_in_batch = batch.num_rows();
+        Ok(())
+    }
+}
+
+impl Iterator for ParquetItems {
+    type Item = Result<Item, ReadError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while !self.done && self.row_in_batch >= self.rows_in_batch {
+            match self.reader.next() {
+                None => self.done = true,
+                Some(Err(e)) => {
+                    self.done = true;
+                    return Some(Err(ReadError::Parquet {
+                        path: self.path.clone(),
+                        message: format!("near row {}: {e}", self.position),
+                    }));
+                }
+                Some(Ok(batch)) => {
+                    if let Err(e) = self.load(batch) {
+                        self.done = true;
+                        return Some(Err(e));
+                    }
+                }
+            }
+        }
+        if self.done {
+            return None;
+        }
+        let row = self.row_in_batch;
+        let position = self.position;
+        let batch = &self.batch;
+        let article = self.plan.article(position, Location::Row(position), |i| {
+            let col = batch.get(i)?.as_ref()?;
+            (!col.is_null(row)).then(|| col.value(row).to_string())
+        });
+        self.row_in_batch += 1;
+        self.position += 1;
+        Some(Ok(Item::Article(article)))
+    }
+}

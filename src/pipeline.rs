@@ -1,0 +1,340 @@
+//! The jobs, stage after stage: read → tokenize → embed → write, streaming in chunks so memory
+//! does not grow with the number of articles.
+
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use candle_core::DType;
+
+use crate::device::{DeviceChoice, DeviceError};
+use crate::embed::{
+    plan_batches, EmbedError, Embedder, ModelConfig, SentenceEncoder, TextTokenizer,
+};
+use crate::io::embeddings_out::{EmbeddedArticle, EmbeddingsWriter, WriteError};
+use crate::io::{ArticleReader, BadRecord, Item, Location, ReadError, ReadOptions, TextSpec};
+use crate::model::{ModelError, ModelFiles, ResolveOptions};
+use crate::progress::Progress;
+
+/// Parquet metadata keys of an embeddings file.
+pub mod meta {
+    pub const VERSION: &str = "newsclust.version";
+    pub const MODEL_ID: &str = "newsclust.model_id";
+    pub const MODEL_REVISION: &str = "newsclust.model_revision";
+    pub const POOLING: &str = "newsclust.pooling";
+    pub const NORMALIZE: &str = "newsclust.normalize";
+    pub const DIMENSION: &str = "newsclust.dimension";
+    pub const MAX_LENGTH: &str = "newsclust.max_length";
+    pub const DEVICE: &str = "newsclust.device";
+    pub const DTYPE: &str = "newsclust.dtype";
+    pub const TEXT_FIELDS: &str = "newsclust.text_fields";
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error(transparent)]
+    Embed(#[from] EmbedError),
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    #[error(transparent)]
+    Device(#[from] DeviceError),
+    #[error("{0} (--strict makes any bad record fatal)")]
+    Strict(BadRecord),
+    #[error("{0}")]
+    Config(String),
+    #[error("no article could be embedded: all {0} records were skipped")]
+    NothingEmbedded(u64),
+}
+
+/// Everything `newsclust embed` needs.
+#[derive(Clone, Debug)]
+pub struct EmbedJob {
+    pub input: PathBuf,
+    pub read: ReadOptions,
+    pub text: TextSpec,
+    pub model: String,
+    pub resolve: ResolveOptions,
+    pub max_length: Option<usize>,
+    pub device: DeviceChoice,
+    pub batch_size: usize,
+    pub out: PathBuf,
+    pub strict: bool,
+    pub quiet: bool,
+}
+
+impl EmbedJob {
+    /// A job with the defaults of the command line.
+    pub fn new(
+        input: impl Into<PathBuf>,
+        model: impl Into<String>,
+        out: impl Into<PathBuf>,
+    ) -> Self {
+        Self {
+            input: input.into(),
+            read: ReadOptions::default(),
+            text: TextSpec::default(),
+            model: model.into(),
+            resolve: ResolveOptions::from_env(),
+            max_length: None,
+            device: DeviceChoice::Auto,
+            batch_size: 64,
+            out: out.into(),
+            strict: false,
+            quiet: true,
+        }
+    }
+}
+
+/// What a finished embedding job did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EmbedSummary {
+    pub read: u64,
+    pub embedded: u64,
+    pub skipped: u64,
+    pub truncated: u64,
+    pub tokens: u64,
+    pub device: String,
+    pub model_id: String,
+    pub model_revision: String,
+    pub dimension: usize,
+    pub tokenize_seconds: f64,
+    pub embed_seconds: f64,
+    pub total_seconds: f64,
+}
+
+/// Texts per streaming chunk: large enough for length-sorted batches to pad little.
+const CHUNK: usize = 4096;
+/// Padded tokens per batch at most (keeps long-text batches from ballooning in memory).
+const MAX_BATCH_TOKENS: usize = 64 * 256;
+
+/// A model ready to embed: its files, config, tokenizer and encoder.
+pub struct LoadedModel {
+    pub files: ModelFiles,
+    pub config: ModelConfig,
+    pub tokenizer: TextTokenizer,
+    pub encoder: SentenceEncoder,
+}
+
+impl LoadedModel {
+    pub fn load(
+        spec: &str,
+        resolve: &ResolveOptions,
+        max_length: Option<usize>,
+        device: DeviceChoice,
+    ) -> Result<Self, PipelineError> {
+        let files = crate::model::resolve(spec, resolve)?;
+        let config = ModelConfig::load(&files, max_length)?;
+        let tokenizer = TextTokenizer::from_file(&files.tokenizer, config.max_length)?;
+        let device = device.open()?;
+        let encoder = SentenceEncoder::load(&files, &config, &device, DType::F32)?;
+        Ok(Self {
+            files,
+            config,
+            tokenizer,
+            encoder,
+        })
+    }
+}
+
+/// Runs `newsclust embed`. `on_bad` sees every skipped record (the CLI prints them).
+pub fn run_embed(
+    job: &EmbedJob,
+    mut on_bad: impl FnMut(&BadRecord),
+) -> Result<EmbedSummary, PipelineError> {
+    let started = Instant::now();
+    if job.batch_size == 0 {
+        return Err(PipelineError::Config(
+            "--batch-size must be at least 1".into(),
+        ));
+    }
+    let mut reader = ArticleReader::open(&job.input, &job.read)?;
+    let model = LoadedModel::load(&job.model, &job.resolve, job.max_length, job.device)?;
+    let dim = model.encoder.dim();
+    let mut summary = EmbedSummary {
+        device: model.encoder.device_name(),
+        model_id: model.files.id.clone(),
+        model_revision: model.files.revision.clone(),
+        dimension: dim,
+        ..Default::default()
+    };
+    tracing::info!(
+        "model {}@{} ({}-d, {} pooling{}, max {} tokens) on {}",
+        summary.model_id,
+        summary.model_revision,
+        dim,
+        model.config.pooling.name(),
+        if model.config.normalize {
+            ", normalized"
+        } else {
+            ""
+        },
+        model.config.max_length,
+        summary.device
+    );
+    let metadata = vec![
+        (meta::VERSION.into(), crate::VERSION.into()),
+        (meta::MODEL_ID.into(), summary.model_id.clone()),
+        (meta::MODEL_REVISION.into(), summary.model_revision.clone()),
+        (meta::POOLING.into(), model.config.pooling.name().into()),
+        (meta::NORMALIZE.into(), model.config.normalize.to_string()),
+        (meta::DIMENSION.into(), dim.to_string()),
+        (meta::MAX_LENGTH.into(), model.config.max_length.to_string()),
+        (meta::DEVICE.into(), summary.device.clone()),
+        (meta::DTYPE.into(), "f32".into()),
+        (
+            meta::TEXT_FIELDS.into(),
+            job.text
+                .fields
+                .iter()
+                .map(|f| f.name())
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+    ];
+    let mut writer = EmbeddingsWriter::create(&job.out, reader.columns(), dim, metadata)?;
+    let mut progress = Progress::new("embed", job.read.limit, job.quiet);
+    let mut seen = SeenIds::default();
+    let chunk_size = CHUNK.max(job.batch_size);
+    let mut chunk: Vec<(EmbeddedArticle, String)> = Vec::with_capacity(chunk_size);
+    let mut skip = |bad: BadRecord, summary: &mut EmbedSummary| -> Result<(), PipelineError> {
+        summary.skipped += 1;
+        if job.strict {
+            return Err(PipelineError::Strict(bad));
+        }
+        on_bad(&bad);
+        Ok(())
+    };
+    let path = reader.path().to_path_buf();
+    loop {
+        let item = reader.next().transpose()?;
+        let end = item.is_none();
+        if let Some(item) = item {
+            summary.read += 1;
+            match item {
+                Item::Bad(bad) => skip(bad, &mut summary)?,
+                Item::Article(article) => {
+                    let bad = |reason: String| BadRecord {
+                        path: path.clone(),
+                        location: article.location,
+                        reason,
+                    };
+                    match job.text.compose(&article) {
+                        None => skip(
+                            bad("nothing to embed: title and text are empty after trimming".into()),
+                            &mut summary,
+                        )?,
+                        Some(text) => match seen.first(&article.id, article.location) {
+                            Some(first) => skip(
+                                bad(format!("duplicate id '{}' (first at {first})", article.id)),
+                                &mut summary,
+                            )?,
+                            None => chunk.push((
+                                EmbeddedArticle {
+                                    article,
+                                    n_tokens: 0,
+                                    truncated: false,
+                                },
+                                text,
+                            )),
+                        },
+                    }
+                }
+            }
+        }
+        if chunk.len() >= chunk_size || (end && !chunk.is_empty()) {
+            embed_chunk(
+                &model,
+                job.batch_size,
+                &mut chunk,
+                &mut writer,
+                &mut summary,
+                &mut progress,
+            )?;
+        }
+        if end {
+            break;
+        }
+    }
+    progress.finish();
+    if summary.embedded == 0 {
+        return Err(PipelineError::NothingEmbedded(summary.skipped));
+    }
+    writer.finish()?;
+    summary.total_seconds = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+fn embed_chunk(
+    model: &LoadedModel,
+    batch_size: usize,
+    chunk: &mut Vec<(EmbeddedArticle, String)>,
+    writer: &mut EmbeddingsWriter,
+    summary: &mut EmbedSummary,
+    progress: &mut Progress,
+) -> Result<(), PipelineError> {
+    let t0 = Instant::now();
+    let texts: Vec<&str> = chunk.iter().map(|(_, t)| t.as_str()).collect();
+    let tokens = model.tokenizer.encode_all(&texts)?;
+    summary.tokenize_seconds += t0.elapsed().as_secs_f64();
+
+    let t1 = Instant::now();
+    let dim = model.encoder.dim();
+    let lengths: Vec<usize> = tokens.iter().map(|t| t.ids.len()).collect();
+    let mut vectors = vec![0f32; chunk.len() * dim];
+    for batch in plan_batches(&lengths, batch_size, MAX_BATCH_TOKENS.max(batch_size * 2)) {
+        let seqs: Vec<&[u32]> = batch.iter().map(|&i| tokens[i].ids.as_slice()).collect();
+        let out = model.encoder.embed(&seqs)?;
+        for (row, &i) in batch.iter().enumerate() {
+            vectors[i * dim..(i + 1) * dim].copy_from_slice(&out[row * dim..(row + 1) * dim]);
+        }
+        let batch_tokens: usize = seqs.iter().map(|s| s.len()).sum();
+        progress.add(batch.len() as u64, batch_tokens as u64);
+    }
+    summary.embed_seconds += t1.elapsed().as_secs_f64();
+
+    let rows: Vec<EmbeddedArticle> = chunk
+        .drain(..)
+        .zip(&tokens)
+        .map(|((mut row, _), tok)| {
+            row.n_tokens = tok.ids.len() as u32;
+            row.truncated = tok.truncated;
+            row
+        })
+        .collect();
+    summary.embedded += rows.len() as u64;
+    summary.tokens += lengths.iter().sum::<usize>() as u64;
+    summary.truncated += rows.iter().filter(|r| r.truncated).count() as u64;
+    writer.write(&rows, &vectors)?;
+    Ok(())
+}
+
+/// Ids seen so far, kept as 128-bit hashes (16 bytes an article, not the id strings).
+#[derive(Default)]
+struct SeenIds {
+    first: HashMap<u128, Location>,
+}
+
+impl SeenIds {
+    /// Records `id`; returns where it was first seen if it is a duplicate.
+    fn first(&mut self, id: &str, at: Location) -> Option<Location> {
+        let half = |salt: u64| {
+            let mut h = DefaultHasher::new();
+            salt.hash(&mut h);
+            id.hash(&mut h);
+            h.finish()
+        };
+        let key = ((half(0x9e37_79b9) as u128) << 64) | half(0x85eb_ca6b) as u128;
+        match self.first.get(&key) {
+            Some(loc) => Some(*loc),
+            None => {
+                self.first.insert(key, at);
+                None
+            }
+        }
+    }
+}
