@@ -74,6 +74,34 @@ impl DeviceChoice {
     }
 }
 
+/// Sets up CPU threading for batch-parallel embedding and returns the number of workers.
+///
+/// By default candle splits every op across the cores; with few cores and small ops much of that
+/// time goes to synchronisation and single-threaded element-wise ops. Running whole batches side
+/// by side, each op on one thread, kept 2 cores busier (measured 15% faster on AG News).
+/// This builds rayon's global pool with `threads` workers and tells candle (which reads
+/// `RAYON_NUM_THREADS` / `CANDLE_NUM_THREADS` at each op) to stay on the calling thread.
+///
+/// Call it first thing in `main`, before any other thread exists: it changes the environment.
+pub fn configure_cpu_workers(threads: Option<usize>) -> usize {
+    let threads = threads
+        .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
+        .unwrap_or(1)
+        .max(1);
+    if rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global()
+        .is_err()
+    {
+        // A pool exists already (a library caller made one): leave threading as it is.
+        return 1;
+    }
+    // SAFETY (for set_var): called before other threads start, as documented above.
+    std::env::set_var("RAYON_NUM_THREADS", "1");
+    std::env::set_var("CANDLE_NUM_THREADS", "1");
+    threads
+}
+
 /// A short name for logs and metadata: `cpu` or `cuda:N`.
 pub fn describe(device: &Device) -> String {
     match device {

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use candle_core::DType;
+use rayon::prelude::*;
 
 use crate::device::{DeviceChoice, DeviceError};
 use crate::embed::{
@@ -62,6 +63,8 @@ pub struct EmbedJob {
     pub max_length: Option<usize>,
     pub device: DeviceChoice,
     pub batch_size: usize,
+    /// Batches embedded side by side on the CPU (see [`crate::device::configure_cpu_workers`]).
+    pub cpu_workers: usize,
     pub out: PathBuf,
     pub strict: bool,
     pub quiet: bool,
@@ -83,6 +86,7 @@ impl EmbedJob {
             max_length: None,
             device: DeviceChoice::Auto,
             batch_size: 64,
+            cpu_workers: 1,
             out: out.into(),
             strict: false,
             quiet: true,
@@ -249,7 +253,7 @@ pub fn run_embed(
         if chunk.len() >= chunk_size || (end && !chunk.is_empty()) {
             embed_chunk(
                 &model,
-                job.batch_size,
+                job,
                 &mut chunk,
                 &mut writer,
                 &mut summary,
@@ -271,7 +275,7 @@ pub fn run_embed(
 
 fn embed_chunk(
     model: &LoadedModel,
-    batch_size: usize,
+    job: &EmbedJob,
     chunk: &mut Vec<(EmbeddedArticle, String)>,
     writer: &mut EmbeddingsWriter,
     summary: &mut EmbedSummary,
@@ -285,15 +289,33 @@ fn embed_chunk(
     let t1 = Instant::now();
     let dim = model.encoder.dim();
     let lengths: Vec<usize> = tokens.iter().map(|t| t.ids.len()).collect();
+    let batches = plan_batches(
+        &lengths,
+        job.batch_size,
+        MAX_BATCH_TOKENS.max(job.batch_size * 2),
+    );
     let mut vectors = vec![0f32; chunk.len() * dim];
-    for batch in plan_batches(&lengths, batch_size, MAX_BATCH_TOKENS.max(batch_size * 2)) {
+    let embed = |batch: &Vec<usize>| {
         let seqs: Vec<&[u32]> = batch.iter().map(|&i| tokens[i].ids.as_slice()).collect();
-        let out = model.encoder.embed(&seqs)?;
-        for (row, &i) in batch.iter().enumerate() {
-            vectors[i * dim..(i + 1) * dim].copy_from_slice(&out[row * dim..(row + 1) * dim]);
+        model.encoder.embed(&seqs)
+    };
+    let parallel = job.cpu_workers > 1 && model.encoder.device_name() == "cpu";
+    // Side by side in groups of `workers` batches, so progress still moves as they finish.
+    let group = if parallel { job.cpu_workers } else { 1 };
+    for batches in batches.chunks(group) {
+        let outputs: Vec<Result<Vec<f32>, EmbedError>> = if parallel {
+            batches.par_iter().map(embed).collect()
+        } else {
+            batches.iter().map(embed).collect()
+        };
+        for (batch, out) in batches.iter().zip(outputs) {
+            let out = out?;
+            for (row, &i) in batch.iter().enumerate() {
+                vectors[i * dim..(i + 1) * dim].copy_from_slice(&out[row * dim..(row + 1) * dim]);
+            }
+            let batch_tokens: usize = batch.iter().map(|&i| lengths[i]).sum();
+            progress.add(batch.len() as u64, batch_tokens as u64);
         }
-        let batch_tokens: usize = seqs.iter().map(|s| s.len()).sum();
-        progress.add(batch.len() as u64, batch_tokens as u64);
     }
     summary.embed_seconds += t1.elapsed().as_secs_f64();
 

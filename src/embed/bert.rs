@@ -9,6 +9,7 @@ use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Embedding, Linear, VarBuilder};
 
 use super::config::BertConfig;
+use super::fastmath;
 
 struct LayerNorm {
     weight: Tensor,
@@ -183,12 +184,12 @@ impl BertEncoder {
             .transpose(1, 2)?
             .contiguous()?;
         let scores = q.matmul(&k.t()?)?.broadcast_add(bias)?;
-        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+        let probs = fastmath::softmax_last_dim(&scores)?;
         let ctx = probs.matmul(&v)?.transpose(1, 2)?.reshape((b, n, h * hd))?;
         let x = l.attn_norm.forward(&(l.attn_out.forward(&ctx)? + x)?)?;
         let up = l.up.forward(&x)?;
         let up = match self.act {
-            Act::Gelu => up.gelu_erf()?,
+            Act::Gelu => fastmath::gelu_erf(&up)?,
             Act::GeluTanh => up.gelu()?,
             Act::Relu => up.relu()?,
         };

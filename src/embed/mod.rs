@@ -5,6 +5,7 @@
 
 mod bert;
 pub mod config;
+mod fastmath;
 pub mod pooling;
 pub mod tokenize;
 
