@@ -1,0 +1,467 @@
+//! The `embed` command end to end: output schema and metadata, input formats, and every kind of
+//! bad input named in the issue (a clear error with exit 2 and no output, or a counted skip with exit 3).
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use common::{model_dir, newsclust, Table};
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+fn embed(input: &str, out: &Path, extra: &[&str]) -> common::Run {
+    let model = model_dir();
+    let mut args = vec![
+        "embed",
+        "--input",
+        input,
+        "--model",
+        model.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    newsclust(&args)
+}
+
+/// No output file and no temporary file left in `dir` besides the inputs.
+fn assert_no_output(out: &Path) {
+    assert!(!out.exists(), "{} must not exist", out.display());
+    let leftovers: Vec<_> = std::fs::read_dir(out.parent().unwrap())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+}
+
+#[test]
+fn sample_output_has_schema_metadata_and_every_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sub/sample.parquet");
+    let input = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/datasets/tech_news_sample.jsonl"
+    );
+    let run = embed(input, &out, &["--quiet"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        !run.stderr.contains("INFO"),
+        "--quiet hides info lines: {}",
+        run.stderr
+    );
+    let table = Table::read(&out);
+    let lines = std::fs::read_to_string(input).unwrap().lines().count();
+    assert_eq!(table.rows(), lines);
+    assert_eq!(
+        table.column_names(),
+        [
+            "id",
+            "title",
+            "date",
+            "label",
+            "source",
+            "n_tokens",
+            "truncated",
+            "embedding"
+        ]
+    );
+    let schema = table.batches[0].schema();
+    assert_eq!(
+        schema.field_with_name("embedding").unwrap().data_type(),
+        &arrow_schema::DataType::FixedSizeList(
+            Arc::new(arrow_schema::Field::new(
+                "item",
+                arrow_schema::DataType::Float32,
+                false
+            )),
+            384
+        )
+    );
+    assert_eq!(table.meta("newsclust.model_id"), Some(common::MODEL_ID));
+    assert_eq!(
+        table.meta("newsclust.model_revision"),
+        Some("c9745ed1d9f207416be6d2e6f8de32d1f16199bf")
+    );
+    assert_eq!(table.meta("newsclust.pooling"), Some("mean"));
+    assert_eq!(table.meta("newsclust.normalize"), Some("true"));
+    assert_eq!(table.meta("newsclust.dimension"), Some("384"));
+    assert_eq!(table.meta("newsclust.max_length"), Some("256"));
+    assert_eq!(
+        table.meta("newsclust.version"),
+        Some(env!("CARGO_PKG_VERSION"))
+    );
+    let ids = table.strings("id");
+    assert_eq!(ids[0].as_deref(), Some("nc-0000"));
+    assert!(table.strings("label").iter().all(|l| l.is_some()));
+}
+
+#[test]
+fn csv_without_header_maps_columns_and_numbers_ids_by_position() {
+    let dir = tempfile::tempdir().unwrap();
+    // Quoted fields, a doubled quote, a comma and a newline inside quotes.
+    let csv = b"\"4\",\"Chip maker \"\"wins\"\" order\",\"Deal, signed today.\nMore text.\"\n\"2\",\"Cloud outage\",\"Region down\"\n\"1\",\"Third\",\"\"\n";
+    let input = write(dir.path(), "ag.csv", csv);
+    let out = dir.path().join("o.parquet");
+    let run = embed(
+        &input,
+        &out,
+        &[
+            "--no-header",
+            "--columns",
+            "label,title,text",
+            "--limit",
+            "2",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let t = Table::read(&out);
+    assert_eq!(
+        t.strings("id"),
+        vec![Some("0".into()), Some("1".into())],
+        "--limit 2 and positional ids"
+    );
+    assert_eq!(
+        t.strings("title")[0].as_deref(),
+        Some("Chip maker \"wins\" order")
+    );
+    assert_eq!(t.strings("label"), vec![Some("4".into()), Some("2".into())]);
+}
+
+#[test]
+fn csv_header_with_field_override_and_bom() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write(
+        dir.path(),
+        "hn.csv",
+        "\u{feff}id,headline,url\n7,Show HN: a tiny database,http://x\n8,Ask HN: GPUs,http://y\n"
+            .as_bytes(),
+    );
+    let out = dir.path().join("o.parquet");
+    let run = embed(&input, &out, &["--field", "title=headline"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let t = Table::read(&out);
+    assert_eq!(t.strings("id"), vec![Some("7".into()), Some("8".into())]);
+    assert_eq!(t.strings("title")[1].as_deref(), Some("Ask HN: GPUs"));
+    assert_eq!(
+        t.strings("url")[0].as_deref(),
+        Some("http://x"),
+        "other columns pass through"
+    );
+}
+
+#[test]
+fn parquet_input_is_read_in_batches() {
+    use arrow_array::{Int64Array, RecordBatch, StringArray};
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.parquet");
+    let titles: Vec<String> = (0..50)
+        .map(|i| format!("Startup number {i} raises a seed round"))
+        .collect();
+    let batch = RecordBatch::try_from_iter(vec![
+        ("title", Arc::new(StringArray::from(titles.clone())) as _),
+        (
+            "label",
+            Arc::new(Int64Array::from(
+                (0..50).map(|i| i % 3).collect::<Vec<i64>>(),
+            )) as _,
+        ),
+    ])
+    .unwrap();
+    let file = std::fs::File::create(&input).unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    let out = dir.path().join("o.parquet");
+    let run = embed(input.to_str().unwrap(), &out, &["--batch-size", "7"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let t = Table::read(&out);
+    assert_eq!(t.rows(), 50);
+    assert_eq!(t.strings("title")[49].as_deref(), Some(titles[49].as_str()));
+    assert_eq!(
+        t.strings("label")[4].as_deref(),
+        Some("1"),
+        "numbers become text"
+    );
+}
+
+#[test]
+fn parquet_input_without_text_columns_is_fatal() {
+    use arrow_array::{Int64Array, RecordBatch};
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.parquet");
+    let batch =
+        RecordBatch::try_from_iter(vec![("score", Arc::new(Int64Array::from(vec![1, 2])) as _)])
+            .unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(&input).unwrap(),
+        batch.schema(),
+        None,
+    )
+    .unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    let out = dir.path().join("o.parquet");
+    let run = embed(input.to_str().unwrap(), &out, &[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("in.parquet") && run.stderr.contains("no 'title' or 'text' column"),
+        "{}",
+        run.stderr
+    );
+    assert_no_output(&out);
+}
+
+#[test]
+fn missing_input_file_is_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o.parquet");
+    let run = embed(dir.path().join("nope.jsonl").to_str().unwrap(), &out, &[]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("nope.jsonl") && run.stderr.contains("cannot open input"),
+        "{}",
+        run.stderr
+    );
+    assert_no_output(&out);
+}
+
+#[test]
+fn unknown_columns_name_is_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write(dir.path(), "a.csv", b"1,a,b\n");
+    let out = dir.path().join("o.parquet");
+    let run = embed(
+        &input,
+        &out,
+        &["--no-header", "--columns", "label,titel,text"],
+    );
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("unknown column name 'titel'"),
+        "{}",
+        run.stderr
+    );
+    assert_no_output(&out);
+}
+
+#[test]
+fn bad_records_are_reported_counted_and_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut jsonl = Vec::new();
+    jsonl
+        .extend_from_slice(b"{\"id\": \"a\", \"title\": \"Good one\", \"text\": \"Fine text.\"}\n");
+    jsonl.extend_from_slice(b"{\"id\": \"b\", \"title\": \"Broken\", \"text\": \n"); // line 2: malformed
+    jsonl.extend_from_slice(b"{\"id\": \"c\", \"title\": \"Bad \xff bytes\"}\n"); // line 3: invalid UTF-8
+    jsonl.extend_from_slice(b"{\"id\": \"d\", \"title\": \"   \", \"text\": \"\\t\"}\n"); // line 4: empty
+    jsonl.extend_from_slice(b"{\"id\": \"a\", \"title\": \"Same id\"}\n"); // line 5: duplicate id
+    jsonl.extend_from_slice(b"[1, 2]\n"); // line 6: not an object
+    jsonl.extend_from_slice(b"\n{\"id\": \"g\", \"title\": [\"x\"]}\n"); // line 8: title not a string
+    jsonl.extend_from_slice(b"{\"id\": \"h\", \"text\": \"Another good one\"}\n");
+    let input = write(dir.path(), "in.jsonl", &jsonl);
+    let out = dir.path().join("o.parquet");
+    let run = embed(&input, &out, &[]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    for expected in [
+        "in.jsonl: line 2: malformed JSON",
+        "in.jsonl: line 3: not valid UTF-8",
+        "in.jsonl: line 4: nothing to embed",
+        "in.jsonl: line 5: duplicate id 'a' (first at line 1)",
+        "in.jsonl: line 6: expected a JSON object",
+        "in.jsonl: line 8: field 'title' must be a string",
+        "6 of 8 records skipped",
+    ] {
+        assert!(
+            run.stderr.contains(expected),
+            "missing {expected:?} in:\n{}",
+            run.stderr
+        );
+    }
+    assert_eq!(
+        Table::read(&out).strings("id"),
+        vec![Some("a".into()), Some("h".into())]
+    );
+}
+
+#[test]
+fn csv_bad_records_name_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = b"id,title,text\n1,Good,Body\n2,Too,many,fields\n3,Bad \xc3\x28 utf8,Body\n4,Fine,Also fine\n";
+    let input = write(dir.path(), "in.csv", csv);
+    let out = dir.path().join("o.parquet");
+    let run = embed(&input, &out, &[]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("in.csv: line 3: expected 3 fields, found 4"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("in.csv: line 4: field 'title' is not valid UTF-8"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(Table::read(&out).rows(), 2);
+}
+
+#[test]
+fn strict_makes_a_bad_record_fatal_without_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write(
+        dir.path(),
+        "in.jsonl",
+        b"{\"title\": \"ok\"}\n{\"title\": \"\"}\n",
+    );
+    let out = dir.path().join("o.parquet");
+    let run = embed(&input, &out, &["--strict"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("line 2") && run.stderr.contains("--strict"),
+        "{}",
+        run.stderr
+    );
+    assert_no_output(&out);
+}
+
+#[test]
+fn all_records_bad_is_fatal_without_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write(dir.path(), "in.jsonl", b"{\"title\": \"\"}\nnot json\n");
+    let out = dir.path().join("o.parquet");
+    let run = embed(&input, &out, &[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("no article could be embedded"),
+        "{}",
+        run.stderr
+    );
+    assert_no_output(&out);
+}
+
+/// A copy of the model folder, with `change` applied; the big weights file is linked, not copied.
+fn broken_model(dir: &Path, change: impl FnOnce(&Path)) -> std::path::PathBuf {
+    let src = model_dir();
+    let dst = dir.join("model");
+    std::fs::create_dir_all(dst.join("1_Pooling")).unwrap();
+    for name in [
+        "config.json",
+        "tokenizer.json",
+        "modules.json",
+        "sentence_bert_config.json",
+        "1_Pooling/config.json",
+    ] {
+        std::fs::copy(src.join(name), dst.join(name)).unwrap();
+    }
+    std::os::unix::fs::symlink(src.join("model.safetensors"), dst.join("model.safetensors"))
+        .unwrap();
+    change(&dst);
+    dst
+}
+
+#[test]
+fn model_without_tokenizer_names_the_file_and_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = broken_model(dir.path(), |m| {
+        std::fs::remove_file(m.join("tokenizer.json")).unwrap()
+    });
+    let input = write(dir.path(), "in.jsonl", b"{\"title\": \"ok\"}\n");
+    let out = dir.path().join("o.parquet");
+    let run = newsclust(&[
+        "embed",
+        "--input",
+        &input,
+        "--model",
+        model.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("tokenizer.json") && run.stderr.contains("install-default.sh"),
+        "{}",
+        run.stderr
+    );
+    assert_no_output(&out);
+}
+
+#[test]
+fn truncated_weights_are_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = broken_model(dir.path(), |m| {
+        let w = m.join("model.safetensors");
+        let bytes = std::fs::read(&w).unwrap();
+        std::fs::remove_file(&w).unwrap();
+        std::fs::write(&w, &bytes[..bytes.len() / 3]).unwrap();
+    });
+    let input = write(dir.path(), "in.jsonl", b"{\"title\": \"ok\"}\n");
+    let out = dir.path().join("o.parquet");
+    let run = newsclust(&[
+        "embed",
+        "--input",
+        &input,
+        "--model",
+        model.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("model.safetensors") && run.stderr.contains("truncated"),
+        "{}",
+        run.stderr
+    );
+    assert_no_output(&out);
+}
+
+#[test]
+fn corrupt_installed_model_fails_its_checksum() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    let installed = models.join(common::MODEL_ID);
+    std::fs::create_dir_all(installed.parent().unwrap()).unwrap();
+    let tmp = broken_model(dir.path(), |m| {
+        std::fs::write(m.join("tokenizer.json"), b"{}").unwrap()
+    });
+    std::fs::rename(tmp, &installed).unwrap();
+    let input = write(dir.path(), "in.jsonl", b"{\"title\": \"ok\"}\n");
+    let out = dir.path().join("o.parquet");
+    let run = newsclust(&[
+        "embed",
+        "--input",
+        &input,
+        "--models-dir",
+        models.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("tokenizer.json") && run.stderr.contains("sha256"),
+        "{}",
+        run.stderr
+    );
+    assert_no_output(&out);
+}
+
+#[test]
+fn bad_flags_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write(dir.path(), "in.jsonl", b"{\"title\": \"ok\"}\n");
+    let out = dir.path().join("o.parquet");
+    let run = embed(&input, &out, &["--device", "cuda"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("built without CUDA"), "{}", run.stderr);
+    let run = embed(&input, &out, &["--batch-size", "0"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    let run = embed(&input, &out, &["--max-length", "100000"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("max length"), "{}", run.stderr);
+    assert_no_output(&out);
+}

@@ -1,0 +1,136 @@
+//! Helpers shared by the integration tests: the installed model, running the binary, reading outputs.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use arrow_array::{Array, FixedSizeListArray, Float32Array, RecordBatch};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+pub const MODEL_ID: &str = "sentence-transformers/all-MiniLM-L6-v2";
+
+/// The default model as installed by `models/install-default.sh`.
+pub fn model_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("models")
+        .join(MODEL_ID);
+    assert!(
+        dir.join("model.safetensors").is_file(),
+        "the default model is not installed at {}: run `sh models/install-default.sh` first",
+        dir.display()
+    );
+    dir
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stderr: String,
+}
+
+/// Runs `newsclust ARGS` with the installed models folder.
+pub fn newsclust(args: &[&str]) -> Run {
+    let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    let out = Command::new(env!("CARGO_BIN_EXE_newsclust"))
+        .args(args)
+        .env("NEWSCLUST_MODELS", models)
+        .env("HF_HUB_OFFLINE", "1")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run newsclust");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A Parquet file's batches and key-value metadata.
+pub struct Table {
+    pub batches: Vec<RecordBatch>,
+    pub metadata: Vec<(String, String)>,
+}
+
+impl Table {
+    pub fn read(path: &Path) -> Table {
+        let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+        let metadata = builder
+            .metadata()
+            .file_metadata()
+            .key_value_metadata()
+            .map(|kv| {
+                kv.iter()
+                    .map(|k| (k.key.clone(), k.value.clone().unwrap_or_default()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let batches = builder
+            .build()
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        Table { batches, metadata }
+    }
+
+    pub fn meta(&self, key: &str) -> Option<&str> {
+        self.metadata
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn rows(&self) -> usize {
+        self.batches.iter().map(|b| b.num_rows()).sum()
+    }
+
+    pub fn column_names(&self) -> Vec<String> {
+        self.batches[0]
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect()
+    }
+
+    /// A text column (nulls as None).
+    pub fn strings(&self, name: &str) -> Vec<Option<String>> {
+        let mut out = Vec::new();
+        for b in &self.batches {
+            let col = b
+                .column_by_name(name)
+                .unwrap_or_else(|| panic!("no column {name}"));
+            let col = arrow_cast::cast(col, &arrow_schema::DataType::Utf8).unwrap();
+            let col = col
+                .as_any()
+                .downcast_ref::<arrow_array::StringArray>()
+                .unwrap();
+            out.extend((0..col.len()).map(|i| (!col.is_null(i)).then(|| col.value(i).to_string())));
+        }
+        out
+    }
+
+    pub fn embeddings(&self) -> Vec<Vec<f32>> {
+        let mut out = Vec::new();
+        for b in &self.batches {
+            let col = b.column_by_name("embedding").unwrap();
+            let list = col.as_any().downcast_ref::<FixedSizeListArray>().unwrap();
+            let dim = list.value_length() as usize;
+            let values = list
+                .values()
+                .as_any()
+                .downcast_ref::<Float32Array>()
+                .unwrap();
+            for i in 0..list.len() {
+                let start = list.value_offset(i) as usize;
+                out.push(values.values()[start..start + dim].to_vec());
+            }
+        }
+        out
+    }
+}
+
+pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
+    let na: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    let nb: f64 = b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    dot / (na * nb)
+}

@@ -1,0 +1,106 @@
+//! Embeddings match sentence-transformers' own output (tests/reference/make_reference.py) through
+//! the whole `embed` job: reading, tokenizing, length-sorted batching, the encoder and the writer.
+
+mod common;
+
+use common::{cosine, model_dir, Table};
+use newsclust::io::{Field, TextSpec};
+use newsclust::pipeline::{run_embed, EmbedJob};
+
+#[derive(serde::Deserialize)]
+struct Reference {
+    max_seq_length: usize,
+    items: Vec<Item>,
+}
+
+#[derive(serde::Deserialize)]
+struct Item {
+    text: String,
+    n_tokens: u32,
+    embedding: Vec<f32>,
+}
+
+fn reference() -> Reference {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/reference/minilm_reference.json"
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn embed_job_matches_sentence_transformers() {
+    let reference = reference();
+    assert!(reference.items.len() >= 24);
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("texts.jsonl");
+    let lines: Vec<String> = reference
+        .items
+        .iter()
+        .enumerate()
+        .map(|(i, it)| serde_json::json!({"id": format!("r{i}"), "text": it.text}).to_string())
+        .collect();
+    std::fs::write(&input, lines.join("\n")).unwrap();
+    let out = dir.path().join("emb.parquet");
+
+    // A small batch size so texts of different lengths share batches and get padded.
+    let mut job = EmbedJob::new(&input, model_dir().to_str().unwrap(), &out);
+    job.batch_size = 4;
+    job.text = TextSpec {
+        fields: vec![Field::Text],
+        separator: " ".into(),
+    };
+    let mut bad = Vec::new();
+    let summary = run_embed(&job, |b| bad.push(b.clone())).unwrap();
+    // The reference has texts that are not empty after trimming, so none is skipped.
+    assert!(bad.is_empty(), "{bad:?}");
+    assert_eq!(summary.embedded as usize, reference.items.len());
+
+    let table = Table::read(&out);
+    let ids = table.strings("id");
+    let n_tokens = table.strings("n_tokens");
+    let truncated = table.strings("truncated");
+    let vectors = table.embeddings();
+    let mut min_cos = f64::MAX;
+    for (i, item) in reference.items.iter().enumerate() {
+        assert_eq!(
+            ids[i].as_deref(),
+            Some(format!("r{i}").as_str()),
+            "output keeps input order"
+        );
+        assert_eq!(
+            n_tokens[i].as_deref(),
+            Some(item.n_tokens.to_string().as_str()),
+            "tokens of {:?}",
+            item.text
+        );
+        let was_cut = item.n_tokens as usize == reference.max_seq_length;
+        assert_eq!(
+            truncated[i].as_deref() == Some("true"),
+            was_cut,
+            "truncated flag of item {i}"
+        );
+        let c = cosine(&vectors[i], &item.embedding);
+        min_cos = min_cos.min(c);
+        assert!(
+            c >= 0.999,
+            "item {i} ({:?}): cosine {c}",
+            &item.text[..item.text.len().min(40)]
+        );
+        let norm: f64 = vectors[i]
+            .iter()
+            .map(|x| (*x as f64).powi(2))
+            .sum::<f64>()
+            .sqrt();
+        assert!((norm - 1.0).abs() < 1e-4, "normalized: norm {norm}");
+    }
+    eprintln!("min cosine against sentence-transformers: {min_cos:.7}");
+    // The reference truncates two texts past 256 tokens; make sure the test covers that case.
+    assert!(
+        truncated
+            .iter()
+            .filter(|t| t.as_deref() == Some("true"))
+            .count()
+            >= 2
+    );
+}
