@@ -61,19 +61,51 @@ fn gelu_slice_generic(xs: &mut [f32]) {
     }
 }
 
+/// Lanes of the running max and sum: separate accumulators let the reductions vectorize
+/// (a single f32 accumulator forces strict left-to-right order).
+const LANES: usize = 16;
+
+#[inline(always)]
+fn softmax_row(row: &mut [f32]) {
+    let mut lane_max = [f32::NEG_INFINITY; LANES];
+    let mut chunks = row.chunks_exact(LANES);
+    for c in &mut chunks {
+        for i in 0..LANES {
+            lane_max[i] = if c[i] > lane_max[i] {
+                c[i]
+            } else {
+                lane_max[i]
+            };
+        }
+    }
+    let mut max = f32::NEG_INFINITY;
+    for &v in lane_max.iter().chain(chunks.remainder()) {
+        max = if v > max { v } else { max };
+    }
+    let mut lane_sum = [0f32; LANES];
+    let mut chunks = row.chunks_exact_mut(LANES);
+    for c in &mut chunks {
+        for i in 0..LANES {
+            let e = exp(c[i] - max);
+            c[i] = e;
+            lane_sum[i] += e;
+        }
+    }
+    let mut sum: f32 = lane_sum.iter().sum();
+    for v in chunks.into_remainder() {
+        *v = exp(*v - max);
+        sum += *v;
+    }
+    let inv = 1.0 / sum;
+    for v in row.iter_mut() {
+        *v *= inv;
+    }
+}
+
 #[inline(always)]
 fn softmax_rows_generic(xs: &mut [f32], n: usize) {
     for row in xs.chunks_exact_mut(n) {
-        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let mut sum = 0.0;
-        for v in row.iter_mut() {
-            *v = exp(*v - max);
-            sum += *v;
-        }
-        let inv = 1.0 / sum;
-        for v in row.iter_mut() {
-            *v *= inv;
-        }
+        softmax_row(row);
     }
 }
 

@@ -6,6 +6,9 @@ use hf_hub::{api::sync::ApiBuilder, Cache, Repo, RepoType};
 
 use super::{ModelError, ModelFiles, ResolveOptions, INSTALL_HINT};
 
+/// Gets one file of the repository: a local path, or why not.
+type GetFile = Box<dyn Fn(&str) -> Result<PathBuf, String>>;
+
 pub(super) fn fetch(
     id: &str,
     revision: Option<&str>,
@@ -19,7 +22,7 @@ pub(super) fn fetch(
         reason,
         hint: INSTALL_HINT,
     };
-    let get: Box<dyn Fn(&str) -> Result<PathBuf, String>> = if options.offline {
+    let get: GetFile = if options.offline {
         let cache = Cache::from_env().repo(repo);
         Box::new(move |name| {
             cache
