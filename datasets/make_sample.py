@@ -16,7 +16,10 @@ PER_TOPIC = 38
 
 COMPANIES = ["Northwind Cloud", "Veridian Systems", "Halcyon AI", "Brightforge", "Quantel Labs", "Orbis Compute",
              "Lumen Foundry", "Stratus Nine", "Cobalt Semiconductor", "Meridian Networks", "Tessellate", "Arcadia Data",
-             "Pinecrest Devices", "Helix Robotics", "Sable Security", "Ironbark Capital", "Kestrel Mobile", "Nimbus Works"]
+             "Pinecrest Devices", "Helix Robotics", "Sable Security", "Kestrel Mobile", "Nimbus Works", "Fernhill",
+             "Oakline", "Corvid Labs", "Tidal Logic", "Amberly", "Westgate Micro", "Polaris Grid", "Juniper Ridge",
+             "Solace", "Mosaic Compute", "Rivulet", "Granary", "Bluecrest", "Ostrava Tech", "Quillon", "Everbright Silicon",
+             "Marlowe", "Vantage Point", "Ardent Mobile", "Cinder", "Larkspur AI", "Redwood Circuit", "Triton Bay"]
 SOURCES = ["The Circuit", "Byteline", "Stack Report", "Wired Desk", "Chipwatch", "Cloud Ledger", "Signal & Noise", "Dev Dispatch"]
 REGIONS = ["Ireland", "Texas", "Ohio", "Malaysia", "Finland", "Arizona", "Taiwan", "Bavaria", "Quebec", "Singapore", "Osaka", "Catalonia"]
 
@@ -147,6 +150,10 @@ def fill(template: str, rng: random.Random, a: str, b: str) -> str:
     )
 
 
+def cap(sentence: str) -> str:
+    return sentence[:1].upper() + sentence[1:]
+
+
 def main() -> None:
     rng = random.Random(20260101)
     start = datetime.date(2025, 1, 6)
@@ -160,7 +167,8 @@ def main() -> None:
                 continue
             seen.add(title)
             sentences = rng.sample(spec["body"], rng.randint(1, 3))
-            text = " ".join(fill(s, rng, a, b) for s in sentences)
+            # Bodies name no company: the topic, not the firm, should carry the story.
+            text = " ".join(cap(fill(s, rng, "the company", "its partner")) for s in sentences)
             date = start + datetime.timedelta(days=rng.randint(0, 690))
             rows.append({"title": title, "text": text, "date": date.isoformat(), "source": rng.choice(SOURCES), "label": label})
             made += 1

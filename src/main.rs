@@ -13,7 +13,9 @@ use clap::{Args, Parser, Subcommand};
 use newsclust::device::DeviceChoice;
 use newsclust::io::{Field, FieldMap, FieldOverride, InputFormat, ReadOptions, TextSpec};
 use newsclust::model::ResolveOptions;
-use newsclust::pipeline::{run_embed, EmbedJob};
+use newsclust::cluster::Algorithm;
+use newsclust::pipeline::{run_cluster, run_embed, ClusterJob, ClusterSummary, EmbedJob, EmbedSummary, KChoice};
+use newsclust::topics::TopicParams;
 
 const EXIT_OK: u8 = 0;
 const EXIT_FATAL: u8 = 2;
@@ -37,6 +39,117 @@ struct Cli {
 enum Command {
     /// Embed articles into a Parquet file (one row and one vector per article).
     Embed(EmbedArgs),
+    /// Embed, cluster and name topics: articles in, topic groups out (DIR/documents.parquet, topics.parquet, run.json).
+    Run(RunArgs),
+    /// Cluster an `embed` output and name the topics, without embedding again.
+    Cluster(ClusterCmdArgs),
+    /// Score topic assignments against a gold column (NMI, ARI, V-measure, homogeneity, completeness).
+    Eval(EvalArgs),
+}
+
+#[derive(Args)]
+struct ClusterArgs {
+    /// Clustering algorithm.
+    #[arg(long, value_enum, default_value_t = Algorithm::Kmeans)]
+    algorithm: Algorithm,
+    /// k-means: number of topics, or `auto` (best mean silhouette for k in 2..=40 on a 2,000-article sample).
+    #[arg(long, default_value = "auto")]
+    k: KChoice,
+    /// k-means: restarts from new k-means++ seeds; the lowest inertia wins.
+    #[arg(long, default_value_t = 10)]
+    n_init: usize,
+    /// k-means: iterations at most (mini-batch: passes over the data).
+    #[arg(long, default_value_t = 300)]
+    max_iter: usize,
+    /// k-means: stop when centres move less than this (relative to the data's variance).
+    #[arg(long, default_value_t = 1e-4)]
+    tol: f64,
+    /// Random seed: the same input and seed give the same topics.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// k-means: mini-batch size (default: 4,096 from 100,000 articles on, else full batch).
+    #[arg(long)]
+    mini_batch: Option<usize>,
+    /// HDBSCAN: smallest topic.
+    #[arg(long, default_value_t = 15)]
+    min_cluster_size: usize,
+    /// HDBSCAN: neighbours for core distances (default: --min-cluster-size).
+    #[arg(long)]
+    min_samples: Option<usize>,
+    /// HDBSCAN: reduce embeddings with PCA to this many dimensions first (0: no reduction).
+    #[arg(long, default_value_t = 10)]
+    reduce_dims: usize,
+    /// HDBSCAN: give noise articles the nearest topic when similar enough.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    reassign_outliers: bool,
+    /// Cosine similarity to a topic centroid needed to reassign a noise article.
+    #[arg(long, default_value_t = 0.3)]
+    outlier_threshold: f32,
+    /// Candidate topic labels, one per line; a topic takes the most similar one above --label-threshold.
+    #[arg(long)]
+    labels: Option<PathBuf>,
+    /// Cosine similarity between a candidate label and a topic centroid needed to use it.
+    #[arg(long, default_value_t = 0.3)]
+    label_threshold: f32,
+    /// Add each document's embedding to documents.parquet.
+    #[arg(long)]
+    with_embeddings: bool,
+    /// Keywords kept per topic.
+    #[arg(long, default_value_t = 10)]
+    top_keywords: usize,
+    /// A keyword must occur in at least this many documents.
+    #[arg(long, default_value_t = 2)]
+    min_df: usize,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    #[command(flatten)]
+    model: ModelArgs,
+    #[command(flatten)]
+    cluster: ClusterArgs,
+    /// Output folder (embeddings.parquet, documents.parquet, topics.parquet, run.json).
+    #[arg(long, short)]
+    out: PathBuf,
+}
+
+#[derive(Args)]
+struct ClusterCmdArgs {
+    /// An `embed` output.
+    #[arg(long)]
+    embeddings: PathBuf,
+    #[command(flatten)]
+    cluster: ClusterArgs,
+    /// Check the embeddings were made with this model (also used to embed --labels; default: the file's model).
+    #[arg(long, short)]
+    model: Option<String>,
+    /// Folder of installed models (default: $NEWSCLUST_MODELS or ./models).
+    #[arg(long)]
+    models_dir: Option<PathBuf>,
+    /// Device for embedding --labels: auto, cpu, cuda or cuda:N.
+    #[arg(long, default_value = "auto")]
+    device: DeviceChoice,
+    /// Output folder.
+    #[arg(long, short)]
+    out: PathBuf,
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    /// A documents.parquet written by `run` or `cluster`.
+    #[arg(long)]
+    documents: PathBuf,
+    /// The gold column.
+    #[arg(long, default_value = "label")]
+    gold_column: String,
+    /// The predicted column.
+    #[arg(long, default_value = "topic_id")]
+    pred_column: String,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -114,7 +227,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // Before any other thread starts (it sets candle's threading through the environment).
     let workers = match &cli.command {
-        Command::Embed(args) => newsclust::device::configure_cpu_workers(args.model.threads),
+        Command::Embed(EmbedArgs { model, .. }) | Command::Run(RunArgs { model, .. }) => {
+            newsclust::device::configure_cpu_workers(model.threads)
+        }
+        Command::Cluster(_) | Command::Eval(_) => 1,
     };
     init_logging(cli.quiet);
     match run(cli, workers) {
@@ -144,16 +260,39 @@ fn init_logging(quiet: bool) {
 fn run(cli: Cli, workers: usize) -> anyhow::Result<u8> {
     match cli.command {
         Command::Embed(args) => embed(args, cli.quiet, workers),
+        Command::Run(args) => run_all(args, cli.quiet, workers),
+        Command::Cluster(args) => cluster(args),
+        Command::Eval(args) => eval(args),
     }
 }
 
 fn embed(args: EmbedArgs, quiet: bool, workers: usize) -> anyhow::Result<u8> {
     let EmbedArgs { input, model, out } = args;
+    let job = embed_job(input, model, out, quiet, workers);
+    let summary = embed_and_report(&job)?;
+    Ok(exit_code(&summary))
+}
+
+fn exit_code(summary: &EmbedSummary) -> u8 {
+    if summary.skipped > 0 {
+        tracing::warn!("{} of {} records skipped (see the lines above); exit code 3", summary.skipped, summary.read);
+        EXIT_SKIPPED
+    } else {
+        EXIT_OK
+    }
+}
+
+fn resolve_options(models_dir: Option<PathBuf>) -> ResolveOptions {
     let mut resolve = ResolveOptions::from_env();
-    if let Some(dir) = model.models_dir {
+    if let Some(dir) = models_dir {
         resolve.models_dir = dir;
     }
-    let job = EmbedJob {
+    resolve
+}
+
+fn embed_job(input: InputArgs, model: ModelArgs, out: PathBuf, quiet: bool, workers: usize) -> EmbedJob {
+    let resolve = resolve_options(model.models_dir);
+    EmbedJob {
         input: input.input,
         read: ReadOptions {
             format: input.format,
@@ -175,8 +314,11 @@ fn embed(args: EmbedArgs, quiet: bool, workers: usize) -> anyhow::Result<u8> {
         out,
         strict: input.strict,
         quiet,
-    };
-    let summary = run_embed(&job, |bad| tracing::warn!("skipped {bad}"))?;
+    }
+}
+
+fn embed_and_report(job: &EmbedJob) -> anyhow::Result<EmbedSummary> {
+    let summary = run_embed(job, |bad| tracing::warn!("skipped {bad}"))?;
     let rate = summary.embedded as f64 / summary.total_seconds.max(1e-9);
     tracing::info!(
         "wrote {} ({} embedded, {} skipped, {} truncated; {} tokens; {:.1} s in all, tokenize {:.2} s, embed {:.1} s; {:.0} docs/s on {})",
@@ -191,14 +333,109 @@ fn embed(args: EmbedArgs, quiet: bool, workers: usize) -> anyhow::Result<u8> {
         rate,
         summary.device
     );
-    if summary.skipped > 0 {
-        tracing::warn!(
-            "{} of {} records skipped (see the lines above); exit code 3",
-            summary.skipped,
-            summary.read
-        );
-        Ok(EXIT_SKIPPED)
-    } else {
-        Ok(EXIT_OK)
+    Ok(summary)
+}
+
+fn cluster_job(
+    args: ClusterArgs,
+    embeddings: PathBuf,
+    out: PathBuf,
+    model: Option<String>,
+    resolve: ResolveOptions,
+    device: DeviceChoice,
+) -> ClusterJob {
+    ClusterJob {
+        embeddings,
+        out_dir: out,
+        algorithm: args.algorithm,
+        k: args.k,
+        n_init: args.n_init,
+        max_iter: args.max_iter,
+        tol: args.tol,
+        seed: args.seed,
+        mini_batch: args.mini_batch,
+        min_cluster_size: args.min_cluster_size,
+        min_samples: args.min_samples,
+        reduce_dims: (args.reduce_dims > 0).then_some(args.reduce_dims),
+        reassign_outliers: args.reassign_outliers,
+        outlier_threshold: args.outlier_threshold,
+        labels_file: args.labels,
+        label_threshold: args.label_threshold,
+        with_embeddings: args.with_embeddings,
+        topics: TopicParams {
+            top_keywords: args.top_keywords,
+            min_df: args.min_df,
+            ..TopicParams::default()
+        },
+        model,
+        resolve,
+        device,
     }
+}
+
+fn report_cluster(s: &ClusterSummary) {
+    tracing::info!(
+        "{} documents in {} topics, {} unassigned ({:.1}%), {} noise articles reassigned; cluster {:.1} s, topics {:.1} s",
+        s.documents,
+        s.topics,
+        s.unassigned,
+        100.0 * s.unassigned as f64 / s.documents.max(1) as f64,
+        s.reassigned,
+        s.seconds_cluster,
+        s.seconds_topics
+    );
+    for f in &s.files {
+        tracing::info!("wrote {}", f.display());
+    }
+}
+
+fn run_all(args: RunArgs, quiet: bool, workers: usize) -> anyhow::Result<u8> {
+    let RunArgs {
+        input,
+        model,
+        cluster,
+        out,
+    } = args;
+    let started = std::time::Instant::now();
+    let (device, resolve) = (model.device, resolve_options(model.models_dir.clone()));
+    let spec = model.model.clone();
+    let embeddings = out.join("embeddings.parquet");
+    let job = embed_job(input, model, embeddings.clone(), quiet, workers);
+    let embedded = embed_and_report(&job)?;
+    let cjob = cluster_job(cluster, embeddings, out, Some(spec), resolve, device);
+    let extra = serde_json::json!({
+        "config": { "input": job.input, "model": job.model, "batch_size": job.batch_size, "device": job.device.to_string() },
+        "counts": { "read": embedded.read, "skipped": embedded.skipped, "embedded": embedded.embedded, "truncated": embedded.truncated },
+        "seconds": { "tokenize": embedded.tokenize_seconds, "embed": embedded.embed_seconds, "embed_stage_total": embedded.total_seconds },
+        "embedding_device": embedded.device,
+    });
+    let summary = run_cluster(&cjob, extra)?;
+    report_cluster(&summary);
+    tracing::info!("done in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(exit_code(&embedded))
+}
+
+fn cluster(args: ClusterCmdArgs) -> anyhow::Result<u8> {
+    let ClusterCmdArgs {
+        embeddings,
+        cluster,
+        model,
+        models_dir,
+        device,
+        out,
+    } = args;
+    let job = cluster_job(cluster, embeddings, out, model, resolve_options(models_dir), device);
+    let summary = run_cluster(&job, serde_json::json!({}))?;
+    report_cluster(&summary);
+    Ok(EXIT_OK)
+}
+
+fn eval(args: EvalArgs) -> anyhow::Result<u8> {
+    let report = newsclust::eval::evaluate_file(&args.documents, &args.gold_column, &args.pred_column)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.table());
+    }
+    Ok(EXIT_OK)
 }

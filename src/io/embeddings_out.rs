@@ -61,6 +61,7 @@ pub fn schema(columns: &InputColumns, dim: usize) -> Schema {
     let mut fields = vec![
         Field::new("id", DataType::Utf8, false),
         Field::new("title", DataType::Utf8, false),
+        Field::new("text", DataType::Utf8, false),
     ];
     if columns.has_date {
         fields.push(Field::new("date", DataType::Utf8, true));
@@ -152,6 +153,7 @@ impl EmbeddingsWriter {
         let mut arrays: Vec<ArrayRef> = vec![
             text(&|r| Some(r.article.id.as_str())),
             text(&|r| Some(r.article.title.as_str())),
+            text(&|r| Some(r.article.text.as_str())),
         ];
         if self.columns.has_date {
             arrays.push(text(&|r| r.article.date.as_deref()));

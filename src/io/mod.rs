@@ -7,9 +7,11 @@
 mod article;
 pub mod atomic;
 mod csv_in;
+pub mod embeddings_in;
 pub mod embeddings_out;
 mod jsonl_in;
 mod parquet_in;
+pub mod topics_out;
 
 pub use article::{Article, BadRecord, Field, FieldMap, FieldOverride, Location, TextSpec};
 

@@ -18,6 +18,9 @@ use crate::io::{ArticleReader, BadRecord, Item, Location, ReadError, ReadOptions
 use crate::model::{ModelError, ModelFiles, ResolveOptions};
 use crate::progress::Progress;
 
+pub mod cluster;
+pub use cluster::{run_cluster, ClusterJob, ClusterSummary, KChoice};
+
 /// Parquet metadata keys of an embeddings file.
 pub mod meta {
     pub const VERSION: &str = "newsclust.version";
@@ -50,6 +53,8 @@ pub enum PipelineError {
     Config(String),
     #[error("no article could be embedded: all {0} records were skipped")]
     NothingEmbedded(u64),
+    #[error(transparent)]
+    Cluster(#[from] crate::cluster::ClusterError),
 }
 
 /// Everything `newsclust embed` needs.

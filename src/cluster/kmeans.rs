@@ -1,0 +1,324 @@
+//! k-means on L2-normalized embeddings: k-means++ seeding (greedy, as scikit-learn's `_kmeans_plusplus`),
+//! Lloyd iterations, `n_init` restarts keeping the lowest inertia, and a mini-batch variant
+//! (Sculley 2010, "Web-scale k-means clustering") for large inputs. Deterministic for a seed.
+
+use rayon::prelude::*;
+
+use super::rng::Rng;
+use super::ClusterError;
+use crate::matrix::{dot, sq_dist, Matrix};
+
+/// Checked k-means parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KMeansParams {
+    k: usize,
+    n_init: usize,
+    max_iter: usize,
+    tol: f64,
+    seed: u64,
+    mini_batch: Option<usize>,
+}
+
+impl KMeansParams {
+    /// `k` ≥ 1, `n_init` ≥ 1, `max_iter` ≥ 1, `tol` ≥ 0 and finite, `mini_batch` (rows per step) ≥ 1.
+    pub fn new(k: usize, n_init: usize, max_iter: usize, tol: f64, seed: u64, mini_batch: Option<usize>) -> Result<Self, ClusterError> {
+        let bad = |m: &str| Err(ClusterError::Params(m.to_string()));
+        if k == 0 {
+            return bad("k must be at least 1");
+        }
+        if n_init == 0 {
+            return bad("--n-init must be at least 1");
+        }
+        if max_iter == 0 {
+            return bad("--max-iter must be at least 1");
+        }
+        if !(tol.is_finite() && tol >= 0.0) {
+            return bad("--tol must be a finite number ≥ 0");
+        }
+        if mini_batch == Some(0) {
+            return bad("the mini-batch size must be at least 1");
+        }
+        Ok(Self {
+            k,
+            n_init,
+            max_iter,
+            tol,
+            seed,
+            mini_batch,
+        })
+    }
+
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    pub fn with_k(&self, k: usize) -> Result<Self, ClusterError> {
+        Self::new(k, self.n_init, self.max_iter, self.tol, self.seed, self.mini_batch)
+    }
+}
+
+/// A k-means solution.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KMeansFit {
+    pub labels: Vec<usize>,
+    /// k × dim.
+    pub centroids: Matrix,
+    pub inertia: f64,
+    pub iterations: usize,
+}
+
+/// Runs k-means. Errors when there are fewer rows than k.
+pub fn fit(data: &Matrix, params: &KMeansParams) -> Result<KMeansFit, ClusterError> {
+    let n = data.rows();
+    if params.k > n {
+        return Err(ClusterError::TooFewPoints { k: params.k, n });
+    }
+    // scikit-learn's tolerance: relative to the mean per-feature variance of the data.
+    let tol = params.tol * mean_variance(data);
+    let mut best: Option<KMeansFit> = None;
+    for run in 0..params.n_init {
+        let mut rng = Rng::new(params.seed.wrapping_add(run as u64 * 0x9e37_79b9));
+        let init = plus_plus(data, params.k, &mut rng);
+        let fit = match params.mini_batch {
+            Some(batch) if batch < n => mini_batch(data, init, batch, params.max_iter, &mut rng),
+            _ => lloyd(data, init, params.max_iter, tol),
+        };
+        if best.as_ref().is_none_or(|b| fit.inertia < b.inertia) {
+            best = Some(fit);
+        }
+    }
+    Ok(best.expect("n_init ≥ 1"))
+}
+
+fn mean_variance(data: &Matrix) -> f64 {
+    let (n, d) = (data.rows(), data.dim());
+    let mut mean = vec![0f64; d];
+    for i in 0..n {
+        for (m, v) in mean.iter_mut().zip(data.row(i)) {
+            *m += *v as f64;
+        }
+    }
+    mean.iter_mut().for_each(|m| *m /= n as f64);
+    let mut var = 0f64;
+    for i in 0..n {
+        for (m, v) in mean.iter().zip(data.row(i)) {
+            var += (*v as f64 - m).powi(2);
+        }
+    }
+    var / (n * d) as f64
+}
+
+/// Greedy k-means++: each new centre is the best (lowest potential) of 2 + ln k candidates drawn
+/// with probability proportional to the squared distance to the nearest chosen centre.
+pub fn plus_plus(data: &Matrix, k: usize, rng: &mut Rng) -> Matrix {
+    let n = data.rows();
+    let trials = 2 + (k as f64).ln().floor() as usize;
+    let first = rng.below(n);
+    let mut centres = vec![first];
+    let mut closest: Vec<f32> = (0..n).into_par_iter().map(|i| sq_dist(data.row(i), data.row(first))).collect();
+    let mut potential: f64 = closest.iter().map(|&d| d as f64).sum();
+    while centres.len() < k {
+        if potential <= 0.0 {
+            // All remaining points coincide with a centre: take any point not yet chosen.
+            let next = (0..n).find(|i| !centres.contains(i)).unwrap_or(0);
+            centres.push(next);
+            continue;
+        }
+        let candidates: Vec<usize> = (0..trials).map(|_| draw(&closest, potential, rng)).collect();
+        let (best, best_closest, best_potential) = candidates
+            .iter()
+            .map(|&c| {
+                let dists: Vec<f32> = (0..n)
+                    .into_par_iter()
+                    .map(|i| closest[i].min(sq_dist(data.row(i), data.row(c))))
+                    .collect();
+                let pot: f64 = dists.iter().map(|&d| d as f64).sum();
+                (c, dists, pot)
+            })
+            .min_by(|a, b| a.2.total_cmp(&b.2))
+            .expect("at least two trials");
+        centres.push(best);
+        closest = best_closest;
+        potential = best_potential;
+    }
+    data.select(&centres)
+}
+
+fn draw(weights: &[f32], total: f64, rng: &mut Rng) -> usize {
+    let target = rng.next_f64() * total;
+    let mut acc = 0f64;
+    for (i, &w) in weights.iter().enumerate() {
+        acc += w as f64;
+        if acc > target {
+            return i;
+        }
+    }
+    weights.iter().rposition(|&w| w > 0.0).unwrap_or(0)
+}
+
+/// Nearest centre of each row and its squared distance (via ‖x‖² + ‖c‖² − 2x·c).
+pub fn assign(data: &Matrix, centroids: &Matrix) -> (Vec<usize>, Vec<f32>) {
+    let norms: Vec<f32> = (0..centroids.rows()).map(|c| dot(centroids.row(c), centroids.row(c))).collect();
+    (0..data.rows())
+        .into_par_iter()
+        .map(|i| {
+            let x = data.row(i);
+            let xx = dot(x, x);
+            let mut best = (0, f32::INFINITY);
+            for (c, cc) in norms.iter().enumerate() {
+                let d = (xx + cc - 2.0 * dot(x, centroids.row(c))).max(0.0);
+                if d < best.1 {
+                    best = (c, d);
+                }
+            }
+            best
+        })
+        .unzip()
+}
+
+fn lloyd(data: &Matrix, mut centroids: Matrix, max_iter: usize, tol: f64) -> KMeansFit {
+    let (k, d) = (centroids.rows(), data.dim());
+    let mut labels = Vec::new();
+    let mut iterations = 0;
+    for _ in 0..max_iter {
+        iterations += 1;
+        let (new_labels, dists) = assign(data, &centroids);
+        let mut sums = vec![0f64; k * d];
+        let mut counts = vec![0usize; k];
+        for (i, &c) in new_labels.iter().enumerate() {
+            counts[c] += 1;
+            for (s, v) in sums[c * d..(c + 1) * d].iter_mut().zip(data.row(i)) {
+                *s += *v as f64;
+            }
+        }
+        // An empty cluster takes the point farthest from its centre (as scikit-learn relocates them).
+        let mut taken: Vec<usize> = Vec::new();
+        for c in 0..k {
+            if counts[c] == 0 {
+                let far = (0..data.rows())
+                    .filter(|i| !taken.contains(i))
+                    .max_by(|&a, &b| dists[a].total_cmp(&dists[b]))
+                    .unwrap_or(0);
+                taken.push(far);
+                counts[c] = 1;
+                for (s, v) in sums[c * d..(c + 1) * d].iter_mut().zip(data.row(far)) {
+                    *s = *v as f64;
+                }
+            }
+        }
+        let next: Vec<f32> = (0..k * d).map(|j| (sums[j] / counts[j / d] as f64) as f32).collect();
+        let next = Matrix::new(next, d).expect("k × d");
+        let shift: f64 = (0..k).map(|c| sq_dist(centroids.row(c), next.row(c)) as f64).sum();
+        let unchanged = new_labels == labels;
+        centroids = next;
+        labels = new_labels;
+        if unchanged || shift <= tol {
+            break;
+        }
+    }
+    // Final assignment against the final centres, so labels and inertia agree.
+    let (labels, dists) = assign(data, &centroids);
+    KMeansFit {
+        labels,
+        inertia: dists.iter().map(|&v| v as f64).sum(),
+        centroids,
+        iterations,
+    }
+}
+
+fn mini_batch(data: &Matrix, mut centroids: Matrix, batch: usize, max_iter: usize, rng: &mut Rng) -> KMeansFit {
+    let (n, k, d) = (data.rows(), centroids.rows(), data.dim());
+    let mut counts = vec![0f64; k];
+    // max_iter passes over the data, in steps of `batch` rows.
+    let steps = max_iter * n.div_ceil(batch);
+    let mut centre = centroids.clone().into_vec();
+    for _ in 0..steps {
+        let rows = rng.sample(n, batch);
+        let sample = data.select(&rows);
+        let (labels, _) = assign(&sample, &centroids);
+        for (j, &c) in labels.iter().enumerate() {
+            counts[c] += 1.0;
+            let eta = (1.0 / counts[c]) as f32;
+            for (m, v) in centre[c * d..(c + 1) * d].iter_mut().zip(sample.row(j)) {
+                *m += eta * (*v - *m);
+            }
+        }
+        centroids = Matrix::new(centre.clone(), d).expect("k × d");
+    }
+    let (labels, dists) = assign(data, &centroids);
+    KMeansFit {
+        labels,
+        inertia: dists.iter().map(|&v| v as f64).sum(),
+        centroids,
+        iterations: steps,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `per` points around each of `centres`, jittered by at most `spread`.
+    pub(crate) fn blobs(centres: &[[f32; 3]], per: usize, spread: f32, seed: u64) -> (Matrix, Vec<usize>) {
+        let mut rng = Rng::new(seed);
+        let mut data = Vec::new();
+        let mut truth = Vec::new();
+        for (c, centre) in centres.iter().enumerate() {
+            for _ in 0..per {
+                for v in centre {
+                    data.push(v + spread * (rng.next_f64() as f32 - 0.5));
+                }
+                truth.push(c);
+            }
+        }
+        (Matrix::new(data, 3).unwrap(), truth)
+    }
+
+    fn same_partition(a: &[usize], b: &[usize]) -> bool {
+        let mut map = std::collections::HashMap::new();
+        a.iter().zip(b).all(|(x, y)| *map.entry(*x).or_insert(*y) == *y)
+            && map.values().collect::<std::collections::HashSet<_>>().len() == map.len()
+    }
+
+    const CENTRES: [[f32; 3]; 4] = [[10., 0., 0.], [0., 10., 0.], [0., 0., 10.], [10., 10., 10.]];
+
+    #[test]
+    fn recovers_separated_blobs_and_is_reproducible() {
+        let (data, truth) = blobs(&CENTRES, 50, 1.0, 3);
+        let params = KMeansParams::new(4, 5, 100, 1e-4, 42, None).unwrap();
+        let a = fit(&data, &params).unwrap();
+        assert!(same_partition(&a.labels, &truth), "{:?}", a.labels);
+        let b = fit(&data, &params).unwrap();
+        assert_eq!(a, b, "same seed, same result");
+    }
+
+    #[test]
+    fn mini_batch_recovers_blobs_too() {
+        let (data, truth) = blobs(&CENTRES, 200, 1.0, 5);
+        let params = KMeansParams::new(4, 3, 20, 1e-4, 1, Some(64)).unwrap();
+        let fit = fit(&data, &params).unwrap();
+        assert!(same_partition(&fit.labels, &truth));
+    }
+
+    #[test]
+    fn rejects_bad_parameters_and_k_above_n() {
+        assert!(KMeansParams::new(0, 1, 1, 0.0, 0, None).is_err());
+        assert!(KMeansParams::new(2, 0, 1, 0.0, 0, None).is_err());
+        assert!(KMeansParams::new(2, 1, 1, f64::NAN, 0, None).is_err());
+        let (data, _) = blobs(&CENTRES[..1], 3, 1.0, 1);
+        let err = fit(&data, &KMeansParams::new(5, 1, 10, 0.0, 0, None).unwrap()).unwrap_err();
+        assert!(err.to_string().contains("5 clusters") && err.to_string().contains("3"), "{err}");
+    }
+
+    #[test]
+    fn identical_points_do_not_break_it() {
+        let data = Matrix::new(vec![1.0; 30], 3).unwrap();
+        let fit = fit(&data, &KMeansParams::new(3, 2, 10, 1e-4, 0, None).unwrap()).unwrap();
+        assert_eq!(fit.labels.len(), 10);
+        assert!(fit.inertia.abs() < 1e-9);
+    }
+}

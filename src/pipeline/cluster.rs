@@ -1,0 +1,331 @@
+//! The clustering job: embeddings file → clusters → named topics → `documents.parquet`,
+//! `topics.parquet` and `run.json` in an output folder.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use serde_json::json;
+
+use super::{LoadedModel, PipelineError};
+use crate::cluster::{self, Algorithm, Assignments, Clusterer, HdbscanClusterer, HdbscanParams, KMeansClusterer, KMeansParams};
+use crate::device::DeviceChoice;
+use crate::embed::Embedder;
+use crate::io::embeddings_in::{self, EmbeddedDocs};
+use crate::io::topics_out::{self, Staged};
+use crate::matrix::Matrix;
+use crate::model::ResolveOptions;
+use crate::topics::{self, TopicParams};
+
+/// `--k N` or `--k auto`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KChoice {
+    Fixed(usize),
+    /// Silhouette over `min..=max` on a sample.
+    Auto { min: usize, max: usize },
+}
+
+impl std::str::FromStr for KChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.trim() == "auto" {
+            return Ok(KChoice::Auto { min: 2, max: 40 });
+        }
+        s.trim()
+            .parse()
+            .map(KChoice::Fixed)
+            .map_err(|_| format!("--k takes a number or 'auto', not '{s}'"))
+    }
+}
+
+/// Everything `newsclust cluster` needs.
+#[derive(Clone, Debug)]
+pub struct ClusterJob {
+    pub embeddings: PathBuf,
+    pub out_dir: PathBuf,
+    pub algorithm: Algorithm,
+    pub k: KChoice,
+    pub n_init: usize,
+    pub max_iter: usize,
+    pub tol: f64,
+    pub seed: u64,
+    /// Mini-batch k-means with this many rows per step (default: on past 100,000 articles).
+    pub mini_batch: Option<usize>,
+    pub min_cluster_size: usize,
+    pub min_samples: Option<usize>,
+    pub reduce_dims: Option<usize>,
+    pub reassign_outliers: bool,
+    pub outlier_threshold: f32,
+    pub labels_file: Option<PathBuf>,
+    pub label_threshold: f32,
+    pub with_embeddings: bool,
+    pub topics: TopicParams,
+    /// When set, the embeddings must come from this model (and its dimension).
+    pub model: Option<String>,
+    pub resolve: ResolveOptions,
+    pub device: DeviceChoice,
+}
+
+impl ClusterJob {
+    pub fn new(embeddings: impl Into<PathBuf>, out_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            embeddings: embeddings.into(),
+            out_dir: out_dir.into(),
+            algorithm: Algorithm::Kmeans,
+            k: KChoice::Auto { min: 2, max: 40 },
+            n_init: 10,
+            max_iter: 300,
+            tol: 1e-4,
+            seed: 42,
+            mini_batch: None,
+            min_cluster_size: 15,
+            min_samples: None,
+            reduce_dims: Some(10),
+            reassign_outliers: true,
+            outlier_threshold: 0.3,
+            labels_file: None,
+            label_threshold: 0.3,
+            with_embeddings: false,
+            topics: TopicParams::default(),
+            model: None,
+            resolve: ResolveOptions::from_env(),
+            device: DeviceChoice::Auto,
+        }
+    }
+}
+
+/// What a clustering job did.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ClusterSummary {
+    pub documents: usize,
+    pub topics: usize,
+    pub unassigned: usize,
+    pub reassigned: usize,
+    pub k_scores: Vec<cluster::KScore>,
+    pub seconds_cluster: f64,
+    pub seconds_topics: f64,
+    pub seconds_write: f64,
+    pub files: Vec<PathBuf>,
+}
+
+/// Rows past which k-means switches to mini-batches unless told otherwise.
+const MINI_BATCH_FROM: usize = 100_000;
+/// Rows scored by `--k auto`.
+const AUTO_K_SAMPLE: usize = 2_000;
+
+/// Runs `newsclust cluster`. `extra` is merged into `run.json` (the `run` command adds the embed stage).
+pub fn run_cluster(job: &ClusterJob, extra: serde_json::Value) -> Result<ClusterSummary, PipelineError> {
+    let t0 = Instant::now();
+    let docs = embeddings_in::read(&job.embeddings).map_err(|e| PipelineError::Config(e.to_string()))?;
+    if docs.is_empty() {
+        return Err(PipelineError::Config(format!("{}: no documents to cluster", job.embeddings.display())));
+    }
+    let meta = |k: &str| docs.metadata.get(k).cloned().unwrap_or_default();
+    // Candidate labels are read before the work, so a bad file fails fast.
+    let candidates = match &job.labels_file {
+        Some(path) => Some(read_labels(path)?),
+        None => None,
+    };
+    let model = match (&job.model, &candidates) {
+        (None, None) => None,
+        (spec, _) => {
+            let spec = spec.clone().unwrap_or_else(|| meta(super::meta::MODEL_ID));
+            Some(LoadedModel::load(&spec, &job.resolve, None, job.device)?)
+        }
+    };
+    if let (Some(m), Some(_)) = (&model, &job.model) {
+        let (want_id, want_dim) = (m.files.id.as_str(), m.encoder.dim());
+        let (got_id, got_dim) = (meta(super::meta::MODEL_ID), docs.embeddings.dim());
+        if got_id != want_id || got_dim != want_dim {
+            return Err(PipelineError::Config(format!(
+                "{}: made with model '{got_id}' ({got_dim}-d), but --model is '{want_id}' ({want_dim}-d); embed again or drop --model",
+                job.embeddings.display()
+            )));
+        }
+    }
+    let mut data = docs.embeddings.clone();
+    data.normalize_rows();
+
+    let (mut assignments, k_scores) = cluster_rows(job, &data)?;
+    let reassigned = if job.reassign_outliers && job.algorithm == Algorithm::Hdbscan {
+        cluster::reassign_outliers(&data, &mut assignments, job.outlier_threshold)
+    } else {
+        0
+    };
+    let seconds_cluster = t0.elapsed().as_secs_f64();
+
+    let t1 = Instant::now();
+    let texts: Vec<String> = docs
+        .titles
+        .iter()
+        .zip(&docs.texts)
+        .map(|(t, x)| format!("{t}. {x}"))
+        .collect();
+    let guided = match (&candidates, &model) {
+        (Some(c), Some(m)) => Some((c.clone(), embed_labels(m, c)?)),
+        _ => None,
+    };
+    let model_topics = topics::build(
+        &texts,
+        &data,
+        &assignments,
+        &job.topics,
+        guided.as_ref().map(|(c, v)| (c.as_slice(), v, job.label_threshold)),
+    );
+    let seconds_topics = t1.elapsed().as_secs_f64();
+
+    let t2 = Instant::now();
+    let mut summary = ClusterSummary {
+        documents: docs.len(),
+        topics: assignments.topics,
+        unassigned: assignments.unassigned(),
+        reassigned,
+        k_scores,
+        seconds_cluster,
+        seconds_topics,
+        seconds_write: 0.0,
+        files: Vec::new(),
+    };
+    let metadata = output_metadata(&docs, job);
+    let mut staged = Staged::new();
+    let dir = &job.out_dir;
+    let werr = |e: topics_out::TopicsWriteError| PipelineError::Config(e.to_string());
+    topics_out::write_documents(&dir.join("documents.parquet"), &docs, &assignments.labels, &model_topics, job.with_embeddings, &metadata, &mut staged).map_err(werr)?;
+    topics_out::write_topics(&dir.join("topics.parquet"), &docs, &model_topics, &metadata, &mut staged).map_err(werr)?;
+    summary.seconds_write = t2.elapsed().as_secs_f64();
+    let run = run_json(job, &docs, &summary, extra);
+    topics_out::write_json(&dir.join("run.json"), &run, &mut staged).map_err(werr)?;
+    summary.files = staged.commit().map_err(werr)?;
+    for t in &model_topics.topics {
+        tracing::info!("topic {:>3} {:>6} docs  {}  [{}]", t.id, t.size, t.label, t.keywords.iter().take(5).cloned().collect::<Vec<_>>().join(", "));
+    }
+    Ok(summary)
+}
+
+fn cluster_rows(job: &ClusterJob, data: &Matrix) -> Result<(Assignments, Vec<cluster::KScore>), PipelineError> {
+    let n = data.rows();
+    match job.algorithm {
+        Algorithm::Kmeans => {
+            let mini_batch = job.mini_batch.or((n >= MINI_BATCH_FROM).then_some(4096));
+            let base = KMeansParams::new(2.min(n.max(1)), job.n_init, job.max_iter, job.tol, job.seed, mini_batch)?;
+            let (k, scores) = match job.k {
+                KChoice::Fixed(k) => (k, Vec::new()),
+                KChoice::Auto { min, max } => {
+                    let quick = KMeansParams::new(2, job.n_init.min(3), job.max_iter, job.tol, job.seed, None)?;
+                    let (k, scores) = cluster::choose_k(data, min..=max, AUTO_K_SAMPLE, &quick)?;
+                    for s in &scores {
+                        tracing::info!("k auto: k = {:>2}  silhouette {:.4}", s.k, s.silhouette);
+                    }
+                    tracing::info!("k auto: chose k = {k} (highest mean silhouette, cosine distance, {} sampled articles)", AUTO_K_SAMPLE.min(n));
+                    (k, scores)
+                }
+            };
+            let a = KMeansClusterer(base.with_k(k)?).cluster(data)?;
+            Ok((a, scores))
+        }
+        Algorithm::Hdbscan => {
+            let params = HdbscanParams::new(job.min_cluster_size, job.min_samples, job.reduce_dims, job.seed)?;
+            let mut a = HdbscanClusterer(params).cluster(data)?;
+            if a.topics == 0 {
+                tracing::warn!("HDBSCAN found no cluster (all {n} articles are noise); putting them all in one topic");
+                a = Assignments::from_labels(vec![Some(0); n]);
+            }
+            Ok((a, Vec::new()))
+        }
+    }
+}
+
+fn read_labels(path: &PathBuf) -> Result<Vec<String>, PipelineError> {
+    let text = std::fs::read(path).map_err(|e| PipelineError::Config(format!("{}: cannot read labels file: {e}", path.display())))?;
+    let text = String::from_utf8(text).map_err(|e| PipelineError::Config(format!("{}: labels file is not UTF-8 text ({e})", path.display())))?;
+    let labels: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(String::from)
+        .collect();
+    if labels.is_empty() {
+        return Err(PipelineError::Config(format!("{}: labels file has no labels (one per line)", path.display())));
+    }
+    Ok(labels)
+}
+
+fn embed_labels(model: &LoadedModel, labels: &[String]) -> Result<Matrix, PipelineError> {
+    let tokens = model.tokenizer.encode_all(labels)?;
+    let seqs: Vec<&[u32]> = tokens.iter().map(|t| t.ids.as_slice()).collect();
+    let values = model.encoder.embed(&seqs)?;
+    let mut m = Matrix::new(values, model.encoder.dim()).ok_or_else(|| PipelineError::Config("label embeddings".into()))?;
+    m.normalize_rows();
+    Ok(m)
+}
+
+fn output_metadata(docs: &EmbeddedDocs, job: &ClusterJob) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = docs
+        .metadata
+        .iter()
+        .filter(|(k, _)| k.starts_with("newsclust.model") || k.as_str() == super::meta::DIMENSION)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    out.sort();
+    out.push(("newsclust.version".into(), crate::VERSION.into()));
+    out.push(("newsclust.algorithm".into(), format!("{:?}", job.algorithm).to_lowercase()));
+    out.push(("newsclust.seed".into(), job.seed.to_string()));
+    out
+}
+
+fn run_json(job: &ClusterJob, docs: &EmbeddedDocs, s: &ClusterSummary, extra: serde_json::Value) -> serde_json::Value {
+    let meta = |k: &str| docs.metadata.get(k).cloned();
+    let mut v = json!({
+        "newsclust_version": crate::VERSION,
+        "model": {
+            "id": meta(super::meta::MODEL_ID),
+            "revision": meta(super::meta::MODEL_REVISION),
+            "dimension": docs.embeddings.dim(),
+            "pooling": meta(super::meta::POOLING),
+            "max_length": meta(super::meta::MAX_LENGTH),
+        },
+        "embedding_device": meta(super::meta::DEVICE),
+        "cluster_device": "cpu",
+        "config": {
+            "embeddings": job.embeddings,
+            "algorithm": job.algorithm,
+            "k": match job.k { KChoice::Fixed(k) => json!(k), KChoice::Auto { min, max } => json!({"auto": [min, max]}) },
+            "n_init": job.n_init,
+            "max_iter": job.max_iter,
+            "tol": job.tol,
+            "seed": job.seed,
+            "mini_batch": job.mini_batch,
+            "min_cluster_size": job.min_cluster_size,
+            "min_samples": job.min_samples,
+            "reduce_dims": job.reduce_dims,
+            "reassign_outliers": job.reassign_outliers,
+            "outlier_threshold": job.outlier_threshold,
+            "labels_file": job.labels_file,
+            "label_threshold": job.label_threshold,
+            "top_keywords": job.topics.top_keywords,
+            "min_df": job.topics.min_df,
+        },
+        "counts": {
+            "documents": s.documents,
+            "topics": s.topics,
+            "unassigned": s.unassigned,
+            "reassigned_outliers": s.reassigned,
+        },
+        "k_scores": s.k_scores,
+        "seconds": {
+            "cluster": s.seconds_cluster,
+            "topics": s.seconds_topics,
+            "write": s.seconds_write,
+        },
+    });
+    if let (Some(obj), serde_json::Value::Object(more)) = (v.as_object_mut(), extra) {
+        for (k, val) in more {
+            match (obj.get_mut(&k), val) {
+                (Some(serde_json::Value::Object(a)), serde_json::Value::Object(b)) => a.extend(b),
+                (_, val) => {
+                    obj.insert(k, val);
+                }
+            }
+        }
+    }
+    v
+}
