@@ -21,7 +21,10 @@ pub fn score<A: std::hash::Hash + Eq, B: std::hash::Hash + Eq>(gold: &[A], pred:
     let n = gold.len();
     let g = dense(gold);
     let p = dense(pred);
-    let (ng, np) = (g.iter().max().map_or(0, |m| m + 1), p.iter().max().map_or(0, |m| m + 1));
+    let (ng, np) = (
+        g.iter().max().map_or(0, |m| m + 1),
+        p.iter().max().map_or(0, |m| m + 1),
+    );
     let mut table: HashMap<(usize, usize), f64> = HashMap::new();
     for (&a, &b) in g.iter().zip(&p) {
         *table.entry((a, b)).or_default() += 1.0;
@@ -34,7 +37,11 @@ pub fn score<A: std::hash::Hash + Eq, B: std::hash::Hash + Eq>(gold: &[A], pred:
     }
     let nf = n as f64;
     let entropy = |counts: &[f64]| -> f64 {
-        counts.iter().filter(|&&c| c > 0.0).map(|&c| -(c / nf) * (c / nf).ln()).sum()
+        counts
+            .iter()
+            .filter(|&&c| c > 0.0)
+            .map(|&c| -(c / nf) * (c / nf).ln())
+            .sum()
     };
     let (hg, hp) = (entropy(&rows), entropy(&cols));
     let mi: f64 = table
@@ -100,9 +107,21 @@ impl Report {
         for (name, a, b) in [
             ("NMI", self.all.nmi, self.assigned_only.nmi),
             ("ARI", self.all.ari, self.assigned_only.ari),
-            ("V-measure", self.all.v_measure, self.assigned_only.v_measure),
-            ("homogeneity", self.all.homogeneity, self.assigned_only.homogeneity),
-            ("completeness", self.all.completeness, self.assigned_only.completeness),
+            (
+                "V-measure",
+                self.all.v_measure,
+                self.assigned_only.v_measure,
+            ),
+            (
+                "homogeneity",
+                self.all.homogeneity,
+                self.assigned_only.homogeneity,
+            ),
+            (
+                "completeness",
+                self.all.completeness,
+                self.assigned_only.completeness,
+            ),
         ] {
             out.push_str(&format!("{name:<14}{a:>14.4}{b:>16.4}\n"));
         }
@@ -130,8 +149,16 @@ pub fn evaluate_file(path: &std::path::Path, gold: &str, pred: &str) -> Result<R
         .map_err(|e| err(format!("not a readable Parquet file: {e}")))?;
     for c in [gold, pred] {
         if builder.schema().field_with_name(c).is_err() {
-            let names: Vec<String> = builder.schema().fields().iter().map(|f| f.name().clone()).collect();
-            return Err(err(format!("no column '{c}' (columns: {})", names.join(", "))));
+            let names: Vec<String> = builder
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect();
+            return Err(err(format!(
+                "no column '{c}' (columns: {})",
+                names.join(", ")
+            )));
         }
     }
     let mut g: Vec<Option<String>> = Vec::new();
@@ -139,15 +166,25 @@ pub fn evaluate_file(path: &std::path::Path, gold: &str, pred: &str) -> Result<R
     for batch in builder.build().map_err(|e| err(e.to_string()))? {
         let batch = batch.map_err(|e| err(e.to_string()))?;
         for (name, out) in [(gold, &mut g), (pred, &mut p)] {
-            let col = arrow_cast::cast(batch.column_by_name(name).expect("checked"), &arrow_schema::DataType::Utf8)
-                .map_err(|e| err(format!("column '{name}': {e}")))?;
-            let col = col.as_any().downcast_ref::<StringArray>().expect("cast to Utf8");
+            let col = arrow_cast::cast(
+                batch.column_by_name(name).expect("checked"),
+                &arrow_schema::DataType::Utf8,
+            )
+            .map_err(|e| err(format!("column '{name}': {e}")))?;
+            let col = col
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .expect("cast to Utf8");
             out.extend((0..col.len()).map(|i| (!col.is_null(i)).then(|| col.value(i).to_string())));
         }
     }
     let documents = g.len();
     let missing_gold = g.iter().filter(|x| x.is_none()).count();
-    let rows: Vec<(String, Option<String>)> = g.into_iter().zip(p).filter_map(|(g, p)| g.map(|g| (g, p))).collect();
+    let rows: Vec<(String, Option<String>)> = g
+        .into_iter()
+        .zip(p)
+        .filter_map(|(g, p)| g.map(|g| (g, p)))
+        .collect();
     if rows.is_empty() {
         return Err(err(format!("no row has a value in '{gold}'")));
     }
@@ -155,7 +192,10 @@ pub fn evaluate_file(path: &std::path::Path, gold: &str, pred: &str) -> Result<R
     let golds: Vec<&str> = rows.iter().map(|(g, _)| g.as_str()).collect();
     let preds: Vec<Option<&str>> = rows.iter().map(|(_, p)| p.as_deref()).collect();
     let all = score(&golds, &preds);
-    let kept: Vec<(&str, &str)> = rows.iter().filter_map(|(g, p)| p.as_deref().map(|p| (g.as_str(), p))).collect();
+    let kept: Vec<(&str, &str)> = rows
+        .iter()
+        .filter_map(|(g, p)| p.as_deref().map(|p| (g.as_str(), p)))
+        .collect();
     let assigned_only = score(
         &kept.iter().map(|k| k.0).collect::<Vec<_>>(),
         &kept.iter().map(|k| k.1).collect::<Vec<_>>(),
@@ -212,7 +252,10 @@ mod tests {
                 ("completeness", s.completeness, c.completeness),
                 ("v_measure", s.v_measure, c.v_measure),
             ] {
-                assert!((ours - theirs).abs() < 1e-9, "case {i} {name}: ours {ours}, scikit-learn {theirs}");
+                assert!(
+                    (ours - theirs).abs() < 1e-9,
+                    "case {i} {name}: ours {ours}, scikit-learn {theirs}"
+                );
             }
         }
     }

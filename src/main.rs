@@ -10,11 +10,13 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use newsclust::cluster::Algorithm;
 use newsclust::device::DeviceChoice;
 use newsclust::io::{Field, FieldMap, FieldOverride, InputFormat, ReadOptions, TextSpec};
 use newsclust::model::ResolveOptions;
-use newsclust::cluster::Algorithm;
-use newsclust::pipeline::{run_cluster, run_embed, ClusterJob, ClusterSummary, EmbedJob, EmbedSummary, KChoice};
+use newsclust::pipeline::{
+    run_cluster, run_embed, ClusterJob, ClusterSummary, EmbedJob, EmbedSummary, KChoice,
+};
 use newsclust::topics::TopicParams;
 
 const EXIT_OK: u8 = 0;
@@ -275,7 +277,11 @@ fn embed(args: EmbedArgs, quiet: bool, workers: usize) -> anyhow::Result<u8> {
 
 fn exit_code(summary: &EmbedSummary) -> u8 {
     if summary.skipped > 0 {
-        tracing::warn!("{} of {} records skipped (see the lines above); exit code 3", summary.skipped, summary.read);
+        tracing::warn!(
+            "{} of {} records skipped (see the lines above); exit code 3",
+            summary.skipped,
+            summary.read
+        );
         EXIT_SKIPPED
     } else {
         EXIT_OK
@@ -290,7 +296,13 @@ fn resolve_options(models_dir: Option<PathBuf>) -> ResolveOptions {
     resolve
 }
 
-fn embed_job(input: InputArgs, model: ModelArgs, out: PathBuf, quiet: bool, workers: usize) -> EmbedJob {
+fn embed_job(
+    input: InputArgs,
+    model: ModelArgs,
+    out: PathBuf,
+    quiet: bool,
+    workers: usize,
+) -> EmbedJob {
     let resolve = resolve_options(model.models_dir);
     EmbedJob {
         input: input.input,
@@ -424,14 +436,22 @@ fn cluster(args: ClusterCmdArgs) -> anyhow::Result<u8> {
         device,
         out,
     } = args;
-    let job = cluster_job(cluster, embeddings, out, model, resolve_options(models_dir), device);
+    let job = cluster_job(
+        cluster,
+        embeddings,
+        out,
+        model,
+        resolve_options(models_dir),
+        device,
+    );
     let summary = run_cluster(&job, serde_json::json!({}))?;
     report_cluster(&summary);
     Ok(EXIT_OK)
 }
 
 fn eval(args: EvalArgs) -> anyhow::Result<u8> {
-    let report = newsclust::eval::evaluate_file(&args.documents, &args.gold_column, &args.pred_column)?;
+    let report =
+        newsclust::eval::evaluate_file(&args.documents, &args.gold_column, &args.pred_column)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -39,7 +39,10 @@ impl Matrix {
         for &i in indices {
             data.extend_from_slice(self.row(i));
         }
-        Matrix { data, dim: self.dim }
+        Matrix {
+            data,
+            dim: self.dim,
+        }
     }
 
     /// Scales every row to unit length (zero rows stay zero).
@@ -63,7 +66,12 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
             lanes[i] += x[i] * y[i];
         }
     }
-    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
     lanes.iter().sum::<f32>() + tail
 }
 
@@ -78,7 +86,12 @@ pub fn sq_dist(a: &[f32], b: &[f32]) -> f32 {
             lanes[i] += d * d;
         }
     }
-    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| (x - y) * (x - y)).sum();
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| (x - y) * (x - y))
+        .sum();
     lanes.iter().sum::<f32>() + tail
 }
 

@@ -63,6 +63,7 @@ fn sample_output_has_schema_metadata_and_every_row() {
         [
             "id",
             "title",
+            "text",
             "date",
             "label",
             "source",

@@ -22,7 +22,9 @@ pub fn choose_k(
 ) -> Result<(usize, Vec<KScore>), ClusterError> {
     let n = data.rows();
     if n < 3 {
-        return Err(ClusterError::Params(format!("--k auto needs at least 3 articles, got {n}")));
+        return Err(ClusterError::Params(format!(
+            "--k auto needs at least 3 articles, got {n}"
+        )));
     }
     let mut rng = Rng::new(params.seed());
     let mut rows = rng.sample(n, sample.min(n));
@@ -30,10 +32,14 @@ pub fn choose_k(
     let s = data.select(&rows);
     let m = s.rows();
     // Cosine distances between sample rows (rows are unit length).
-    let dist: Vec<f32> = (0..m * m).map(|ij| 1.0 - dot(s.row(ij / m), s.row(ij % m))).collect();
+    let dist: Vec<f32> = (0..m * m)
+        .map(|ij| 1.0 - dot(s.row(ij / m), s.row(ij % m)))
+        .collect();
     let (lo, hi) = (*range.start().max(&2), (*range.end()).min(m - 1));
     if lo > hi {
-        return Err(ClusterError::Params(format!("no k to try in {range:?} with {m} articles")));
+        return Err(ClusterError::Params(format!(
+            "no k to try in {range:?} with {m} articles"
+        )));
     }
     let mut scores = Vec::new();
     for k in lo..=hi {
@@ -87,7 +93,9 @@ mod tests {
     #[test]
     fn silhouette_of_a_clear_split() {
         // Two tight pairs far apart: silhouette close to 1.
-        let d = [0., 0.1, 5., 5., 0.1, 0., 5., 5., 5., 5., 0., 0.1, 5., 5., 0.1, 0.];
+        let d = [
+            0., 0.1, 5., 5., 0.1, 0., 5., 5., 5., 5., 0., 0.1, 5., 5., 0.1, 0.,
+        ];
         let s = silhouette(&d, &[0, 0, 1, 1], 2);
         assert!((s - (1.0 - 0.1 / 5.0)).abs() < 1e-9, "{s}");
     }
@@ -99,7 +107,12 @@ mod tests {
         let mut v = Vec::new();
         for c in 0..3 {
             for _ in 0..20 {
-                let mut p = [0.05 * rng.next_f64() as f32, 0.05 * rng.next_f64() as f32, 0.05 * rng.next_f64() as f32, 0.0];
+                let mut p = [
+                    0.05 * rng.next_f64() as f32,
+                    0.05 * rng.next_f64() as f32,
+                    0.05 * rng.next_f64() as f32,
+                    0.0,
+                ];
                 p[c] += 1.0;
                 v.extend_from_slice(&p);
             }

@@ -16,15 +16,26 @@ pub struct HdbscanParams {
 
 impl HdbscanParams {
     /// `min_cluster_size` ≥ 2; `min_samples` ≥ 1 (default: `min_cluster_size`); `reduce_dims` ≥ 1.
-    pub fn new(min_cluster_size: usize, min_samples: Option<usize>, reduce_dims: Option<usize>, seed: u64) -> Result<Self, ClusterError> {
+    pub fn new(
+        min_cluster_size: usize,
+        min_samples: Option<usize>,
+        reduce_dims: Option<usize>,
+        seed: u64,
+    ) -> Result<Self, ClusterError> {
         if min_cluster_size < 2 {
-            return Err(ClusterError::Params("--min-cluster-size must be at least 2".into()));
+            return Err(ClusterError::Params(
+                "--min-cluster-size must be at least 2".into(),
+            ));
         }
         if min_samples == Some(0) {
-            return Err(ClusterError::Params("--min-samples must be at least 1".into()));
+            return Err(ClusterError::Params(
+                "--min-samples must be at least 1".into(),
+            ));
         }
         if reduce_dims == Some(0) {
-            return Err(ClusterError::Params("--reduce-dims must be at least 1".into()));
+            return Err(ClusterError::Params(
+                "--reduce-dims must be at least 1".into(),
+            ));
         }
         Ok(Self {
             min_cluster_size,
@@ -42,7 +53,10 @@ impl Clusterer for HdbscanClusterer {
         let p = &self.0;
         let n = data.rows();
         if n < p.min_cluster_size {
-            return Err(ClusterError::TooFewPoints { k: p.min_cluster_size, n });
+            return Err(ClusterError::TooFewPoints {
+                k: p.min_cluster_size,
+                n,
+            });
         }
         let reduced = match p.reduce_dims {
             Some(dims) if dims < data.dim() => Pca::fit(data, dims, p.seed).transform(data),
@@ -57,7 +71,10 @@ impl Clusterer for HdbscanClusterer {
             .cluster()
             .map_err(|e| ClusterError::Hdbscan(format!("{e:?}")))?;
         Ok(Assignments::from_labels(
-            labels.into_iter().map(|l| usize::try_from(l).ok()).collect(),
+            labels
+                .into_iter()
+                .map(|l| usize::try_from(l).ok())
+                .collect(),
         ))
     }
 }

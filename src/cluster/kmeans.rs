@@ -21,7 +21,14 @@ pub struct KMeansParams {
 
 impl KMeansParams {
     /// `k` ≥ 1, `n_init` ≥ 1, `max_iter` ≥ 1, `tol` ≥ 0 and finite, `mini_batch` (rows per step) ≥ 1.
-    pub fn new(k: usize, n_init: usize, max_iter: usize, tol: f64, seed: u64, mini_batch: Option<usize>) -> Result<Self, ClusterError> {
+    pub fn new(
+        k: usize,
+        n_init: usize,
+        max_iter: usize,
+        tol: f64,
+        seed: u64,
+        mini_batch: Option<usize>,
+    ) -> Result<Self, ClusterError> {
         let bad = |m: &str| Err(ClusterError::Params(m.to_string()));
         if k == 0 {
             return bad("k must be at least 1");
@@ -57,7 +64,14 @@ impl KMeansParams {
     }
 
     pub fn with_k(&self, k: usize) -> Result<Self, ClusterError> {
-        Self::new(k, self.n_init, self.max_iter, self.tol, self.seed, self.mini_batch)
+        Self::new(
+            k,
+            self.n_init,
+            self.max_iter,
+            self.tol,
+            self.seed,
+            self.mini_batch,
+        )
     }
 }
 
@@ -119,7 +133,10 @@ pub fn plus_plus(data: &Matrix, k: usize, rng: &mut Rng) -> Matrix {
     let trials = 2 + (k as f64).ln().floor() as usize;
     let first = rng.below(n);
     let mut centres = vec![first];
-    let mut closest: Vec<f32> = (0..n).into_par_iter().map(|i| sq_dist(data.row(i), data.row(first))).collect();
+    let mut closest: Vec<f32> = (0..n)
+        .into_par_iter()
+        .map(|i| sq_dist(data.row(i), data.row(first)))
+        .collect();
     let mut potential: f64 = closest.iter().map(|&d| d as f64).sum();
     while centres.len() < k {
         if potential <= 0.0 {
@@ -128,7 +145,9 @@ pub fn plus_plus(data: &Matrix, k: usize, rng: &mut Rng) -> Matrix {
             centres.push(next);
             continue;
         }
-        let candidates: Vec<usize> = (0..trials).map(|_| draw(&closest, potential, rng)).collect();
+        let candidates: Vec<usize> = (0..trials)
+            .map(|_| draw(&closest, potential, rng))
+            .collect();
         let (best, best_closest, best_potential) = candidates
             .iter()
             .map(|&c| {
@@ -162,7 +181,9 @@ fn draw(weights: &[f32], total: f64, rng: &mut Rng) -> usize {
 
 /// Nearest centre of each row and its squared distance (via ‖x‖² + ‖c‖² − 2x·c).
 pub fn assign(data: &Matrix, centroids: &Matrix) -> (Vec<usize>, Vec<f32>) {
-    let norms: Vec<f32> = (0..centroids.rows()).map(|c| dot(centroids.row(c), centroids.row(c))).collect();
+    let norms: Vec<f32> = (0..centroids.rows())
+        .map(|c| dot(centroids.row(c), centroids.row(c)))
+        .collect();
     (0..data.rows())
         .into_par_iter()
         .map(|i| {
@@ -210,9 +231,13 @@ fn lloyd(data: &Matrix, mut centroids: Matrix, max_iter: usize, tol: f64) -> KMe
                 }
             }
         }
-        let next: Vec<f32> = (0..k * d).map(|j| (sums[j] / counts[j / d] as f64) as f32).collect();
+        let next: Vec<f32> = (0..k * d)
+            .map(|j| (sums[j] / counts[j / d] as f64) as f32)
+            .collect();
         let next = Matrix::new(next, d).expect("k × d");
-        let shift: f64 = (0..k).map(|c| sq_dist(centroids.row(c), next.row(c)) as f64).sum();
+        let shift: f64 = (0..k)
+            .map(|c| sq_dist(centroids.row(c), next.row(c)) as f64)
+            .sum();
         let unchanged = new_labels == labels;
         centroids = next;
         labels = new_labels;
@@ -230,7 +255,13 @@ fn lloyd(data: &Matrix, mut centroids: Matrix, max_iter: usize, tol: f64) -> KMe
     }
 }
 
-fn mini_batch(data: &Matrix, mut centroids: Matrix, batch: usize, max_iter: usize, rng: &mut Rng) -> KMeansFit {
+fn mini_batch(
+    data: &Matrix,
+    mut centroids: Matrix,
+    batch: usize,
+    max_iter: usize,
+    rng: &mut Rng,
+) -> KMeansFit {
     let (n, k, d) = (data.rows(), centroids.rows(), data.dim());
     let mut counts = vec![0f64; k];
     // max_iter passes over the data, in steps of `batch` rows.
@@ -263,7 +294,12 @@ mod tests {
     use super::*;
 
     /// `per` points around each of `centres`, jittered by at most `spread`.
-    pub(crate) fn blobs(centres: &[[f32; 3]], per: usize, spread: f32, seed: u64) -> (Matrix, Vec<usize>) {
+    pub(crate) fn blobs(
+        centres: &[[f32; 3]],
+        per: usize,
+        spread: f32,
+        seed: u64,
+    ) -> (Matrix, Vec<usize>) {
         let mut rng = Rng::new(seed);
         let mut data = Vec::new();
         let mut truth = Vec::new();
@@ -280,7 +316,9 @@ mod tests {
 
     fn same_partition(a: &[usize], b: &[usize]) -> bool {
         let mut map = std::collections::HashMap::new();
-        a.iter().zip(b).all(|(x, y)| *map.entry(*x).or_insert(*y) == *y)
+        a.iter()
+            .zip(b)
+            .all(|(x, y)| *map.entry(*x).or_insert(*y) == *y)
             && map.values().collect::<std::collections::HashSet<_>>().len() == map.len()
     }
 
@@ -311,7 +349,10 @@ mod tests {
         assert!(KMeansParams::new(2, 1, 1, f64::NAN, 0, None).is_err());
         let (data, _) = blobs(&CENTRES[..1], 3, 1.0, 1);
         let err = fit(&data, &KMeansParams::new(5, 1, 10, 0.0, 0, None).unwrap()).unwrap_err();
-        assert!(err.to_string().contains("5 clusters") && err.to_string().contains("3"), "{err}");
+        assert!(
+            err.to_string().contains("5 clusters") && err.to_string().contains("3"),
+            "{err}"
+        );
     }
 
     #[test]

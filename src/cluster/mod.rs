@@ -61,7 +61,10 @@ impl Assignments {
             rename[old] = Some(new);
         }
         Self {
-            labels: labels.into_iter().map(|l| l.and_then(|l| rename[l])).collect(),
+            labels: labels
+                .into_iter()
+                .map(|l| l.and_then(|l| rename[l]))
+                .collect(),
             topics: order.len(),
         }
     }
@@ -93,7 +96,9 @@ pub struct KMeansClusterer(pub KMeansParams);
 impl Clusterer for KMeansClusterer {
     fn cluster(&self, data: &Matrix) -> Result<Assignments, ClusterError> {
         let fit = kmeans::fit(data, &self.0)?;
-        Ok(Assignments::from_labels(fit.labels.into_iter().map(Some).collect()))
+        Ok(Assignments::from_labels(
+            fit.labels.into_iter().map(Some).collect(),
+        ))
     }
 }
 
@@ -108,7 +113,8 @@ pub fn centroids(data: &Matrix, assignments: &Assignments) -> Matrix {
             }
         }
     }
-    let mut m = Matrix::new(sums, d).unwrap_or_else(|| Matrix::new(vec![0.0; d], d).expect("d > 0"));
+    let mut m =
+        Matrix::new(sums, d).unwrap_or_else(|| Matrix::new(vec![0.0; d], d).expect("d > 0"));
     m.normalize_rows();
     m
 }
@@ -142,8 +148,19 @@ mod tests {
 
     #[test]
     fn topics_are_numbered_by_size() {
-        let a = Assignments::from_labels(vec![Some(5), Some(2), None, Some(2), Some(7), Some(2), Some(5)]);
-        assert_eq!(a.labels, vec![Some(1), Some(0), None, Some(0), Some(2), Some(0), Some(1)]);
+        let a = Assignments::from_labels(vec![
+            Some(5),
+            Some(2),
+            None,
+            Some(2),
+            Some(7),
+            Some(2),
+            Some(5),
+        ]);
+        assert_eq!(
+            a.labels,
+            vec![Some(1), Some(0), None, Some(0), Some(2), Some(0), Some(1)]
+        );
         assert_eq!(a.topics, 3);
         assert_eq!(a.unassigned(), 1);
         assert_eq!(a.members()[1], vec![0, 6]);

@@ -53,12 +53,18 @@ impl Pca {
         }
         cov.iter_mut().for_each(|c| *c /= n.max(1) as f64);
         let mut rng = Rng::new(seed);
-        let mut q: Vec<Vec<f64>> = (0..r).map(|_| (0..d).map(|_| rng.next_f64() - 0.5).collect()).collect();
+        let mut q: Vec<Vec<f64>> = (0..r)
+            .map(|_| (0..d).map(|_| rng.next_f64() - 0.5).collect())
+            .collect();
         orthonormalize(&mut q);
         for _ in 0..60 {
             q = q
                 .iter()
-                .map(|v| (0..d).map(|a| (0..d).map(|b| cov[a * d + b] * v[b]).sum()).collect())
+                .map(|v| {
+                    (0..d)
+                        .map(|a| (0..d).map(|b| cov[a * d + b] * v[b]).sum())
+                        .collect()
+                })
                 .collect();
             orthonormalize(&mut q);
         }
@@ -75,7 +81,12 @@ impl Pca {
         let out: Vec<f32> = (0..data.rows())
             .into_par_iter()
             .flat_map_iter(|i| {
-                let x: Vec<f32> = data.row(i).iter().zip(&self.mean).map(|(v, m)| v - m).collect();
+                let x: Vec<f32> = data
+                    .row(i)
+                    .iter()
+                    .zip(&self.mean)
+                    .map(|(v, m)| v - m)
+                    .collect();
                 (0..r).map(move |c| dot(&x, self.components.row(c)))
             })
             .collect();
@@ -90,7 +101,10 @@ fn orthonormalize(q: &mut [Vec<f64>]) {
             for j in 0..i {
                 let proj: f64 = q[i].iter().zip(&q[j]).map(|(a, b)| a * b).sum();
                 let (head, tail) = q.split_at_mut(i);
-                tail[0].iter_mut().zip(&head[j]).for_each(|(a, b)| *a -= proj * b);
+                tail[0]
+                    .iter_mut()
+                    .zip(&head[j])
+                    .for_each(|(a, b)| *a -= proj * b);
             }
             let norm = q[i].iter().map(|a| a * a).sum::<f64>().sqrt().max(1e-300);
             q[i].iter_mut().for_each(|a| *a /= norm);
@@ -109,12 +123,19 @@ mod tests {
         let mut v = Vec::new();
         for _ in 0..200 {
             let t = (rng.next_f64() as f32 - 0.5) * 10.0;
-            v.extend_from_slice(&[t + 0.01 * rng.next_f64() as f32, t, 0.05 * rng.next_f64() as f32]);
+            v.extend_from_slice(&[
+                t + 0.01 * rng.next_f64() as f32,
+                t,
+                0.05 * rng.next_f64() as f32,
+            ]);
         }
         let m = Matrix::new(v, 3).unwrap();
         let pca = Pca::fit(&m, 1, 0);
         let c = pca.components.row(0);
-        assert!((c[0].abs() - 0.7071).abs() < 0.01 && (c[1].abs() - 0.7071).abs() < 0.01, "{c:?}");
+        assert!(
+            (c[0].abs() - 0.7071).abs() < 0.01 && (c[1].abs() - 0.7071).abs() < 0.01,
+            "{c:?}"
+        );
         assert_eq!(pca.transform(&m).dim(), 1);
     }
 }

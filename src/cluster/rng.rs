@@ -46,11 +46,12 @@ mod tests {
 
     #[test]
     fn reproducible_and_in_range() {
-        let a: Vec<u64> = (0..5).map({
-            let mut r = Rng::new(7);
-            move |_| r.next_u64()
-        })
-        .collect();
+        let a: Vec<u64> = (0..5)
+            .map({
+                let mut r = Rng::new(7);
+                move |_| r.next_u64()
+            })
+            .collect();
         let mut r = Rng::new(7);
         assert_eq!(a, (0..5).map(|_| r.next_u64()).collect::<Vec<_>>());
         let s = Rng::new(1).sample(10, 10);

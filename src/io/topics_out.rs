@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow_array::builder::{Float32Builder, Int32Builder, ListBuilder, StringBuilder};
-use arrow_array::{ArrayRef, FixedSizeListArray, Float32Array, Float64Array, Int64Array, RecordBatch};
+use arrow_array::{
+    ArrayRef, FixedSizeListArray, Float32Array, Float64Array, Int64Array, RecordBatch,
+};
 use arrow_schema::{DataType, Field, Schema};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
@@ -55,18 +57,31 @@ impl Default for Staged {
 
 fn props(metadata: &[(String, String)]) -> WriterProperties {
     WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("valid level")))
-        .set_key_value_metadata(Some(metadata.iter().map(|(k, v)| KeyValue::new(k.clone(), v.clone())).collect()))
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(1).expect("valid level"),
+        ))
+        .set_key_value_metadata(Some(
+            metadata
+                .iter()
+                .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
+                .collect(),
+        ))
         .build()
 }
 
-fn write_batch(path: &Path, batch: RecordBatch, metadata: &[(String, String)], staged: &mut Staged) -> Result<(), TopicsWriteError> {
+fn write_batch(
+    path: &Path,
+    batch: RecordBatch,
+    metadata: &[(String, String)],
+    staged: &mut Staged,
+) -> Result<(), TopicsWriteError> {
     let err = |e: &dyn std::fmt::Display| TopicsWriteError {
         path: path.to_path_buf(),
         message: e.to_string(),
     };
     let (guard, file) = AtomicFile::create(path).map_err(|e| err(&e))?;
-    let mut w = ArrowWriter::try_new(file, batch.schema(), Some(props(metadata))).map_err(|e| err(&e))?;
+    let mut w =
+        ArrowWriter::try_new(file, batch.schema(), Some(props(metadata))).map_err(|e| err(&e))?;
     w.write(&batch).map_err(|e| err(&e))?;
     let file: File = w.into_inner().map_err(|e| err(&e))?;
     file.sync_all().map_err(|e| err(&e))?;
@@ -82,7 +97,10 @@ fn utf8(values: impl Iterator<Item = Option<String>>) -> ArrayRef {
     Arc::new(b.finish())
 }
 
-fn fixed_list(values: Vec<f32>, dim: usize) -> Result<FixedSizeListArray, arrow_schema::ArrowError> {
+fn fixed_list(
+    values: Vec<f32>,
+    dim: usize,
+) -> Result<FixedSizeListArray, arrow_schema::ArrowError> {
     let item = Arc::new(Field::new("item", DataType::Float32, false));
     FixedSizeListArray::try_new(item, dim as i32, Arc::new(Float32Array::from(values)), None)
 }
@@ -116,28 +134,44 @@ pub fn write_documents(
     cols.push(("topic_id", Arc::new(topic.finish()), true));
     cols.push((
         "topic_label",
-        utf8(assignments.iter().map(|a| a.map(|t| model.topics[t].label.clone()))),
+        utf8(
+            assignments
+                .iter()
+                .map(|a| a.map(|t| model.topics[t].label.clone())),
+        ),
         true,
     ));
     cols.push(("similarity", Arc::new(sim.finish()), true));
     if with_embeddings {
         let dim = docs.embeddings.dim();
-        let list = fixed_list(docs.embeddings.as_slice().to_vec(), dim).map_err(|e| TopicsWriteError {
+        let list =
+            fixed_list(docs.embeddings.as_slice().to_vec(), dim).map_err(|e| TopicsWriteError {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?;
+        cols.push(("embedding", Arc::new(list), false));
+    }
+    let schema = Schema::new(
+        cols.iter()
+            .map(|(n, a, null)| Field::new(*n, a.data_type().clone(), *null))
+            .collect::<Vec<_>>(),
+    );
+    let batch = RecordBatch::try_new(Arc::new(schema), cols.into_iter().map(|c| c.1).collect())
+        .map_err(|e| TopicsWriteError {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
-        cols.push(("embedding", Arc::new(list), false));
-    }
-    let schema = Schema::new(cols.iter().map(|(n, a, null)| Field::new(*n, a.data_type().clone(), *null)).collect::<Vec<_>>());
-    let batch = RecordBatch::try_new(Arc::new(schema), cols.into_iter().map(|c| c.1).collect()).map_err(|e| TopicsWriteError {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
     write_batch(path, batch, metadata, staged)
 }
 
 /// `topics.parquet`: one row per topic.
-pub fn write_topics(path: &Path, docs: &EmbeddedDocs, model: &TopicModel, metadata: &[(String, String)], staged: &mut Staged) -> Result<(), TopicsWriteError> {
+pub fn write_topics(
+    path: &Path,
+    docs: &EmbeddedDocs,
+    model: &TopicModel,
+    metadata: &[(String, String)],
+    staged: &mut Staged,
+) -> Result<(), TopicsWriteError> {
     let t = &model.topics;
     let dim = docs.embeddings.dim();
     let mut keywords = ListBuilder::new(StringBuilder::new());
@@ -157,32 +191,73 @@ pub fn write_topics(path: &Path, docs: &EmbeddedDocs, model: &TopicModel, metada
         }
         reps.append(true);
     }
-    let centroids = fixed_list(t.iter().flat_map(|x| x.centroid.iter().copied()).collect(), dim).map_err(|e| TopicsWriteError {
+    let centroids = fixed_list(
+        t.iter().flat_map(|x| x.centroid.iter().copied()).collect(),
+        dim,
+    )
+    .map_err(|e| TopicsWriteError {
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
     let cols: Vec<(&str, ArrayRef, bool)> = vec![
-        ("topic_id", Arc::new(arrow_array::Int32Array::from_iter_values(t.iter().map(|x| x.id as i32))), false),
-        ("label", utf8(t.iter().map(|x| Some(x.label.clone()))), false),
-        ("keyword_label", utf8(t.iter().map(|x| Some(x.keyword_label.clone()))), false),
-        ("guided_label", utf8(t.iter().map(|x| x.guided_label.clone())), true),
+        (
+            "topic_id",
+            Arc::new(arrow_array::Int32Array::from_iter_values(
+                t.iter().map(|x| x.id as i32),
+            )),
+            false,
+        ),
+        (
+            "label",
+            utf8(t.iter().map(|x| Some(x.label.clone()))),
+            false,
+        ),
+        (
+            "keyword_label",
+            utf8(t.iter().map(|x| Some(x.keyword_label.clone()))),
+            false,
+        ),
+        (
+            "guided_label",
+            utf8(t.iter().map(|x| x.guided_label.clone())),
+            true,
+        ),
         ("keywords", Arc::new(keywords.finish()), false),
         ("keyword_scores", Arc::new(scores.finish()), false),
-        ("size", Arc::new(Int64Array::from_iter_values(t.iter().map(|x| x.size as i64))), false),
-        ("share", Arc::new(Float64Array::from_iter_values(t.iter().map(|x| x.share))), false),
+        (
+            "size",
+            Arc::new(Int64Array::from_iter_values(
+                t.iter().map(|x| x.size as i64),
+            )),
+            false,
+        ),
+        (
+            "share",
+            Arc::new(Float64Array::from_iter_values(t.iter().map(|x| x.share))),
+            false,
+        ),
         ("centroid", Arc::new(centroids), false),
         ("representative_ids", Arc::new(reps.finish()), false),
     ];
-    let schema = Schema::new(cols.iter().map(|(n, a, null)| Field::new(*n, a.data_type().clone(), *null)).collect::<Vec<_>>());
-    let batch = RecordBatch::try_new(Arc::new(schema), cols.into_iter().map(|c| c.1).collect()).map_err(|e| TopicsWriteError {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
+    let schema = Schema::new(
+        cols.iter()
+            .map(|(n, a, null)| Field::new(*n, a.data_type().clone(), *null))
+            .collect::<Vec<_>>(),
+    );
+    let batch = RecordBatch::try_new(Arc::new(schema), cols.into_iter().map(|c| c.1).collect())
+        .map_err(|e| TopicsWriteError {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
     write_batch(path, batch, metadata, staged)
 }
 
 /// `run.json`, pretty-printed.
-pub fn write_json(path: &Path, value: &serde_json::Value, staged: &mut Staged) -> Result<(), TopicsWriteError> {
+pub fn write_json(
+    path: &Path,
+    value: &serde_json::Value,
+    staged: &mut Staged,
+) -> Result<(), TopicsWriteError> {
     use std::io::Write;
     let err = |e: &dyn std::fmt::Display| TopicsWriteError {
         path: path.to_path_buf(),
@@ -190,7 +265,9 @@ pub fn write_json(path: &Path, value: &serde_json::Value, staged: &mut Staged) -
     };
     let (guard, mut file) = AtomicFile::create(path).map_err(|e| err(&e))?;
     let text = serde_json::to_string_pretty(value).map_err(|e| err(&e))?;
-    file.write_all(text.as_bytes()).and_then(|_| file.write_all(b"\n")).map_err(|e| err(&e))?;
+    file.write_all(text.as_bytes())
+        .and_then(|_| file.write_all(b"\n"))
+        .map_err(|e| err(&e))?;
     file.sync_all().map_err(|e| err(&e))?;
     staged.0.push(guard);
     Ok(())

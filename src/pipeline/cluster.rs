@@ -7,7 +7,10 @@ use std::time::Instant;
 use serde_json::json;
 
 use super::{LoadedModel, PipelineError};
-use crate::cluster::{self, Algorithm, Assignments, Clusterer, HdbscanClusterer, HdbscanParams, KMeansClusterer, KMeansParams};
+use crate::cluster::{
+    self, Algorithm, Assignments, Clusterer, HdbscanClusterer, HdbscanParams, KMeansClusterer,
+    KMeansParams,
+};
 use crate::device::DeviceChoice;
 use crate::embed::Embedder;
 use crate::io::embeddings_in::{self, EmbeddedDocs};
@@ -21,7 +24,10 @@ use crate::topics::{self, TopicParams};
 pub enum KChoice {
     Fixed(usize),
     /// Silhouette over `min..=max` on a sample.
-    Auto { min: usize, max: usize },
+    Auto {
+        min: usize,
+        max: usize,
+    },
 }
 
 impl std::str::FromStr for KChoice {
@@ -113,11 +119,18 @@ const MINI_BATCH_FROM: usize = 100_000;
 const AUTO_K_SAMPLE: usize = 2_000;
 
 /// Runs `newsclust cluster`. `extra` is merged into `run.json` (the `run` command adds the embed stage).
-pub fn run_cluster(job: &ClusterJob, extra: serde_json::Value) -> Result<ClusterSummary, PipelineError> {
+pub fn run_cluster(
+    job: &ClusterJob,
+    extra: serde_json::Value,
+) -> Result<ClusterSummary, PipelineError> {
     let t0 = Instant::now();
-    let docs = embeddings_in::read(&job.embeddings).map_err(|e| PipelineError::Config(e.to_string()))?;
+    let docs =
+        embeddings_in::read(&job.embeddings).map_err(|e| PipelineError::Config(e.to_string()))?;
     if docs.is_empty() {
-        return Err(PipelineError::Config(format!("{}: no documents to cluster", job.embeddings.display())));
+        return Err(PipelineError::Config(format!(
+            "{}: no documents to cluster",
+            job.embeddings.display()
+        )));
     }
     let meta = |k: &str| docs.metadata.get(k).cloned().unwrap_or_default();
     // Candidate labels are read before the work, so a bad file fails fast.
@@ -169,7 +182,9 @@ pub fn run_cluster(job: &ClusterJob, extra: serde_json::Value) -> Result<Cluster
         &data,
         &assignments,
         &job.topics,
-        guided.as_ref().map(|(c, v)| (c.as_slice(), v, job.label_threshold)),
+        guided
+            .as_ref()
+            .map(|(c, v)| (c.as_slice(), v, job.label_threshold)),
     );
     let seconds_topics = t1.elapsed().as_secs_f64();
 
@@ -189,28 +204,82 @@ pub fn run_cluster(job: &ClusterJob, extra: serde_json::Value) -> Result<Cluster
     let mut staged = Staged::new();
     let dir = &job.out_dir;
     let werr = |e: topics_out::TopicsWriteError| PipelineError::Config(e.to_string());
-    topics_out::write_documents(&dir.join("documents.parquet"), &docs, &assignments.labels, &model_topics, job.with_embeddings, &metadata, &mut staged).map_err(werr)?;
-    topics_out::write_topics(&dir.join("topics.parquet"), &docs, &model_topics, &metadata, &mut staged).map_err(werr)?;
+    topics_out::write_documents(
+        &dir.join("documents.parquet"),
+        &docs,
+        &assignments.labels,
+        &model_topics,
+        job.with_embeddings,
+        &metadata,
+        &mut staged,
+    )
+    .map_err(werr)?;
+    topics_out::write_topics(
+        &dir.join("topics.parquet"),
+        &docs,
+        &model_topics,
+        &metadata,
+        &mut staged,
+    )
+    .map_err(werr)?;
     summary.seconds_write = t2.elapsed().as_secs_f64();
     let run = run_json(job, &docs, &summary, extra);
     topics_out::write_json(&dir.join("run.json"), &run, &mut staged).map_err(werr)?;
     summary.files = staged.commit().map_err(werr)?;
     for t in &model_topics.topics {
-        tracing::info!("topic {:>3} {:>6} docs  {}  [{}]", t.id, t.size, t.label, t.keywords.iter().take(5).cloned().collect::<Vec<_>>().join(", "));
+        tracing::info!(
+            "topic {:>3} {:>6} docs  {}  [{}]",
+            t.id,
+            t.size,
+            t.label,
+            t.keywords
+                .iter()
+                .take(5)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
     Ok(summary)
 }
 
-fn cluster_rows(job: &ClusterJob, data: &Matrix) -> Result<(Assignments, Vec<cluster::KScore>), PipelineError> {
+fn cluster_rows(
+    job: &ClusterJob,
+    data: &Matrix,
+) -> Result<(Assignments, Vec<cluster::KScore>), PipelineError> {
     let n = data.rows();
+    if let KChoice::Fixed(k) = job.k {
+        if job.algorithm == Algorithm::Kmeans && k > n {
+            return Err(cluster::ClusterError::TooFewPoints { k, n }.into());
+        }
+    }
+    // Documented fallback: identical embeddings cannot be split; they make one topic.
+    if (1..n).all(|i| data.row(i) == data.row(0)) {
+        tracing::warn!("all {n} embeddings are identical: one topic");
+        return Ok((Assignments::from_labels(vec![Some(0); n]), Vec::new()));
+    }
     match job.algorithm {
         Algorithm::Kmeans => {
             let mini_batch = job.mini_batch.or((n >= MINI_BATCH_FROM).then_some(4096));
-            let base = KMeansParams::new(2.min(n.max(1)), job.n_init, job.max_iter, job.tol, job.seed, mini_batch)?;
+            let base = KMeansParams::new(
+                2.min(n.max(1)),
+                job.n_init,
+                job.max_iter,
+                job.tol,
+                job.seed,
+                mini_batch,
+            )?;
             let (k, scores) = match job.k {
                 KChoice::Fixed(k) => (k, Vec::new()),
                 KChoice::Auto { min, max } => {
-                    let quick = KMeansParams::new(2, job.n_init.min(3), job.max_iter, job.tol, job.seed, None)?;
+                    let quick = KMeansParams::new(
+                        2,
+                        job.n_init.min(3),
+                        job.max_iter,
+                        job.tol,
+                        job.seed,
+                        None,
+                    )?;
                     let (k, scores) = cluster::choose_k(data, min..=max, AUTO_K_SAMPLE, &quick)?;
                     for s in &scores {
                         tracing::info!("k auto: k = {:>2}  silhouette {:.4}", s.k, s.silhouette);
@@ -223,7 +292,12 @@ fn cluster_rows(job: &ClusterJob, data: &Matrix) -> Result<(Assignments, Vec<clu
             Ok((a, scores))
         }
         Algorithm::Hdbscan => {
-            let params = HdbscanParams::new(job.min_cluster_size, job.min_samples, job.reduce_dims, job.seed)?;
+            let params = HdbscanParams::new(
+                job.min_cluster_size,
+                job.min_samples,
+                job.reduce_dims,
+                job.seed,
+            )?;
             let mut a = HdbscanClusterer(params).cluster(data)?;
             if a.topics == 0 {
                 tracing::warn!("HDBSCAN found no cluster (all {n} articles are noise); putting them all in one topic");
@@ -235,8 +309,15 @@ fn cluster_rows(job: &ClusterJob, data: &Matrix) -> Result<(Assignments, Vec<clu
 }
 
 fn read_labels(path: &PathBuf) -> Result<Vec<String>, PipelineError> {
-    let text = std::fs::read(path).map_err(|e| PipelineError::Config(format!("{}: cannot read labels file: {e}", path.display())))?;
-    let text = String::from_utf8(text).map_err(|e| PipelineError::Config(format!("{}: labels file is not UTF-8 text ({e})", path.display())))?;
+    let text = std::fs::read(path).map_err(|e| {
+        PipelineError::Config(format!("{}: cannot read labels file: {e}", path.display()))
+    })?;
+    let text = String::from_utf8(text).map_err(|e| {
+        PipelineError::Config(format!(
+            "{}: labels file is not UTF-8 text ({e})",
+            path.display()
+        ))
+    })?;
     let labels: Vec<String> = text
         .lines()
         .map(str::trim)
@@ -244,7 +325,10 @@ fn read_labels(path: &PathBuf) -> Result<Vec<String>, PipelineError> {
         .map(String::from)
         .collect();
     if labels.is_empty() {
-        return Err(PipelineError::Config(format!("{}: labels file has no labels (one per line)", path.display())));
+        return Err(PipelineError::Config(format!(
+            "{}: labels file has no labels (one per line)",
+            path.display()
+        )));
     }
     Ok(labels)
 }
@@ -253,7 +337,8 @@ fn embed_labels(model: &LoadedModel, labels: &[String]) -> Result<Matrix, Pipeli
     let tokens = model.tokenizer.encode_all(labels)?;
     let seqs: Vec<&[u32]> = tokens.iter().map(|t| t.ids.as_slice()).collect();
     let values = model.encoder.embed(&seqs)?;
-    let mut m = Matrix::new(values, model.encoder.dim()).ok_or_else(|| PipelineError::Config("label embeddings".into()))?;
+    let mut m = Matrix::new(values, model.encoder.dim())
+        .ok_or_else(|| PipelineError::Config("label embeddings".into()))?;
     m.normalize_rows();
     Ok(m)
 }
@@ -267,12 +352,20 @@ fn output_metadata(docs: &EmbeddedDocs, job: &ClusterJob) -> Vec<(String, String
         .collect();
     out.sort();
     out.push(("newsclust.version".into(), crate::VERSION.into()));
-    out.push(("newsclust.algorithm".into(), format!("{:?}", job.algorithm).to_lowercase()));
+    out.push((
+        "newsclust.algorithm".into(),
+        format!("{:?}", job.algorithm).to_lowercase(),
+    ));
     out.push(("newsclust.seed".into(), job.seed.to_string()));
     out
 }
 
-fn run_json(job: &ClusterJob, docs: &EmbeddedDocs, s: &ClusterSummary, extra: serde_json::Value) -> serde_json::Value {
+fn run_json(
+    job: &ClusterJob,
+    docs: &EmbeddedDocs,
+    s: &ClusterSummary,
+    extra: serde_json::Value,
+) -> serde_json::Value {
     let meta = |k: &str| docs.metadata.get(k).cloned();
     let mut v = json!({
         "newsclust_version": crate::VERSION,

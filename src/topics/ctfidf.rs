@@ -26,7 +26,11 @@ pub fn keywords(classes: &[Vec<Vec<String>>], min_df: usize, top: usize) -> Vec<
             }
         }
     }
-    let mut vocab: Vec<&str> = df.iter().filter(|(_, &n)| n >= min_df).map(|(t, _)| *t).collect();
+    let mut vocab: Vec<&str> = df
+        .iter()
+        .filter(|(_, &n)| n >= min_df)
+        .map(|(t, _)| *t)
+        .collect();
     vocab.sort_unstable();
     let index: HashMap<&str, usize> = vocab.iter().enumerate().map(|(i, t)| (*t, i)).collect();
 
@@ -41,7 +45,9 @@ pub fn keywords(classes: &[Vec<Vec<String>>], min_df: usize, top: usize) -> Vec<
     }
     let words_per_class: Vec<f64> = tf.iter().map(|row| row.iter().sum()).collect();
     let a = words_per_class.iter().sum::<f64>() / classes.len().max(1) as f64;
-    let f: Vec<f64> = (0..vocab.len()).map(|i| tf.iter().map(|row| row[i]).sum()).collect();
+    let f: Vec<f64> = (0..vocab.len())
+        .map(|i| tf.iter().map(|row| row[i]).sum())
+        .collect();
     let idf: Vec<f64> = f.iter().map(|&fx| (1.0 + a / fx).ln()).collect();
 
     tf.iter()
@@ -69,7 +75,10 @@ mod tests {
     use super::*;
 
     fn docs(texts: &[&str]) -> Vec<Vec<String>> {
-        texts.iter().map(|t| t.split(' ').map(String::from).collect()).collect()
+        texts
+            .iter()
+            .map(|t| t.split(' ').map(String::from).collect())
+            .collect()
     }
 
     #[test]

@@ -20,7 +20,10 @@ pub fn keyword_labels(keywords: &[Keywords]) -> Vec<String> {
             let base = phrase(k);
             let mut label = base.clone();
             // Make it unique: add the next keyword not in it yet, then fall back to the topic number.
-            let mut extra = k.terms.iter().filter(|t| !base.split(' ').any(|w| t.split(' ').any(|x| x == w)));
+            let mut extra = k
+                .terms
+                .iter()
+                .filter(|t| !base.split(' ').any(|w| t.split(' ').any(|x| x == w)));
             while used.contains(&label) {
                 match extra.next() {
                     Some(t) => label = format!("{label} {t}"),
@@ -50,13 +53,24 @@ fn phrase(k: &Keywords) -> String {
         }
         return b.clone();
     }
-    let unigrams: Vec<&str> = k.terms.iter().filter(|t| !t.contains(' ')).take(2).map(String::as_str).collect();
+    let unigrams: Vec<&str> = k
+        .terms
+        .iter()
+        .filter(|t| !t.contains(' '))
+        .take(2)
+        .map(String::as_str)
+        .collect();
     unigrams.join(" ")
 }
 
 /// For each topic, the candidate whose embedding is most similar to the topic centroid, when the
 /// cosine similarity reaches `threshold` (rows of both matrices are unit length).
-pub fn guided_labels(centroids: &Matrix, candidates: &[String], candidate_vectors: &Matrix, threshold: f32) -> Vec<Option<(String, f32)>> {
+pub fn guided_labels(
+    centroids: &Matrix,
+    candidates: &[String],
+    candidate_vectors: &Matrix,
+    threshold: f32,
+) -> Vec<Option<(String, f32)>> {
     (0..centroids.rows())
         .map(|t| {
             (0..candidate_vectors.rows())
@@ -121,7 +135,10 @@ mod tests {
         let g = guided_labels(&centroids, &cands, &vecs, 0.7);
         assert_eq!(g[0], Some(("alliance changes".to_string(), 0.8)));
         assert_eq!(g[1], None, "best is 0.6 < 0.7");
-        let f = final_labels(&["a".into(), "b".into(), "c".into()], &[Some("x".into()), Some("x".into()), None]);
+        let f = final_labels(
+            &["a".into(), "b".into(), "c".into()],
+            &[Some("x".into()), Some("x".into()), None],
+        );
         assert_eq!(f, ["x (a)", "x (b)", "c"]);
     }
 }

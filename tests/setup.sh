@@ -1,0 +1,14 @@
+#!/bin/sh
+# Installs what the tests need: the default model (models/install-default.sh) and a Python
+# virtual environment at target/test-venv with duckdb, pyarrow and pandas (the README's "read the
+# results" example and the Parquet readability checks run there). Idempotent.
+set -eu
+root=$(cd "$(dirname "$0")/.." && pwd)
+sh "$root/models/install-default.sh"
+venv="$root/target/test-venv"
+if ! "$venv/bin/python" -c "import duckdb, pyarrow, pandas" 2>/dev/null; then
+  mkdir -p "$root/target"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$root/tests/python-requirements.txt"
+fi
+echo "test python ready: $venv/bin/python"
