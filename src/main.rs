@@ -81,11 +81,16 @@ struct ClusterArgs {
     /// HDBSCAN: reduce embeddings with PCA to this many dimensions first (0: no reduction).
     #[arg(long, default_value_t = 10)]
     reduce_dims: usize,
+    /// HDBSCAN: no topic may hold more than this share of the articles (1: no limit). Without a
+    /// limit, HDBSCAN on PCA-reduced 20 Newsgroups kept one giant cluster (2 topics, NMI 0.18).
+    #[arg(long, default_value_t = 0.3)]
+    max_cluster_share: f64,
     /// HDBSCAN: give noise articles the nearest topic when similar enough.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     reassign_outliers: bool,
-    /// Cosine similarity to a topic centroid needed to reassign a noise article.
-    #[arg(long, default_value_t = 0.3)]
+    /// Cosine similarity to a topic centroid needed to reassign a noise article (0.1 left 0.9% of
+    /// AG News unassigned, 0.3 left 33%).
+    #[arg(long, default_value_t = 0.1)]
     outlier_threshold: f32,
     /// Candidate topic labels, one per line; a topic takes the most similar one above --label-threshold.
     #[arg(long)]
@@ -369,6 +374,7 @@ fn cluster_job(
         min_cluster_size: args.min_cluster_size,
         min_samples: args.min_samples,
         reduce_dims: (args.reduce_dims > 0).then_some(args.reduce_dims),
+        max_cluster_share: args.max_cluster_share,
         reassign_outliers: args.reassign_outliers,
         outlier_threshold: args.outlier_threshold,
         labels_file: args.labels,

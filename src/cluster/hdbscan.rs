@@ -11,6 +11,8 @@ pub struct HdbscanParams {
     min_cluster_size: usize,
     min_samples: usize,
     reduce_dims: Option<usize>,
+    /// A grouping larger than this share of the articles is never one topic (its children are).
+    max_share: f64,
     seed: u64,
 }
 
@@ -20,8 +22,14 @@ impl HdbscanParams {
         min_cluster_size: usize,
         min_samples: Option<usize>,
         reduce_dims: Option<usize>,
+        max_share: f64,
         seed: u64,
     ) -> Result<Self, ClusterError> {
+        if !(max_share > 0.0 && max_share <= 1.0) {
+            return Err(ClusterError::Params(
+                "--max-cluster-share must be in (0, 1]".into(),
+            ));
+        }
         if min_cluster_size < 2 {
             return Err(ClusterError::Params(
                 "--min-cluster-size must be at least 2".into(),
@@ -41,6 +49,7 @@ impl HdbscanParams {
             min_cluster_size,
             min_samples: min_samples.unwrap_or(min_cluster_size),
             reduce_dims,
+            max_share,
             seed,
         })
     }
@@ -63,10 +72,12 @@ impl Clusterer for HdbscanClusterer {
             _ => data.clone(),
         };
         let rows: Vec<Vec<f32>> = (0..n).map(|i| reduced.row(i).to_vec()).collect();
-        let hp = hdbscan::HdbscanHyperParams::builder()
-            .min_cluster_size(p.min_cluster_size)
-            .min_samples(p.min_samples.min(n - 1).max(1))
-            .build();
+        let max_size = ((p.max_share * n as f64).ceil() as usize).max(p.min_cluster_size + 1);
+        let mut hp = hdbscan::HdbscanHyperParams::builder().min_cluster_size(p.min_cluster_size);
+        if p.max_share < 1.0 {
+            hp = hp.max_cluster_size(max_size);
+        }
+        let hp = hp.min_samples(p.min_samples.min(n - 1).max(1)).build();
         let labels = hdbscan::Hdbscan::new(&rows, hp)
             .cluster()
             .map_err(|e| ClusterError::Hdbscan(format!("{e:?}")))?;

@@ -59,6 +59,8 @@ pub struct ClusterJob {
     pub min_cluster_size: usize,
     pub min_samples: Option<usize>,
     pub reduce_dims: Option<usize>,
+    /// HDBSCAN: no topic may hold more than this share of the articles.
+    pub max_cluster_share: f64,
     pub reassign_outliers: bool,
     pub outlier_threshold: f32,
     pub labels_file: Option<PathBuf>,
@@ -86,8 +88,9 @@ impl ClusterJob {
             min_cluster_size: 15,
             min_samples: None,
             reduce_dims: Some(10),
+            max_cluster_share: 0.3,
             reassign_outliers: true,
-            outlier_threshold: 0.3,
+            outlier_threshold: 0.1,
             labels_file: None,
             label_threshold: 0.3,
             with_embeddings: false,
@@ -296,6 +299,7 @@ fn cluster_rows(
                 job.min_cluster_size,
                 job.min_samples,
                 job.reduce_dims,
+                job.max_cluster_share,
                 job.seed,
             )?;
             let mut a = HdbscanClusterer(params).cluster(data)?;
@@ -390,6 +394,7 @@ fn run_json(
             "min_cluster_size": job.min_cluster_size,
             "min_samples": job.min_samples,
             "reduce_dims": job.reduce_dims,
+            "max_cluster_share": job.max_cluster_share,
             "reassign_outliers": job.reassign_outliers,
             "outlier_threshold": job.outlier_threshold,
             "labels_file": job.labels_file,

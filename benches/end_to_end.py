@@ -1,0 +1,50 @@
+"""Whole-job CPU wall time: `newsclust run` against sentence-transformers + BERTopic, same texts.
+
+    python3 benches/end_to_end.py [--limit 7600]
+
+newsclust: one `run` process (model load, read, tokenize, embed, cluster with HDBSCAN, c-TF-IDF
+labels, write Parquet). BERTopic: model load, `SentenceTransformer.encode` (batch 64, max length
+256) and `BERTopic().fit_transform` with its defaults (UMAP, HDBSCAN, c-TF-IDF). First N
+articles of AG News test. Needs sentence-transformers and bertopic for this python.
+"""
+
+import argparse
+import csv
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--limit", type=int, default=7600)
+    args = ap.parse_args()
+    src = ROOT / "../shared/datasets/ag_news/test.csv"
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        lines = src.read_text(encoding="utf-8").splitlines(keepends=True)[: args.limit]
+        (tmp / "in.csv").write_text("".join(lines), encoding="utf-8")
+        started = time.perf_counter()
+        subprocess.run([str(ROOT / "target/release/newsclust"), "run", "-q", "--device", "cpu", "--input", str(tmp / "in.csv"),
+                        "--no-header", "--columns", "label,title,text", "--algorithm", "hdbscan", "--out", str(tmp / "nc")], check=True)
+        ours = time.perf_counter() - started
+
+        started = time.perf_counter()
+        from bertopic import BERTopic
+        from sentence_transformers import SentenceTransformer
+        with open(tmp / "in.csv", newline="", encoding="utf-8") as f:
+            docs = [". ".join(p.strip() for p in (t, d) if p.strip()) for _, t, d in csv.reader(f)]
+        model = SentenceTransformer(str(ROOT / "models/sentence-transformers/all-MiniLM-L6-v2"), device="cpu")
+        model.max_seq_length = 256
+        emb = model.encode(docs, batch_size=64)
+        BERTopic().fit_transform(docs, emb)
+        theirs = time.perf_counter() - started
+    print(f"{args.limit} articles: newsclust run (HDBSCAN) {ours:.1f} s | sentence-transformers + BERTopic {theirs:.1f} s "
+          f"| newsclust is {theirs / ours:.2f}x faster")
+
+
+if __name__ == "__main__":
+    main()
