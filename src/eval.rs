@@ -57,9 +57,8 @@ pub fn score<A: std::hash::Hash + Eq, B: std::hash::Hash + Eq>(gold: &[A], pred:
     } else {
         2.0 * homogeneity * completeness / (homogeneity + completeness)
     };
-    let nmi = if (ng == 1 && np == 1) || n == 0 {
-        1.0
-    } else if hg + hp == 0.0 {
+    // One class and one cluster (or nothing at all) agree perfectly, as in scikit-learn.
+    let nmi = if (ng == 1 && np == 1) || n == 0 || hg + hp == 0.0 {
         1.0
     } else {
         mi / ((hg + hp) / 2.0)

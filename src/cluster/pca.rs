@@ -133,7 +133,8 @@ mod tests {
         let pca = Pca::fit(&m, 1, 0);
         let c = pca.components.row(0);
         assert!(
-            (c[0].abs() - 0.7071).abs() < 0.01 && (c[1].abs() - 0.7071).abs() < 0.01,
+            (c[0].abs() - std::f32::consts::FRAC_1_SQRT_2).abs() < 0.01
+                && (c[1].abs() - std::f32::consts::FRAC_1_SQRT_2).abs() < 0.01,
             "{c:?}"
         );
         assert_eq!(pca.transform(&m).dim(), 1);
