@@ -3,7 +3,43 @@
 use std::fmt;
 use std::str::FromStr;
 
-use candle_core::Device;
+use candle_core::{DType, Device};
+
+/// Floating-point precision of the model weights and activations (`--dtype`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    #[default]
+    F32,
+    F16,
+    Bf16,
+}
+
+impl Precision {
+    pub fn dtype(self) -> DType {
+        match self {
+            Precision::F32 => DType::F32,
+            Precision::F16 => DType::F16,
+            Precision::Bf16 => DType::BF16,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::F16 => "f16",
+            Precision::Bf16 => "bf16",
+        }
+    }
+
+    /// f16/bf16 run on CUDA only; the CPU path is f32.
+    pub fn check(self, device: &Device) -> Result<(), DeviceError> {
+        if self != Precision::F32 && device.is_cpu() {
+            return Err(DeviceError::Precision(self.name()));
+        }
+        Ok(())
+    }
+}
 
 /// What the user asked for with `--device`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -27,6 +63,8 @@ pub enum DeviceError {
         choice: DeviceChoice,
         reason: String,
     },
+    #[error("--dtype {0} needs a CUDA device; the CPU computes in f32 (use --dtype f32 or --device cuda)")]
+    Precision(&'static str),
 }
 
 impl FromStr for DeviceChoice {
@@ -116,10 +154,32 @@ pub fn describe(device: &Device) -> String {
 
 #[cfg(feature = "cuda")]
 fn open_cuda(choice: DeviceChoice, ordinal: usize) -> Result<Device, DeviceError> {
-    Device::new_cuda(ordinal).map_err(|err| DeviceError::Unavailable {
-        choice,
-        reason: err.to_string(),
-    })
+    // Built with cudarc's dynamic loading, a missing driver library is a panic at first use, not
+    // an error: catch it so `auto` can fall back to the CPU and `cuda` can say why.
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let opened = std::panic::catch_unwind(|| Device::new_cuda(ordinal));
+    std::panic::set_hook(hook);
+    match opened {
+        Ok(Ok(device)) => Ok(device),
+        Ok(Err(err)) => Err(DeviceError::Unavailable {
+            choice,
+            reason: err.to_string(),
+        }),
+        Err(panic) => Err(DeviceError::Unavailable {
+            choice,
+            reason: panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "the CUDA driver library could not be loaded".into()),
+        }),
+    }
+}
+
+/// Waits for queued device work (timing GPU work needs it); a no-op on the CPU.
+pub fn synchronize(device: &Device) -> candle_core::Result<()> {
+    device.synchronize()
 }
 
 #[cfg(not(feature = "cuda"))]
@@ -151,6 +211,16 @@ mod tests {
     fn auto_always_opens() {
         assert!(DeviceChoice::Auto.open().is_ok());
         assert!(DeviceChoice::Cpu.open().unwrap().is_cpu());
+    }
+
+    #[test]
+    fn half_precision_needs_cuda() {
+        assert!(Precision::F32.check(&Device::Cpu).is_ok());
+        let err = Precision::F16.check(&Device::Cpu).unwrap_err();
+        assert!(
+            err.to_string().contains("--dtype f16 needs a CUDA device"),
+            "{err}"
+        );
     }
 
     #[cfg(not(feature = "cuda"))]

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use newsclust::cluster::Algorithm;
-use newsclust::device::DeviceChoice;
+use newsclust::device::{DeviceChoice, Precision};
 use newsclust::io::{Field, FieldMap, FieldOverride, InputFormat, ReadOptions, TextSpec};
 use newsclust::model::ResolveOptions;
 use newsclust::pipeline::{
@@ -201,6 +201,9 @@ struct ModelArgs {
     /// auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     device: DeviceChoice,
+    /// Precision of the model on the GPU (the CPU computes in f32).
+    #[arg(long, value_enum, default_value_t = Precision::F32)]
+    dtype: Precision,
     /// Texts per forward pass.
     #[arg(long, default_value_t = 64)]
     batch_size: usize,
@@ -326,6 +329,7 @@ fn embed_job(
         resolve,
         max_length: model.max_length,
         device: model.device,
+        precision: model.dtype,
         batch_size: model.batch_size,
         cpu_workers: workers,
         out,

@@ -7,6 +7,7 @@ mod bert;
 pub mod config;
 mod fastmath;
 pub mod pooling;
+pub mod retry;
 pub mod tokenize;
 
 use std::path::PathBuf;
@@ -98,7 +99,10 @@ impl SentenceEncoder {
         let ids = Tensor::from_vec(ids, (b, n), &self.device)?;
         let mask = Tensor::from_vec(mask, (b, n), &self.device)?.to_dtype(self.encoder.dtype())?;
         let hidden = self.encoder.forward(&ids, &mask)?;
-        let pooled = self.pooling.apply(&hidden, &mask)?.to_dtype(DType::F32)?;
+        // Pool and normalize in f32 (on the device), whatever the model's precision.
+        let hidden = hidden.to_dtype(DType::F32)?;
+        let mask = mask.to_dtype(DType::F32)?;
+        let pooled = self.pooling.apply(&hidden, &mask)?;
         if self.normalize {
             pooling::l2_normalize(&pooled)
         } else {
@@ -126,6 +130,16 @@ impl Embedder for SentenceEncoder {
 
     fn device_name(&self) -> String {
         crate::device::describe(&self.device)
+    }
+}
+
+impl SentenceEncoder {
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    pub fn dtype(&self) -> DType {
+        self.encoder.dtype()
     }
 }
 

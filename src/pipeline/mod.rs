@@ -9,7 +9,7 @@ use std::time::Instant;
 use candle_core::DType;
 use rayon::prelude::*;
 
-use crate::device::{DeviceChoice, DeviceError};
+use crate::device::{DeviceChoice, DeviceError, Precision};
 use crate::embed::{
     plan_batches, EmbedError, Embedder, ModelConfig, SentenceEncoder, TextTokenizer,
 };
@@ -67,6 +67,7 @@ pub struct EmbedJob {
     pub resolve: ResolveOptions,
     pub max_length: Option<usize>,
     pub device: DeviceChoice,
+    pub precision: Precision,
     pub batch_size: usize,
     /// Batches embedded side by side on the CPU (see [`crate::device::configure_cpu_workers`]).
     pub cpu_workers: usize,
@@ -90,6 +91,7 @@ impl EmbedJob {
             resolve: ResolveOptions::from_env(),
             max_length: None,
             device: DeviceChoice::Auto,
+            precision: Precision::F32,
             batch_size: 64,
             cpu_workers: 1,
             out: out.into(),
@@ -127,26 +129,62 @@ pub struct LoadedModel {
     pub config: ModelConfig,
     pub tokenizer: TextTokenizer,
     pub encoder: SentenceEncoder,
+    cpu_fallback: std::sync::OnceLock<SentenceEncoder>,
 }
 
 impl LoadedModel {
+    /// Resolves and loads a model in f32.
     pub fn load(
         spec: &str,
         resolve: &ResolveOptions,
         max_length: Option<usize>,
         device: DeviceChoice,
     ) -> Result<Self, PipelineError> {
+        Self::load_as(spec, resolve, max_length, device, Precision::F32)
+    }
+
+    /// Resolves and loads a model on `device` in `precision` (f16/bf16 need CUDA).
+    pub fn load_as(
+        spec: &str,
+        resolve: &ResolveOptions,
+        max_length: Option<usize>,
+        device: DeviceChoice,
+        precision: Precision,
+    ) -> Result<Self, PipelineError> {
+        // Device and precision first: a bad combination fails before any model I/O.
+        let device = device.open()?;
+        precision.check(&device)?;
         let files = crate::model::resolve(spec, resolve)?;
         let config = ModelConfig::load(&files, max_length)?;
         let tokenizer = TextTokenizer::from_file(&files.tokenizer, config.max_length)?;
-        let device = device.open()?;
-        let encoder = SentenceEncoder::load(&files, &config, &device, DType::F32)?;
+        let encoder = SentenceEncoder::load(&files, &config, &device, precision.dtype())?;
         Ok(Self {
             files,
             config,
             tokenizer,
             encoder,
+            cpu_fallback: std::sync::OnceLock::new(),
         })
+    }
+
+    /// The same model on the CPU in f32, loaded on first use (for out-of-memory fallback).
+    pub fn cpu_fallback(&self) -> Result<&SentenceEncoder, EmbedError> {
+        if let Some(enc) = self.cpu_fallback.get() {
+            return Ok(enc);
+        }
+        let enc = SentenceEncoder::load(
+            &self.files,
+            &self.config,
+            &candle_core::Device::Cpu,
+            DType::F32,
+        )?;
+        Ok(self.cpu_fallback.get_or_init(|| enc))
+    }
+
+    /// Embeds one batch, surviving out-of-memory (see [`crate::embed::retry`]).
+    pub fn embed(&self, seqs: &[&[u32]]) -> Result<Vec<f32>, EmbedError> {
+        let fallback = || self.cpu_fallback().map(|e| e as &dyn Embedder);
+        crate::embed::retry::embed_resilient(&self.encoder, &fallback, seqs)
     }
 }
 
@@ -162,7 +200,13 @@ pub fn run_embed(
         ));
     }
     let mut reader = ArticleReader::open(&job.input, &job.read)?;
-    let model = LoadedModel::load(&job.model, &job.resolve, job.max_length, job.device)?;
+    let model = LoadedModel::load_as(
+        &job.model,
+        &job.resolve,
+        job.max_length,
+        job.device,
+        job.precision,
+    )?;
     let dim = model.encoder.dim();
     let mut summary = EmbedSummary {
         device: model.encoder.device_name(),
@@ -194,7 +238,7 @@ pub fn run_embed(
         (meta::DIMENSION.into(), dim.to_string()),
         (meta::MAX_LENGTH.into(), model.config.max_length.to_string()),
         (meta::DEVICE.into(), summary.device.clone()),
-        (meta::DTYPE.into(), "f32".into()),
+        (meta::DTYPE.into(), job.precision.name().into()),
         (
             meta::TEXT_FIELDS.into(),
             job.text
@@ -302,7 +346,7 @@ fn embed_chunk(
     let mut vectors = vec![0f32; chunk.len() * dim];
     let embed = |batch: &Vec<usize>| {
         let seqs: Vec<&[u32]> = batch.iter().map(|&i| tokens[i].ids.as_slice()).collect();
-        model.encoder.embed(&seqs)
+        model.embed(&seqs)
     };
     let parallel = job.cpu_workers > 1 && model.encoder.device_name() == "cpu";
     // Side by side in groups of `workers` batches, so progress still moves as they finish.
