@@ -4,6 +4,7 @@
 //! resolve a model with [`model::resolve`], embed with [`embed::Embedder`], or run the whole
 //! embedding job with [`pipeline::run_embed`].
 
+pub mod bench;
 pub mod cluster;
 pub mod device;
 pub mod embed;

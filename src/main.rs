@@ -47,6 +47,41 @@ enum Command {
     Cluster(ClusterCmdArgs),
     /// Score topic assignments against a gold column (NMI, ARI, V-measure, homogeneity, completeness).
     Eval(EvalArgs),
+    /// Time the embed and cluster stages on each device and precision.
+    Bench(BenchArgs),
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    /// A sentence-transformers model folder, or a hub id `org/name[@revision]`.
+    #[arg(long, short, default_value = "sentence-transformers/all-MiniLM-L6-v2")]
+    model: String,
+    /// Folder of installed models (default: $NEWSCLUST_MODELS or ./models).
+    #[arg(long)]
+    models_dir: Option<PathBuf>,
+    /// Devices to time, e.g. `cpu,cuda`.
+    #[arg(long, value_delimiter = ',', default_value = "cpu")]
+    devices: Vec<DeviceChoice>,
+    /// Precisions to time, e.g. `f32,f16` (the CPU runs f32 only).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "f32")]
+    dtypes: Vec<Precision>,
+    /// Texts per forward pass.
+    #[arg(long, default_value_t = 64)]
+    batch_size: usize,
+    /// Timed repeats after one warm-up; the best is reported.
+    #[arg(long, default_value_t = 3)]
+    repeat: usize,
+    /// k of the timed k-means.
+    #[arg(long, default_value_t = 20)]
+    k: usize,
+    /// CPU threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Also write the rows to this Parquet file (and the same name with .json).
+    #[arg(long, short)]
+    out: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -240,6 +275,7 @@ fn main() -> ExitCode {
         Command::Embed(EmbedArgs { model, .. }) | Command::Run(RunArgs { model, .. }) => {
             newsclust::device::configure_cpu_workers(model.threads)
         }
+        Command::Bench(args) => newsclust::device::configure_cpu_workers(args.threads),
         Command::Cluster(_) | Command::Eval(_) => 1,
     };
     init_logging(cli.quiet);
@@ -273,6 +309,7 @@ fn run(cli: Cli, workers: usize) -> anyhow::Result<u8> {
         Command::Run(args) => run_all(args, cli.quiet, workers),
         Command::Cluster(args) => cluster(args),
         Command::Eval(args) => eval(args),
+        Command::Bench(args) => bench(args, workers),
     }
 }
 
@@ -467,5 +504,46 @@ fn eval(args: EvalArgs) -> anyhow::Result<u8> {
     } else {
         print!("{}", report.table());
     }
+    Ok(EXIT_OK)
+}
+
+fn bench(args: BenchArgs, workers: usize) -> anyhow::Result<u8> {
+    let BenchArgs {
+        input,
+        model,
+        models_dir,
+        devices,
+        dtypes,
+        batch_size,
+        repeat,
+        k,
+        threads: _,
+        out,
+    } = args;
+    let job = newsclust::bench::BenchJob {
+        input: input.input,
+        read: ReadOptions {
+            format: input.format,
+            no_header: input.no_header,
+            columns: input.columns,
+            fields: FieldMap::new(input.fields),
+            limit: input.limit,
+        },
+        text: TextSpec {
+            fields: input.text_fields,
+            separator: input.separator,
+        },
+        model,
+        resolve: resolve_options(models_dir),
+        devices,
+        dtypes,
+        batch_size,
+        repeat,
+        k,
+        cpu_workers: workers,
+        out,
+    };
+    let rows = newsclust::bench::run_bench(&job)?;
+    print!("{}", newsclust::bench::table(&rows));
     Ok(EXIT_OK)
 }

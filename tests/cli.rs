@@ -461,7 +461,11 @@ fn bad_flags_are_errors() {
     assert!(run.stderr.contains("built without CUDA"), "{}", run.stderr);
     let run = embed(&input, &out, &["--device", "cpu", "--dtype", "f16"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(run.stderr.contains("--dtype f16 needs a CUDA device"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("--dtype f16 needs a CUDA device"),
+        "{}",
+        run.stderr
+    );
     let run = embed(&input, &out, &["--device", "cuda:7"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
     let run = embed(&input, &out, &["--batch-size", "0"]);

@@ -85,8 +85,18 @@ pub struct KMeansFit {
     pub iterations: usize,
 }
 
-/// Runs k-means. Errors when there are fewer rows than k.
+/// Runs k-means on the CPU. Errors when there are fewer rows than k.
 pub fn fit(data: &Matrix, params: &KMeansParams) -> Result<KMeansFit, ClusterError> {
+    fit_on(data, params, None)
+}
+
+/// Runs k-means; with a device, Lloyd's iterations run there (seeding stays on the CPU, so the
+/// same seed gives the same initial centroids on every device). Mini-batch runs on the CPU.
+pub fn fit_on(
+    data: &Matrix,
+    params: &KMeansParams,
+    device: Option<&candle_core::Device>,
+) -> Result<KMeansFit, ClusterError> {
     let n = data.rows();
     if params.k > n {
         return Err(ClusterError::TooFewPoints { k: params.k, n });
@@ -97,8 +107,14 @@ pub fn fit(data: &Matrix, params: &KMeansParams) -> Result<KMeansFit, ClusterErr
     for run in 0..params.n_init {
         let mut rng = Rng::new(params.seed.wrapping_add(run as u64 * 0x9e37_79b9));
         let init = plus_plus(data, params.k, &mut rng);
-        let fit = match params.mini_batch {
-            Some(batch) if batch < n => mini_batch(data, init, batch, params.max_iter, &mut rng),
+        let fit = match (params.mini_batch, device) {
+            (Some(batch), _) if batch < n => {
+                mini_batch(data, init, batch, params.max_iter, &mut rng)
+            }
+            (_, Some(device)) => {
+                super::device_kmeans::lloyd_on(device, data, &init, params.max_iter, tol)
+                    .map_err(|e| ClusterError::Device(e.to_string()))?
+            }
             _ => lloyd(data, init, params.max_iter, tol),
         };
         if best.as_ref().is_none_or(|b| fit.inertia < b.inertia) {

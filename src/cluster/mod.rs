@@ -4,10 +4,11 @@
 //! (`None` = noise), topics numbered by size, largest first.
 
 mod auto_k;
+pub mod device_kmeans;
 mod hdbscan;
 pub mod kmeans;
 mod pca;
-mod rng;
+pub(crate) mod rng;
 
 pub use auto_k::{choose_k, KScore};
 pub use hdbscan::{HdbscanClusterer, HdbscanParams};
@@ -24,6 +25,8 @@ pub enum ClusterError {
     TooFewPoints { k: usize, n: usize },
     #[error("HDBSCAN failed: {0}")]
     Hdbscan(String),
+    #[error("k-means on the device failed: {0}")]
+    Device(String),
 }
 
 /// Which algorithm `--algorithm` picks.
@@ -90,12 +93,12 @@ pub trait Clusterer {
     fn cluster(&self, data: &Matrix) -> Result<Assignments, ClusterError>;
 }
 
-/// k-means with a fixed k.
-pub struct KMeansClusterer(pub KMeansParams);
+/// k-means with a fixed k, on the CPU or (with a device) on a GPU.
+pub struct KMeansClusterer(pub KMeansParams, pub Option<candle_core::Device>);
 
 impl Clusterer for KMeansClusterer {
     fn cluster(&self, data: &Matrix) -> Result<Assignments, ClusterError> {
-        let fit = kmeans::fit(data, &self.0)?;
+        let fit = kmeans::fit_on(data, &self.0, self.1.as_ref())?;
         Ok(Assignments::from_labels(
             fit.labels.into_iter().map(Some).collect(),
         ))

@@ -110,6 +110,8 @@ pub struct ClusterSummary {
     pub unassigned: usize,
     pub reassigned: usize,
     pub k_scores: Vec<cluster::KScore>,
+    /// Where k-means ran.
+    pub device: String,
     pub seconds_cluster: f64,
     pub seconds_topics: f64,
     pub seconds_write: f64,
@@ -161,7 +163,10 @@ pub fn run_cluster(
     let mut data = docs.embeddings.clone();
     data.normalize_rows();
 
-    let (mut assignments, k_scores) = cluster_rows(job, &data)?;
+    // k-means runs on the GPU when the device is one; everything else here is CPU work.
+    let device = job.device.open()?;
+    let gpu = (!device.is_cpu()).then_some(&device);
+    let (mut assignments, k_scores) = cluster_rows(job, &data, gpu)?;
     let reassigned = if job.reassign_outliers && job.algorithm == Algorithm::Hdbscan {
         cluster::reassign_outliers(&data, &mut assignments, job.outlier_threshold)
     } else {
@@ -198,6 +203,10 @@ pub fn run_cluster(
         unassigned: assignments.unassigned(),
         reassigned,
         k_scores,
+        device: match (gpu, job.algorithm) {
+            (Some(d), Algorithm::Kmeans) => crate::device::describe(d),
+            _ => "cpu".to_string(),
+        },
         seconds_cluster,
         seconds_topics,
         seconds_write: 0.0,
@@ -249,6 +258,7 @@ pub fn run_cluster(
 fn cluster_rows(
     job: &ClusterJob,
     data: &Matrix,
+    gpu: Option<&candle_core::Device>,
 ) -> Result<(Assignments, Vec<cluster::KScore>), PipelineError> {
     let n = data.rows();
     if let KChoice::Fixed(k) = job.k {
@@ -291,7 +301,7 @@ fn cluster_rows(
                     (k, scores)
                 }
             };
-            let a = KMeansClusterer(base.with_k(k)?).cluster(data)?;
+            let a = KMeansClusterer(base.with_k(k)?, gpu.cloned()).cluster(data)?;
             Ok((a, scores))
         }
         Algorithm::Hdbscan => {
@@ -381,7 +391,7 @@ fn run_json(
             "max_length": meta(super::meta::MAX_LENGTH),
         },
         "embedding_device": meta(super::meta::DEVICE),
-        "cluster_device": "cpu",
+        "cluster_device": s.device,
         "config": {
             "embeddings": job.embeddings,
             "algorithm": job.algorithm,

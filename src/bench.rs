@@ -1,0 +1,315 @@
+//! `newsclust bench`: the embed and cluster stages timed on each device and precision, with
+//! throughput, peak memory and speed-up against CPU f32, as a table, Parquet and JSON.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow_array::{ArrayRef, Float64Array, RecordBatch, StringArray, UInt64Array};
+use rayon::prelude::*;
+
+use crate::cluster::{kmeans, KMeansParams};
+use crate::device::{DeviceChoice, Precision};
+use crate::embed::{plan_batches, Embedder};
+use crate::io::atomic::AtomicFile;
+use crate::io::{ArticleReader, Item, ReadOptions, TextSpec};
+use crate::matrix::Matrix;
+use crate::model::ResolveOptions;
+use crate::pipeline::{LoadedModel, PipelineError};
+
+/// What `newsclust bench` runs.
+#[derive(Clone, Debug)]
+pub struct BenchJob {
+    pub input: PathBuf,
+    pub read: ReadOptions,
+    pub text: TextSpec,
+    pub model: String,
+    pub resolve: ResolveOptions,
+    pub devices: Vec<DeviceChoice>,
+    pub dtypes: Vec<Precision>,
+    pub batch_size: usize,
+    pub repeat: usize,
+    /// k of the timed k-means.
+    pub k: usize,
+    pub cpu_workers: usize,
+    pub out: Option<PathBuf>,
+}
+
+/// One device × precision.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct BenchRow {
+    pub device: String,
+    pub dtype: String,
+    pub docs: u64,
+    pub tokens: u64,
+    /// Best of the repeats, seconds.
+    pub tokenize_s: f64,
+    pub embed_s: f64,
+    pub cluster_s: f64,
+    /// Documents (and tokens) per second of tokenize + embed.
+    pub docs_per_s: f64,
+    pub tokens_per_s: f64,
+    pub peak_rss_mib: f64,
+    pub gpu_mem_used_mib: Option<f64>,
+    pub speedup_vs_cpu_f32: Option<f64>,
+    pub repeats: u64,
+}
+
+/// Runs every valid device × precision pair (CPU: f32 only) and returns one row each.
+pub fn run_bench(job: &BenchJob) -> Result<Vec<BenchRow>, PipelineError> {
+    if job.repeat == 0 || job.batch_size == 0 || job.k == 0 {
+        return Err(PipelineError::Config(
+            "--repeat, --batch-size and --k must be at least 1".into(),
+        ));
+    }
+    let texts = read_texts(job)?;
+    if texts.is_empty() {
+        return Err(PipelineError::NothingEmbedded(0));
+    }
+    let mut rows = Vec::new();
+    for &device in &job.devices {
+        for &dtype in &job.dtypes {
+            let model = match LoadedModel::load_as(&job.model, &job.resolve, None, device, dtype) {
+                Ok(m) => m,
+                Err(PipelineError::Device(e))
+                    if device != DeviceChoice::Cpu && job.devices.len() > 1 =>
+                {
+                    tracing::warn!("skipping {device}/{}: {e}", dtype.name());
+                    continue;
+                }
+                Err(PipelineError::Device(e @ crate::device::DeviceError::Precision(_))) => {
+                    tracing::warn!("skipping {device}/{}: {e}", dtype.name());
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            rows.push(bench_one(job, &model, dtype, &texts)?);
+        }
+    }
+    let base = rows
+        .iter()
+        .find(|r| r.device == "cpu" && r.dtype == "f32")
+        .map(|r| r.docs_per_s);
+    for r in &mut rows {
+        r.speedup_vs_cpu_f32 = base.map(|b| r.docs_per_s / b);
+    }
+    if let Some(out) = &job.out {
+        write_outputs(out, &rows)?;
+    }
+    Ok(rows)
+}
+
+fn read_texts(job: &BenchJob) -> Result<Vec<String>, PipelineError> {
+    let mut out = Vec::new();
+    for item in ArticleReader::open(&job.input, &job.read)? {
+        if let Item::Article(a) = item? {
+            if let Some(t) = job.text.compose(&a) {
+                out.push(t);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn bench_one(
+    job: &BenchJob,
+    model: &LoadedModel,
+    dtype: Precision,
+    texts: &[String],
+) -> Result<BenchRow, PipelineError> {
+    let device = model.encoder.device().clone();
+    let sync = |d: &candle_core::Device| {
+        d.synchronize()
+            .map_err(|e| PipelineError::Config(e.to_string()))
+    };
+    let parallel = device.is_cpu() && job.cpu_workers > 1;
+    // Warm-up: kernels compiled and caches filled before timing.
+    let warm = model
+        .tokenizer
+        .encode_all(&texts[..texts.len().min(job.batch_size)])?;
+    let seqs: Vec<&[u32]> = warm.iter().map(|t| t.ids.as_slice()).collect();
+    model.embed(&seqs)?;
+    sync(&device)?;
+
+    let mut best = (f64::MAX, f64::MAX);
+    let mut vectors = Vec::new();
+    let mut n_tokens = 0u64;
+    for _ in 0..job.repeat {
+        let t0 = Instant::now();
+        let tokens = model.tokenizer.encode_all(texts)?;
+        let tokenize = t0.elapsed().as_secs_f64();
+        let t1 = Instant::now();
+        let lengths: Vec<usize> = tokens.iter().map(|t| t.ids.len()).collect();
+        let batches = plan_batches(&lengths, job.batch_size, usize::MAX);
+        let embed = |b: &Vec<usize>| {
+            let seqs: Vec<&[u32]> = b.iter().map(|&i| tokens[i].ids.as_slice()).collect();
+            model.embed(&seqs)
+        };
+        let outs: Vec<Result<Vec<f32>, _>> = if parallel {
+            batches.par_iter().map(embed).collect()
+        } else {
+            batches.iter().map(embed).collect()
+        };
+        sync(&device)?;
+        let embed_s = t1.elapsed().as_secs_f64();
+        if tokenize + embed_s < best.0 + best.1 {
+            best = (tokenize, embed_s);
+        }
+        let dim = model.encoder.dim();
+        vectors = vec![0f32; texts.len() * dim];
+        for (b, out) in batches.iter().zip(outs) {
+            let out = out?;
+            for (row, &i) in b.iter().enumerate() {
+                vectors[i * dim..(i + 1) * dim].copy_from_slice(&out[row * dim..(row + 1) * dim]);
+            }
+        }
+        n_tokens = lengths.iter().sum::<usize>() as u64;
+    }
+    let data = Matrix::new(vectors, model.encoder.dim()).expect("n × dim");
+    let params = KMeansParams::new(job.k.min(data.rows()), 1, 100, 1e-4, 42, None)?;
+    let gpu = (!device.is_cpu()).then_some(&device);
+    let t2 = Instant::now();
+    kmeans::fit_on(&data, &params, gpu)?;
+    sync(&device)?;
+    let cluster_s = t2.elapsed().as_secs_f64();
+    let docs = texts.len() as u64;
+    let secs = best.0 + best.1;
+    Ok(BenchRow {
+        device: model.encoder.device_name(),
+        dtype: dtype.name().into(),
+        docs,
+        tokens: n_tokens,
+        tokenize_s: best.0,
+        embed_s: best.1,
+        cluster_s,
+        docs_per_s: docs as f64 / secs,
+        tokens_per_s: n_tokens as f64 / secs,
+        peak_rss_mib: peak_rss_mib(),
+        gpu_mem_used_mib: gpu_mem_used_mib(&device),
+        speedup_vs_cpu_f32: None,
+        repeats: job.repeat as u64,
+    })
+}
+
+/// The process's peak resident memory (VmHWM), MiB.
+pub fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// GPU memory in use on the device after the run (total − free, all processes), MiB.
+#[cfg(feature = "cuda")]
+fn gpu_mem_used_mib(device: &candle_core::Device) -> Option<f64> {
+    if device.is_cpu() {
+        return None;
+    }
+    candle_core::cuda_backend::cudarc::driver::result::mem_get_info()
+        .ok()
+        .map(|(free, total)| (total - free) as f64 / (1024.0 * 1024.0))
+}
+
+#[cfg(not(feature = "cuda"))]
+fn gpu_mem_used_mib(_device: &candle_core::Device) -> Option<f64> {
+    None
+}
+
+/// The table printed by the command.
+pub fn table(rows: &[BenchRow]) -> String {
+    let mut out = format!(
+        "{:<8} {:<5} {:>7} {:>9} {:>10} {:>12} {:>9} {:>10} {:>10} {:>9} {:>8}\n",
+        "device",
+        "dtype",
+        "docs",
+        "docs/s",
+        "tokens/s",
+        "tokenize s",
+        "embed s",
+        "cluster s",
+        "RSS MiB",
+        "GPU MiB",
+        "speedup"
+    );
+    for r in rows {
+        out.push_str(&format!(
+            "{:<8} {:<5} {:>7} {:>9.1} {:>10.0} {:>12.3} {:>9.2} {:>10.3} {:>10.0} {:>9} {:>8}\n",
+            r.device,
+            r.dtype,
+            r.docs,
+            r.docs_per_s,
+            r.tokens_per_s,
+            r.tokenize_s,
+            r.embed_s,
+            r.cluster_s,
+            r.peak_rss_mib,
+            r.gpu_mem_used_mib
+                .map_or("-".to_string(), |m| format!("{m:.0}")),
+            r.speedup_vs_cpu_f32
+                .map_or("-".to_string(), |s| format!("{s:.2}x")),
+        ));
+    }
+    out
+}
+
+fn write_outputs(out: &PathBuf, rows: &[BenchRow]) -> Result<(), PipelineError> {
+    let err = |e: &dyn std::fmt::Display| {
+        PipelineError::Config(format!("{}: cannot write: {e}", out.display()))
+    };
+    let f64s = |f: &dyn Fn(&BenchRow) -> Option<f64>| -> ArrayRef {
+        Arc::new(Float64Array::from(rows.iter().map(f).collect::<Vec<_>>()))
+    };
+    let cols: Vec<(&str, ArrayRef)> = vec![
+        (
+            "device",
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| r.device.as_str()),
+            )),
+        ),
+        (
+            "dtype",
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| r.dtype.as_str()),
+            )),
+        ),
+        (
+            "docs",
+            Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.docs))),
+        ),
+        (
+            "tokens",
+            Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.tokens))),
+        ),
+        ("tokenize_s", f64s(&|r| Some(r.tokenize_s))),
+        ("embed_s", f64s(&|r| Some(r.embed_s))),
+        ("cluster_s", f64s(&|r| Some(r.cluster_s))),
+        ("docs_per_s", f64s(&|r| Some(r.docs_per_s))),
+        ("tokens_per_s", f64s(&|r| Some(r.tokens_per_s))),
+        ("peak_rss_mib", f64s(&|r| Some(r.peak_rss_mib))),
+        ("gpu_mem_used_mib", f64s(&|r| r.gpu_mem_used_mib)),
+        ("speedup_vs_cpu_f32", f64s(&|r| r.speedup_vs_cpu_f32)),
+        (
+            "repeats",
+            Arc::new(UInt64Array::from_iter_values(
+                rows.iter().map(|r| r.repeats),
+            )),
+        ),
+    ];
+    let batch = RecordBatch::try_from_iter(cols).map_err(|e| err(&e))?;
+    let (guard, file) = AtomicFile::create(out).map_err(|e| err(&e))?;
+    let mut w =
+        parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).map_err(|e| err(&e))?;
+    w.write(&batch).map_err(|e| err(&e))?;
+    w.into_inner().map_err(|e| err(&e))?;
+    let json_path = out.with_extension("json");
+    let (json_guard, json_file) = AtomicFile::create(&json_path).map_err(|e| err(&e))?;
+    serde_json::to_writer_pretty(json_file, rows).map_err(|e| err(&e))?;
+    guard.commit().map_err(|e| err(&e))?;
+    json_guard.commit().map_err(|e| err(&e))?;
+    Ok(())
+}
