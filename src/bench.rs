@@ -257,7 +257,7 @@ pub fn table(rows: &[BenchRow]) -> String {
     out
 }
 
-fn write_outputs(out: &PathBuf, rows: &[BenchRow]) -> Result<(), PipelineError> {
+fn write_outputs(out: &std::path::Path, rows: &[BenchRow]) -> Result<(), PipelineError> {
     let err = |e: &dyn std::fmt::Display| {
         PipelineError::Config(format!("{}: cannot write: {e}", out.display()))
     };

@@ -322,7 +322,7 @@ fn cluster_rows(
     }
 }
 
-fn read_labels(path: &PathBuf) -> Result<Vec<String>, PipelineError> {
+fn read_labels(path: &std::path::Path) -> Result<Vec<String>, PipelineError> {
     let text = std::fs::read(path).map_err(|e| {
         PipelineError::Config(format!("{}: cannot read labels file: {e}", path.display()))
     })?;
