@@ -475,3 +475,54 @@ fn bad_flags_are_errors() {
     assert!(run.stderr.contains("max length"), "{}", run.stderr);
     assert_no_output(&out);
 }
+
+#[test]
+fn bench_times_the_cpu_and_skips_what_it_cannot_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bench.parquet");
+    let input = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/datasets/tech_news_sample.jsonl"
+    );
+    let model = model_dir();
+    let run = newsclust(&[
+        "bench",
+        "--input",
+        input,
+        "--limit",
+        "40",
+        "--model",
+        model.to_str().unwrap(),
+        "--devices",
+        "cpu",
+        "--dtypes",
+        "f32,f16",
+        "--repeat",
+        "1",
+        "--k",
+        "4",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("skipping cpu/f16"), "{}", run.stderr);
+    let t = Table::read(&out);
+    assert_eq!(t.rows(), 1);
+    assert_eq!(t.strings("device"), vec![Some("cpu".to_string())]);
+    assert_eq!(t.strings("docs"), vec![Some("40".to_string())]);
+    assert_eq!(
+        t.strings("speedup_vs_cpu_f32"),
+        vec![Some("1.0".to_string())]
+    );
+    let rate: f64 = t.strings("docs_per_s")[0]
+        .as_ref()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(rate > 0.0);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.with_extension("json")).unwrap())
+            .unwrap();
+    assert_eq!(json[0]["dtype"], "f32");
+    assert!(json[0]["peak_rss_mib"].as_f64().unwrap() > 10.0);
+}

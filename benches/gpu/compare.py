@@ -1,0 +1,137 @@
+"""Side-by-side numbers for benches/gpu/run.sh: PyTorch and sentence-transformers on the texts and
+weights newsclust used, embedding parity, and GPU vs CPU k-means. Prints a Markdown table.
+
+    python3 benches/gpu/compare.py --kit gpu-kit --out /tmp/gpu-out [--device cuda]
+"""
+
+import argparse
+import csv
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+
+
+def texts(path, limit=None):
+    out = []
+    with open(path, newline="", encoding="utf-8") as f:
+        for i, (_, t, d) in enumerate(csv.reader(f)):
+            if limit is not None and i >= limit:
+                break
+            out.append(". ".join(p.strip() for p in (t, d) if p.strip()))
+    return out
+
+
+def vectors(path):
+    return np.array(pq.read_table(path).column("embedding").to_pylist(), dtype=np.float32)
+
+
+def min_cos(a, b):
+    a = a / np.linalg.norm(a, axis=1, keepdims=True)
+    b = b / np.linalg.norm(b, axis=1, keepdims=True)
+    return float((a * b).sum(1).min())
+
+
+def torch_sdpa(model_dir, docs, device, dtype, batch=256):
+    """Embedding stage alone: HF AutoModel with SDPA attention on length-sorted batches, mean pooling."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModel.from_pretrained(model_dir, attn_implementation="sdpa", dtype=dtype).to(device).eval()
+    enc = [tok(d, truncation=True, max_length=256)["input_ids"] for d in docs]
+    order = sorted(range(len(docs)), key=lambda i: -len(enc[i]))
+    batches = []
+    for s in range(0, len(order), batch):
+        idx = order[s:s + batch]
+        n = max(len(enc[i]) for i in idx)
+        ids = torch.zeros((len(idx), n), dtype=torch.long)
+        mask = torch.zeros((len(idx), n), dtype=torch.long)
+        for r, i in enumerate(idx):
+            ids[r, :len(enc[i])] = torch.tensor(enc[i])
+            mask[r, :len(enc[i])] = 1
+        batches.append((idx, ids.to(device), mask.to(device)))
+    out = np.zeros((len(docs), model.config.hidden_size), dtype=np.float32)
+
+    def run():
+        with torch.inference_mode():
+            for idx, ids, mask in batches:
+                h = model(input_ids=ids, attention_mask=mask).last_hidden_state
+                m = mask.unsqueeze(-1).to(h.dtype)
+                pooled = (h * m).sum(1) / m.sum(1).clamp(min=1e-9)
+                pooled = torch.nn.functional.normalize(pooled.float(), dim=-1)
+                out[idx] = pooled.cpu().numpy()
+
+    run()  # warm-up
+    if device == "cuda":
+        torch.cuda.synchronize()
+    best = float("inf")
+    for _ in range(3):
+        t = time.perf_counter()
+        run()
+        if device == "cuda":
+            torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - t)
+    return out, best
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--kit", default="gpu-kit")
+    ap.add_argument("--out", default="/tmp/gpu-out")
+    ap.add_argument("--device", default="cuda")
+    ap.add_argument("--limit", type=int, default=None)
+    args = ap.parse_args()
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sklearn.metrics import adjusted_rand_score
+
+    kit, out = Path(args.kit), Path(args.out)
+    model_dir = str(kit / "model")
+    docs = texts(kit / "ag_news.csv", args.limit)
+    n = len(docs)
+    rows = []
+    st = SentenceTransformer(model_dir, device=args.device)
+    st.max_seq_length = 256
+    st.encode(docs[:256], batch_size=64)
+    t = time.perf_counter()
+    st_vec = st.encode(docs, batch_size=64, convert_to_numpy=True)
+    st_s = time.perf_counter() - t
+    rows.append(("sentence-transformers encode fp32 (tokenizing included)", n / st_s))
+    pt32, s32 = torch_sdpa(model_dir, docs, args.device, torch.float32)
+    rows.append(("PyTorch SDPA fp32, embedding stage", n / s32))
+    if args.device == "cuda":
+        pt16, s16 = torch_sdpa(model_dir, docs, args.device, torch.float16)
+        rows.append(("PyTorch SDPA fp16, embedding stage", n / s16))
+    result = {"docs": n, "throughput_docs_per_s": dict(rows)}
+    parity = {}
+    for dt in ["f32", "f16", "bf16"]:
+        p = out / f"emb_cuda_{dt}.parquet"
+        if p.exists():
+            v = vectors(p)[:n]
+            parity[f"newsclust cuda {dt} vs sentence-transformers fp32 (min cosine)"] = min_cos(v, st_vec)
+    cpu = out / "emb_cpu_f32_500.parquet"
+    if cpu.exists() and (out / "emb_cuda_f32.parquet").exists():
+        parity["newsclust cpu f32 vs cuda f32, 500 texts (min cosine)"] = min_cos(vectors(cpu), vectors(out / "emb_cuda_f32.parquet")[:500])
+    if (out / "km_cuda").exists() and (out / "km_cpu").exists():
+        a = pq.read_table(out / "km_cuda/documents.parquet").column("topic_id").to_pylist()
+        b = pq.read_table(out / "km_cpu/documents.parquet").column("topic_id").to_pylist()
+        parity["k-means GPU vs CPU, same seed (ARI)"] = adjusted_rand_score(a, b)
+    result["parity"] = parity
+    for name in ["bench_cuda", "bench_cpu"]:
+        p = out / f"{name}.json"
+        if p.exists():
+            result[name] = json.loads(p.read_text())
+    (out / "summary.json").write_text(json.dumps(result, indent=1))
+    print(f"| reference on {args.device} | docs/s |\n|---|---|")
+    for k, v in rows:
+        print(f"| {k} | {v:.0f} |")
+    print("\n| parity | value |\n|---|---|")
+    for k, v in parity.items():
+        print(f"| {k} | {v:.6f} |")
+
+
+if __name__ == "__main__":
+    main()
