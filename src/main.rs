@@ -320,6 +320,22 @@ fn embed(args: EmbedArgs, quiet: bool, workers: usize) -> anyhow::Result<u8> {
     Ok(exit_code(&summary))
 }
 
+/// The input path, how to read it, and what text to embed, from the input flags.
+fn reading(input: InputArgs) -> (PathBuf, ReadOptions, TextSpec) {
+    let read = ReadOptions {
+        format: input.format,
+        no_header: input.no_header,
+        columns: input.columns,
+        fields: FieldMap::new(input.fields),
+        limit: input.limit,
+    };
+    let text = TextSpec {
+        fields: input.text_fields,
+        separator: input.separator,
+    };
+    (input.input, read, text)
+}
+
 fn exit_code(summary: &EmbedSummary) -> u8 {
     if summary.skipped > 0 {
         tracing::warn!(
@@ -349,19 +365,12 @@ fn embed_job(
     workers: usize,
 ) -> EmbedJob {
     let resolve = resolve_options(model.models_dir);
+    let strict = input.strict;
+    let (input, read, text) = reading(input);
     EmbedJob {
-        input: input.input,
-        read: ReadOptions {
-            format: input.format,
-            no_header: input.no_header,
-            columns: input.columns,
-            fields: FieldMap::new(input.fields),
-            limit: input.limit,
-        },
-        text: TextSpec {
-            fields: input.text_fields,
-            separator: input.separator,
-        },
+        input,
+        read,
+        text,
         model: model.model,
         resolve,
         max_length: model.max_length,
@@ -370,7 +379,7 @@ fn embed_job(
         batch_size: model.batch_size,
         cpu_workers: workers,
         out,
-        strict: input.strict,
+        strict,
         quiet,
     }
 }
@@ -520,19 +529,11 @@ fn bench(args: BenchArgs, workers: usize) -> anyhow::Result<u8> {
         threads: _,
         out,
     } = args;
+    let (input, read, text) = reading(input);
     let job = newsclust::bench::BenchJob {
-        input: input.input,
-        read: ReadOptions {
-            format: input.format,
-            no_header: input.no_header,
-            columns: input.columns,
-            fields: FieldMap::new(input.fields),
-            limit: input.limit,
-        },
-        text: TextSpec {
-            fields: input.text_fields,
-            separator: input.separator,
-        },
+        input,
+        read,
+        text,
         model,
         resolve: resolve_options(models_dir),
         devices,

@@ -346,34 +346,14 @@ fn all_records_bad_is_fatal_without_output() {
     assert_no_output(&out);
 }
 
-/// A copy of the model folder, with `change` applied; the big weights file is linked, not copied.
 fn broken_model(dir: &Path, change: impl FnOnce(&Path)) -> std::path::PathBuf {
-    let src = model_dir();
-    let dst = dir.join("model");
-    std::fs::create_dir_all(dst.join("1_Pooling")).unwrap();
-    for name in [
-        "config.json",
-        "tokenizer.json",
-        "modules.json",
-        "sentence_bert_config.json",
-        "1_Pooling/config.json",
-    ] {
-        std::fs::copy(src.join(name), dst.join(name)).unwrap();
-    }
-    std::os::unix::fs::symlink(src.join("model.safetensors"), dst.join("model.safetensors"))
-        .unwrap();
-    change(&dst);
-    dst
+    common::model_copy(&dir.join("model"), change)
 }
 
-#[test]
-fn model_without_tokenizer_names_the_file_and_the_fix() {
-    let dir = tempfile::tempdir().unwrap();
-    let model = broken_model(dir.path(), |m| {
-        std::fs::remove_file(m.join("tokenizer.json")).unwrap()
-    });
-    let input = write(dir.path(), "in.jsonl", b"{\"title\": \"ok\"}\n");
-    let out = dir.path().join("o.parquet");
+/// Embeds one good record with `model`; returns the run and the output path.
+fn embed_with_model(dir: &Path, model: &Path) -> (common::Run, std::path::PathBuf) {
+    let input = write(dir, "in.jsonl", b"{\"title\": \"ok\"}\n");
+    let out = dir.join("o.parquet");
     let run = newsclust(&[
         "embed",
         "--input",
@@ -383,6 +363,16 @@ fn model_without_tokenizer_names_the_file_and_the_fix() {
         "--out",
         out.to_str().unwrap(),
     ]);
+    (run, out)
+}
+
+#[test]
+fn model_without_tokenizer_names_the_file_and_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = broken_model(dir.path(), |m| {
+        std::fs::remove_file(m.join("tokenizer.json")).unwrap()
+    });
+    let (run, out) = embed_with_model(dir.path(), &model);
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(
         run.stderr.contains("tokenizer.json") && run.stderr.contains("install-default.sh"),
@@ -401,17 +391,7 @@ fn truncated_weights_are_a_clear_error() {
         std::fs::remove_file(&w).unwrap();
         std::fs::write(&w, &bytes[..bytes.len() / 3]).unwrap();
     });
-    let input = write(dir.path(), "in.jsonl", b"{\"title\": \"ok\"}\n");
-    let out = dir.path().join("o.parquet");
-    let run = newsclust(&[
-        "embed",
-        "--input",
-        &input,
-        "--model",
-        model.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let (run, out) = embed_with_model(dir.path(), &model);
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(
         run.stderr.contains("model.safetensors") && run.stderr.contains("truncated"),

@@ -316,22 +316,7 @@ fn bad_cluster_input_is_a_clear_error_without_partial_output() {
         run.stderr
     );
     // Embeddings made by another model than --model names (a copy of the folder is another model id).
-    let other = dir.path().join("other-model");
-    std::fs::create_dir_all(other.join("1_Pooling")).unwrap();
-    for f in [
-        "config.json",
-        "tokenizer.json",
-        "modules.json",
-        "sentence_bert_config.json",
-        "1_Pooling/config.json",
-    ] {
-        std::fs::copy(model.join(f), other.join(f)).unwrap();
-    }
-    std::os::unix::fs::symlink(
-        model.join("model.safetensors"),
-        other.join("model.safetensors"),
-    )
-    .unwrap();
+    let other = common::model_copy(&dir.path().join("other-model"), |_| {});
     let run = cluster(&["--k", "2", "--model", other.to_str().unwrap()]);
     assert_eq!(run.code, 2);
     assert!(

@@ -89,6 +89,21 @@ fn write_batch(
     Ok(())
 }
 
+/// A record batch from `(name, values, nullable)` columns.
+fn batch(path: &Path, cols: Vec<(&str, ArrayRef, bool)>) -> Result<RecordBatch, TopicsWriteError> {
+    let schema = Schema::new(
+        cols.iter()
+            .map(|(n, a, null)| Field::new(*n, a.data_type().clone(), *null))
+            .collect::<Vec<_>>(),
+    );
+    RecordBatch::try_new(Arc::new(schema), cols.into_iter().map(|c| c.1).collect()).map_err(|e| {
+        TopicsWriteError {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        }
+    })
+}
+
 fn utf8(values: impl Iterator<Item = Option<String>>) -> ArrayRef {
     let mut b = StringBuilder::new();
     for v in values {
@@ -151,17 +166,7 @@ pub fn write_documents(
             })?;
         cols.push(("embedding", Arc::new(list), false));
     }
-    let schema = Schema::new(
-        cols.iter()
-            .map(|(n, a, null)| Field::new(*n, a.data_type().clone(), *null))
-            .collect::<Vec<_>>(),
-    );
-    let batch = RecordBatch::try_new(Arc::new(schema), cols.into_iter().map(|c| c.1).collect())
-        .map_err(|e| TopicsWriteError {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
-    write_batch(path, batch, metadata, staged)
+    write_batch(path, batch(path, cols)?, metadata, staged)
 }
 
 /// `topics.parquet`: one row per topic.
@@ -239,17 +244,7 @@ pub fn write_topics(
         ("centroid", Arc::new(centroids), false),
         ("representative_ids", Arc::new(reps.finish()), false),
     ];
-    let schema = Schema::new(
-        cols.iter()
-            .map(|(n, a, null)| Field::new(*n, a.data_type().clone(), *null))
-            .collect::<Vec<_>>(),
-    );
-    let batch = RecordBatch::try_new(Arc::new(schema), cols.into_iter().map(|c| c.1).collect())
-        .map_err(|e| TopicsWriteError {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
-    write_batch(path, batch, metadata, staged)
+    write_batch(path, batch(path, cols)?, metadata, staged)
 }
 
 /// `run.json`, pretty-printed.

@@ -22,6 +22,25 @@ pub fn model_dir() -> PathBuf {
     dir
 }
 
+/// A copy of the default model folder at `dst` (the weights linked, not copied), then `change`d.
+pub fn model_copy(dst: &Path, change: impl FnOnce(&Path)) -> PathBuf {
+    let src = model_dir();
+    std::fs::create_dir_all(dst.join("1_Pooling")).unwrap();
+    for name in [
+        "config.json",
+        "tokenizer.json",
+        "modules.json",
+        "sentence_bert_config.json",
+        "1_Pooling/config.json",
+    ] {
+        std::fs::copy(src.join(name), dst.join(name)).unwrap();
+    }
+    std::os::unix::fs::symlink(src.join("model.safetensors"), dst.join("model.safetensors"))
+        .unwrap();
+    change(dst);
+    dst.to_path_buf()
+}
+
 pub struct Run {
     pub code: i32,
     pub stderr: String,
