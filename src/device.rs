@@ -166,14 +166,23 @@ fn open_cuda(choice: DeviceChoice, ordinal: usize) -> Result<Device, DeviceError
             choice,
             reason: err.to_string(),
         }),
-        Err(panic) => Err(DeviceError::Unavailable {
-            choice,
-            reason: panic
+        Err(panic) => {
+            let message = panic
                 .downcast_ref::<String>()
                 .cloned()
                 .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "the CUDA driver library could not be loaded".into()),
-        }),
+                .unwrap_or_default();
+            // cudarc lists every library name it tried; say it short.
+            let reason = if message.contains("Unable to dynamically load") {
+                let what = message.split(" - searched").next().unwrap_or(&message);
+                format!("{what} (is an NVIDIA driver installed? its libcuda.so.1 must be on the loader path)")
+            } else if message.is_empty() {
+                "the CUDA libraries could not be loaded".to_string()
+            } else {
+                message
+            };
+            Err(DeviceError::Unavailable { choice, reason })
+        }
     }
 }
 
