@@ -5,8 +5,11 @@
 # 2. whole embed jobs (file to Parquet) on cuda f32/f16/bf16 and CPU f32 (500 texts, for parity);
 # 3. benches/gpu/compare.py: sentence-transformers and PyTorch (SDPA fp16) on the same texts and
 #    weights, cosines newsclust vs PyTorch and CPU vs GPU, GPU vs CPU k-means (ARI).
-set -eu
+set -u
 OUT=${OUT:-/tmp/gpu-out}
+# Each step runs even if an earlier one failed; failures are listed at the end.
+failed=""
+step() { name=$1; shift; "$@" || failed="$failed $name"; }
 mkdir -p "$OUT"
 kit=gpu-kit
 NV=$(dirname "$(find / -xdev -name libcublas.so.13 -path '*nvidia/cu13*' 2>/dev/null | head -1)")
@@ -26,22 +29,24 @@ model="$kit/model"
 head -n 1000 "$kit/ag_news.csv" > /tmp/ag1000.csv
 head -n 500 "$kit/ag_news.csv" > /tmp/ag500.csv
 cols="--no-header --columns label,title,text"
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$OUT/gpu.txt"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$OUT/gpu.txt" 2>&1 || echo "no nvidia-smi" > "$OUT/gpu.txt"
+cat "$OUT/gpu.txt"
 
-"$bin" bench -i "$kit/ag_news.csv" $cols -m "$model" --devices cuda --dtypes f32,f16,bf16 --batch-size 256 --repeat 3 -o "$OUT/bench_cuda.parquet" | tee "$OUT/bench_cuda.txt"
-"$bin" bench -i /tmp/ag1000.csv $cols -m "$model" --devices cpu --dtypes f32 --repeat 1 -o "$OUT/bench_cpu.parquet" | tee "$OUT/bench_cpu.txt"
+step bench_cuda "$bin" bench -i "$kit/ag_news.csv" $cols -m "$model" --devices cuda --dtypes f32,f16,bf16 --batch-size 256 --repeat 3 -o "$OUT/bench_cuda.parquet"
+step bench_cpu "$bin" bench -i /tmp/ag1000.csv $cols -m "$model" --devices cpu --dtypes f32 --repeat 1 -o "$OUT/bench_cpu.parquet"
 
 for dt in f32 f16 bf16; do
   start=$(date +%s.%N)
-  "$bin" embed -q -i "$kit/ag_news.csv" $cols -m "$model" --device cuda --dtype $dt --batch-size 256 -o "$OUT/emb_cuda_$dt.parquet"
+  step "embed_cuda_$dt" "$bin" embed -q -i "$kit/ag_news.csv" $cols -m "$model" --device cuda --dtype $dt --batch-size 256 -o "$OUT/emb_cuda_$dt.parquet"
   end=$(date +%s.%N)
   python3 -c "print('embed whole job cuda $dt: %.2f s' % ($end - $start))" | tee -a "$OUT/jobs.txt"
 done
-"$bin" embed -q -i /tmp/ag500.csv $cols -m "$model" --device cpu -o "$OUT/emb_cpu_f32_500.parquet"
-"$bin" cluster -q --embeddings "$OUT/emb_cuda_f32.parquet" --k 4 --device cuda -o "$OUT/km_cuda"
-"$bin" cluster -q --embeddings "$OUT/emb_cuda_f32.parquet" --k 4 --device cpu -o "$OUT/km_cpu"
+step embed_cpu "$bin" embed -q -i /tmp/ag500.csv $cols -m "$model" --device cpu -o "$OUT/emb_cpu_f32_500.parquet"
+step kmeans_cuda "$bin" cluster -q --embeddings "$OUT/emb_cuda_f32.parquet" --k 4 --device cuda -o "$OUT/km_cuda"
+step kmeans_cpu "$bin" cluster -q --embeddings "$OUT/emb_cuda_f32.parquet" --k 4 --device cpu -o "$OUT/km_cpu"
 # The device falls back when asked for a GPU that is not there, and says so.
 "$bin" embed -q -i /tmp/ag500.csv $cols -m "$model" --device cuda:7 -o "$OUT/never.parquet" 2> "$OUT/cuda7.txt" || echo "cuda:7 exit $?" >> "$OUT/cuda7.txt"
 CUDA_VISIBLE_DEVICES= "$bin" embed -i /tmp/ag500.csv $cols -m "$model" --limit 20 -o "$OUT/auto_nogpu.parquet" 2> "$OUT/auto_nogpu.txt" || true
 
-python3 benches/gpu/compare.py --kit "$kit" --out "$OUT" | tee "$OUT/compare.txt"
+[ -n "${SKIP_COMPARE:-}" ] || step compare python3 benches/gpu/compare.py --kit "$kit" --out "$OUT"
+echo "failed steps:${failed:- none}"
