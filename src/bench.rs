@@ -27,7 +27,8 @@ pub struct BenchJob {
     pub resolve: ResolveOptions,
     pub devices: Vec<DeviceChoice>,
     pub dtypes: Vec<Precision>,
-    pub batch_size: usize,
+    /// Texts per forward pass; `None`: the device's default.
+    pub batch_size: Option<usize>,
     pub repeat: usize,
     /// k of the timed k-means.
     pub k: usize,
@@ -40,6 +41,7 @@ pub struct BenchJob {
 pub struct BenchRow {
     pub device: String,
     pub dtype: String,
+    pub batch_size: u64,
     pub docs: u64,
     pub tokens: u64,
     /// Best of the repeats, seconds.
@@ -57,7 +59,7 @@ pub struct BenchRow {
 
 /// Runs every valid device × precision pair (CPU: f32 only) and returns one row each.
 pub fn run_bench(job: &BenchJob) -> Result<Vec<BenchRow>, PipelineError> {
-    if job.repeat == 0 || job.batch_size == 0 || job.k == 0 {
+    if job.repeat == 0 || job.batch_size == Some(0) || job.k == 0 {
         return Err(PipelineError::Config(
             "--repeat, --batch-size and --k must be at least 1".into(),
         ));
@@ -123,10 +125,13 @@ fn bench_one(
             .map_err(|e| PipelineError::Config(e.to_string()))
     };
     let parallel = device.is_cpu() && job.cpu_workers > 1;
+    let batch_size = job
+        .batch_size
+        .unwrap_or_else(|| crate::pipeline::default_batch_size(&device));
     // Warm-up: kernels compiled and caches filled before timing.
     let warm = model
         .tokenizer
-        .encode_all(&texts[..texts.len().min(job.batch_size)])?;
+        .encode_all(&texts[..texts.len().min(batch_size)])?;
     let seqs: Vec<&[u32]> = warm.iter().map(|t| t.ids.as_slice()).collect();
     model.embed(&seqs)?;
     sync(&device)?;
@@ -140,7 +145,7 @@ fn bench_one(
         let tokenize = t0.elapsed().as_secs_f64();
         let t1 = Instant::now();
         let lengths: Vec<usize> = tokens.iter().map(|t| t.ids.len()).collect();
-        let batches = plan_batches(&lengths, job.batch_size, usize::MAX);
+        let batches = plan_batches(&lengths, batch_size, usize::MAX);
         let embed = |b: &Vec<usize>| {
             let seqs: Vec<&[u32]> = b.iter().map(|&i| tokens[i].ids.as_slice()).collect();
             model.embed(&seqs)
@@ -177,6 +182,7 @@ fn bench_one(
     Ok(BenchRow {
         device: model.encoder.device_name(),
         dtype: dtype.name().into(),
+        batch_size: batch_size as u64,
         docs,
         tokens: n_tokens,
         tokenize_s: best.0,
@@ -275,6 +281,12 @@ fn write_outputs(out: &std::path::Path, rows: &[BenchRow]) -> Result<(), Pipelin
             "dtype",
             Arc::new(StringArray::from_iter_values(
                 rows.iter().map(|r| r.dtype.as_str()),
+            )),
+        ),
+        (
+            "batch_size",
+            Arc::new(UInt64Array::from_iter_values(
+                rows.iter().map(|r| r.batch_size),
             )),
         ),
         (

@@ -67,9 +67,9 @@ struct BenchArgs {
     /// Precisions to time, e.g. `f32,f16` (the CPU runs f32 only).
     #[arg(long, value_enum, value_delimiter = ',', default_value = "f32")]
     dtypes: Vec<Precision>,
-    /// Texts per forward pass.
-    #[arg(long, default_value_t = 64)]
-    batch_size: usize,
+    /// Texts per forward pass (default: 16 on the CPU, 256 on a GPU).
+    #[arg(long)]
+    batch_size: Option<usize>,
     /// Timed repeats after one warm-up; the best is reported.
     #[arg(long, default_value_t = 3)]
     repeat: usize,
@@ -239,9 +239,9 @@ struct ModelArgs {
     /// Precision of the model on the GPU (the CPU computes in f32).
     #[arg(long, value_enum, default_value_t = Precision::F32)]
     dtype: Precision,
-    /// Texts per forward pass.
-    #[arg(long, default_value_t = 64)]
-    batch_size: usize,
+    /// Texts per forward pass (default: 16 on the CPU, 256 on a GPU).
+    #[arg(long)]
+    batch_size: Option<usize>,
     /// CPU threads (default: all cores); batches run side by side, one per thread.
     #[arg(long)]
     threads: Option<usize>,
@@ -472,7 +472,7 @@ fn run_all(args: RunArgs, quiet: bool, workers: usize) -> anyhow::Result<u8> {
     let embedded = embed_and_report(&job)?;
     let cjob = cluster_job(cluster, embeddings, out, Some(spec), resolve, device);
     let extra = serde_json::json!({
-        "config": { "input": job.input, "model": job.model, "batch_size": job.batch_size, "device": job.device.to_string() },
+        "config": { "input": job.input, "model": job.model, "batch_size": embedded.batch_size, "device": job.device.to_string() },
         "counts": { "read": embedded.read, "skipped": embedded.skipped, "embedded": embedded.embedded, "truncated": embedded.truncated },
         "seconds": { "tokenize": embedded.tokenize_seconds, "embed": embedded.embed_seconds, "embed_stage_total": embedded.total_seconds },
         "embedding_device": embedded.device,

@@ -45,7 +45,7 @@ fn embed_job_matches_sentence_transformers() {
 
     // A small batch size so texts of different lengths share batches and get padded.
     let mut job = EmbedJob::new(&input, model_dir().to_str().unwrap(), &out);
-    job.batch_size = 4;
+    job.batch_size = Some(4);
     job.text = TextSpec {
         fields: vec![Field::Text],
         separator: " ".into(),

@@ -68,7 +68,8 @@ pub struct EmbedJob {
     pub max_length: Option<usize>,
     pub device: DeviceChoice,
     pub precision: Precision,
-    pub batch_size: usize,
+    /// Texts per forward pass; `None`: [`default_batch_size`] for the device.
+    pub batch_size: Option<usize>,
     /// Batches embedded side by side on the CPU (see [`crate::device::configure_cpu_workers`]).
     pub cpu_workers: usize,
     pub out: PathBuf,
@@ -92,7 +93,7 @@ impl EmbedJob {
             max_length: None,
             device: DeviceChoice::Auto,
             precision: Precision::F32,
-            batch_size: 64,
+            batch_size: None,
             cpu_workers: 1,
             out: out.into(),
             strict: false,
@@ -110,12 +111,24 @@ pub struct EmbedSummary {
     pub truncated: u64,
     pub tokens: u64,
     pub device: String,
+    /// Texts per forward pass used.
+    pub batch_size: usize,
     pub model_id: String,
     pub model_revision: String,
     pub dimension: usize,
     pub tokenize_seconds: f64,
     pub embed_seconds: f64,
     pub total_seconds: f64,
+}
+
+/// Texts per forward pass when not given: small batches on the CPU (16 measured fastest on
+/// 2 cores: 131 docs/s against 112 at 64, with a third of the memory), large ones on a GPU.
+pub fn default_batch_size(device: &candle_core::Device) -> usize {
+    if device.is_cpu() {
+        16
+    } else {
+        256
+    }
 }
 
 /// Texts per streaming chunk: large enough for length-sorted batches to pad little.
@@ -194,7 +207,7 @@ pub fn run_embed(
     mut on_bad: impl FnMut(&BadRecord),
 ) -> Result<EmbedSummary, PipelineError> {
     let started = Instant::now();
-    if job.batch_size == 0 {
+    if job.batch_size == Some(0) {
         return Err(PipelineError::Config(
             "--batch-size must be at least 1".into(),
         ));
@@ -252,7 +265,11 @@ pub fn run_embed(
     let mut writer = EmbeddingsWriter::create(&job.out, reader.columns(), dim, metadata)?;
     let mut progress = Progress::new("embed", job.read.limit, job.quiet);
     let mut seen = SeenIds::default();
-    let chunk_size = CHUNK.max(job.batch_size);
+    let batch_size = job
+        .batch_size
+        .unwrap_or_else(|| default_batch_size(model.encoder.device()));
+    summary.batch_size = batch_size;
+    let chunk_size = CHUNK.max(batch_size);
     let mut chunk: Vec<(EmbeddedArticle, String)> = Vec::with_capacity(chunk_size);
     let mut skip = |bad: BadRecord, summary: &mut EmbedSummary| -> Result<(), PipelineError> {
         summary.skipped += 1;
@@ -340,8 +357,8 @@ fn embed_chunk(
     let lengths: Vec<usize> = tokens.iter().map(|t| t.ids.len()).collect();
     let batches = plan_batches(
         &lengths,
-        job.batch_size,
-        MAX_BATCH_TOKENS.max(job.batch_size * 2),
+        summary.batch_size,
+        MAX_BATCH_TOKENS.max(summary.batch_size * 2),
     );
     let mut vectors = vec![0f32; chunk.len() * dim];
     let embed = |batch: &Vec<usize>| {
