@@ -4,7 +4,7 @@
 
 Needs a release build (`cargo build --release`), the default model (models/install-default.sh),
 sentence-transformers for this python, and ../shared/datasets/ag_news/test.csv.
-newsclust is timed as the whole job (process start, model load and checksum, read, tokenize,
+newsclust (default batch size) is timed as the whole job (process start, model load and checksum, read, tokenize,
 embed, write Parquet); sentence-transformers as `encode` alone (tokenizing included) after a
 warm-up, so the ratio is conservative for newsclust.
 """
@@ -34,7 +34,7 @@ def main() -> None:
             started = time.perf_counter()
             subprocess.run(
                 [str(ROOT / "target/release/newsclust"), "embed", "-q", "--device", "cpu", "--input", str(tmp / "in.csv"),
-                 "--no-header", "--columns", "label,title,text", "--batch-size", "64", "--out", str(tmp / "emb.parquet")],
+                 "--no-header", "--columns", "label,title,text", "--out", str(tmp / "emb.parquet")],
                 check=True,
             )
             nc = args.limit / (time.perf_counter() - started)
