@@ -516,3 +516,49 @@ fn bench_times_the_cpu_and_skips_what_it_cannot_run() {
     assert_eq!(json[0]["dtype"], "f32");
     assert!(json[0]["peak_rss_mib"].as_f64().unwrap() > 10.0);
 }
+
+#[test]
+fn hub_ids_resolve_through_the_hub_cache_offline() {
+    // A Hugging Face cache laid out as hf-hub writes it, holding the default model.
+    let dir = tempfile::tempdir().unwrap();
+    let rev = "c9745ed1d9f207416be6d2e6f8de32d1f16199bf";
+    let repo = dir
+        .path()
+        .join("hf/hub/models--sentence-transformers--all-MiniLM-L6-v2");
+    common::model_copy(&repo.join("snapshots").join(rev), |_| {});
+    std::fs::create_dir_all(repo.join("refs")).unwrap();
+    std::fs::write(repo.join("refs/main"), rev).unwrap();
+    let empty = dir.path().join("no-models");
+    std::fs::create_dir_all(&empty).unwrap();
+    let input = write(
+        dir.path(),
+        "in.jsonl",
+        b"{\"title\": \"GPU prices fall\"}\n",
+    );
+    let out = dir.path().join("o.parquet");
+    let hf_home = dir.path().join("hf");
+    let args = [
+        "embed",
+        "--input",
+        &input,
+        "--model",
+        common::MODEL_ID,
+        "--models-dir",
+        empty.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let run = common::newsclust_with_env(&args, &[("HF_HOME", &hf_home)]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let t = Table::read(&out);
+    assert_eq!(t.meta("newsclust.model_revision"), Some(rev));
+    // Not in the cache, offline: a clear error naming the hint.
+    std::fs::remove_file(repo.join("refs/main")).unwrap();
+    let run = common::newsclust_with_env(&args, &[("HF_HOME", &hf_home)]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("HF_HUB_OFFLINE") && run.stderr.contains("install-default.sh"),
+        "{}",
+        run.stderr
+    );
+}

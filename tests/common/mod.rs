@@ -48,14 +48,21 @@ pub struct Run {
 
 /// Runs `newsclust ARGS` with the installed models folder.
 pub fn newsclust(args: &[&str]) -> Run {
+    newsclust_with_env(args, &[])
+}
+
+/// Runs `newsclust ARGS` with extra environment variables (offline hub, installed models folder).
+pub fn newsclust_with_env(args: &[&str], env: &[(&str, &Path)]) -> Run {
     let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
-    let out = Command::new(env!("CARGO_BIN_EXE_newsclust"))
-        .args(args)
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_newsclust"));
+    cmd.args(args)
         .env("NEWSCLUST_MODELS", models)
         .env("HF_HUB_OFFLINE", "1")
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run newsclust");
+        .env("NO_COLOR", "1");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run newsclust");
     Run {
         code: out.status.code().unwrap_or(-1),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
