@@ -11,7 +11,7 @@ use rayon::prelude::*;
 
 use crate::device::{DeviceChoice, DeviceError, Precision};
 use crate::embed::{
-    plan_batches, EmbedError, Embedder, ModelConfig, SentenceEncoder, TextTokenizer,
+    plan_batches, EmbedError, Embedder, ModelConfig, SentenceEncoder, TextTokenizer, Tokens,
 };
 use crate::io::embeddings_out::{EmbeddedArticle, EmbeddingsWriter, WriteError};
 use crate::io::{ArticleReader, BadRecord, Item, Location, ReadError, ReadOptions, TextSpec};
@@ -212,7 +212,7 @@ pub fn run_embed(
             "--batch-size must be at least 1".into(),
         ));
     }
-    let mut reader = ArticleReader::open(&job.input, &job.read)?;
+    let reader = ArticleReader::open(&job.input, &job.read)?;
     let model = LoadedModel::load_as(
         &job.model,
         &job.resolve,
@@ -264,14 +264,13 @@ pub fn run_embed(
     ];
     let mut writer = EmbeddingsWriter::create(&job.out, reader.columns(), dim, metadata)?;
     let mut progress = Progress::new("embed", job.read.limit, job.quiet);
-    let mut seen = SeenIds::default();
     let batch_size = job
         .batch_size
         .unwrap_or_else(|| default_batch_size(model.encoder.device()));
     summary.batch_size = batch_size;
     let chunk_size = CHUNK.max(batch_size);
-    let mut chunk: Vec<(EmbeddedArticle, String)> = Vec::with_capacity(chunk_size);
     let mut skip = |bad: BadRecord, summary: &mut EmbedSummary| -> Result<(), PipelineError> {
+        summary.read += 1;
         summary.skipped += 1;
         if job.strict {
             return Err(PipelineError::Strict(bad));
@@ -279,57 +278,34 @@ pub fn run_embed(
         on_bad(&bad);
         Ok(())
     };
-    let path = reader.path().to_path_buf();
-    loop {
-        let item = reader.next().transpose()?;
-        let end = item.is_none();
-        if let Some(item) = item {
-            summary.read += 1;
-            match item {
-                Item::Bad(bad) => skip(bad, &mut summary)?,
-                Item::Article(article) => {
-                    let bad = |reason: String| BadRecord {
-                        path: path.clone(),
-                        location: article.location,
-                        reason,
-                    };
-                    match job.text.compose(&article) {
-                        None => skip(
-                            bad("nothing to embed: title and text are empty after trimming".into()),
-                            &mut summary,
-                        )?,
-                        Some(text) => match seen.first(&article.id, article.location) {
-                            Some(first) => skip(
-                                bad(format!("duplicate id '{}' (first at {first})", article.id)),
-                                &mut summary,
-                            )?,
-                            None => chunk.push((
-                                EmbeddedArticle {
-                                    article,
-                                    n_tokens: 0,
-                                    truncated: false,
-                                },
-                                text,
-                            )),
-                        },
-                    }
+    // Reading and tokenizing the next chunk overlaps with embedding and writing this one: a
+    // producer thread hands over one chunk at a time (a bounded channel keeps memory flat).
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Produced>(1);
+    std::thread::scope(|scope| -> Result<(), PipelineError> {
+        let (tokenizer, text) = (&model.tokenizer, &job.text);
+        scope.spawn(move || produce(reader, text, tokenizer, chunk_size, tx));
+        // Returning early drops `rx`, which stops the producer at its next send.
+        for produced in rx {
+            match produced {
+                Produced::Bad(bad) => skip(bad, &mut summary)?,
+                Produced::Fatal(err) => return Err(err),
+                Produced::Chunk(rows, tokens, seconds) => {
+                    summary.read += rows.len() as u64;
+                    summary.tokenize_seconds += seconds;
+                    embed_chunk(
+                        &model,
+                        job.cpu_workers,
+                        rows,
+                        tokens,
+                        &mut writer,
+                        &mut summary,
+                        &mut progress,
+                    )?;
                 }
             }
         }
-        if chunk.len() >= chunk_size || (end && !chunk.is_empty()) {
-            embed_chunk(
-                &model,
-                job,
-                &mut chunk,
-                &mut writer,
-                &mut summary,
-                &mut progress,
-            )?;
-        }
-        if end {
-            break;
-        }
-    }
+        Ok(())
+    })?;
     progress.finish();
     if summary.embedded == 0 {
         return Err(PipelineError::NothingEmbedded(summary.skipped));
@@ -341,17 +317,13 @@ pub fn run_embed(
 
 fn embed_chunk(
     model: &LoadedModel,
-    job: &EmbedJob,
-    chunk: &mut Vec<(EmbeddedArticle, String)>,
+    workers: usize,
+    chunk: Vec<EmbeddedArticle>,
+    tokens: Vec<Tokens>,
     writer: &mut EmbeddingsWriter,
     summary: &mut EmbedSummary,
     progress: &mut Progress,
 ) -> Result<(), PipelineError> {
-    let t0 = Instant::now();
-    let texts: Vec<&str> = chunk.iter().map(|(_, t)| t.as_str()).collect();
-    let tokens = model.tokenizer.encode_all(&texts)?;
-    summary.tokenize_seconds += t0.elapsed().as_secs_f64();
-
     let t1 = Instant::now();
     let dim = model.encoder.dim();
     let lengths: Vec<usize> = tokens.iter().map(|t| t.ids.len()).collect();
@@ -365,9 +337,9 @@ fn embed_chunk(
         let seqs: Vec<&[u32]> = batch.iter().map(|&i| tokens[i].ids.as_slice()).collect();
         model.embed(&seqs)
     };
-    let parallel = job.cpu_workers > 1 && model.encoder.device_name() == "cpu";
+    let parallel = workers > 1 && model.encoder.device().is_cpu();
     // Side by side in groups of `workers` batches, so progress still moves as they finish.
-    let group = if parallel { job.cpu_workers } else { 1 };
+    let group = if parallel { workers } else { 1 };
     for batches in batches.chunks(group) {
         let outputs: Vec<Result<Vec<f32>, EmbedError>> = if parallel {
             batches.par_iter().map(embed).collect()
@@ -386,9 +358,9 @@ fn embed_chunk(
     summary.embed_seconds += t1.elapsed().as_secs_f64();
 
     let rows: Vec<EmbeddedArticle> = chunk
-        .drain(..)
+        .into_iter()
         .zip(&tokens)
-        .map(|((mut row, _), tok)| {
+        .map(|(mut row, tok)| {
             row.n_tokens = tok.ids.len() as u32;
             row.truncated = tok.truncated;
             row
@@ -399,6 +371,92 @@ fn embed_chunk(
     summary.truncated += rows.iter().filter(|r| r.truncated).count() as u64;
     writer.write(&rows, &vectors)?;
     Ok(())
+}
+
+/// What the producer thread hands to the embedding loop.
+enum Produced {
+    Bad(BadRecord),
+    /// Articles, their tokens, and the seconds spent tokenizing them.
+    Chunk(Vec<EmbeddedArticle>, Vec<Tokens>, f64),
+    Fatal(PipelineError),
+}
+
+/// Reads records, drops the bad ones (sent for reporting), and sends tokenized chunks.
+fn produce(
+    mut reader: ArticleReader,
+    text: &TextSpec,
+    tokenizer: &TextTokenizer,
+    chunk_size: usize,
+    tx: std::sync::mpsc::SyncSender<Produced>,
+) {
+    let path = reader.path().to_path_buf();
+    let mut seen = SeenIds::default();
+    let mut rows: Vec<EmbeddedArticle> = Vec::with_capacity(chunk_size);
+    let mut texts: Vec<String> = Vec::with_capacity(chunk_size);
+    loop {
+        let item = match reader.next().transpose() {
+            Ok(item) => item,
+            Err(err) => {
+                let _ = tx.send(Produced::Fatal(err.into()));
+                return;
+            }
+        };
+        let end = item.is_none();
+        let bad = match item {
+            None => None,
+            Some(Item::Bad(bad)) => Some(bad),
+            Some(Item::Article(article)) => {
+                let bad = |reason: String| BadRecord {
+                    path: path.clone(),
+                    location: article.location,
+                    reason,
+                };
+                match text.compose(&article) {
+                    None => Some(bad(
+                        "nothing to embed: title and text are empty after trimming".into(),
+                    )),
+                    Some(t) => match seen.first(&article.id, article.location) {
+                        Some(first) => Some(bad(format!(
+                            "duplicate id '{}' (first at {first})",
+                            article.id
+                        ))),
+                        None => {
+                            rows.push(EmbeddedArticle {
+                                article,
+                                n_tokens: 0,
+                                truncated: false,
+                            });
+                            texts.push(t);
+                            None
+                        }
+                    },
+                }
+            }
+        };
+        if let Some(bad) = bad {
+            if tx.send(Produced::Bad(bad)).is_err() {
+                return;
+            }
+        }
+        if rows.len() >= chunk_size || (end && !rows.is_empty()) {
+            let t0 = Instant::now();
+            let msg = match tokenizer.encode_all(&texts) {
+                Ok(tokens) => Produced::Chunk(
+                    std::mem::take(&mut rows),
+                    tokens,
+                    t0.elapsed().as_secs_f64(),
+                ),
+                Err(err) => Produced::Fatal(err.into()),
+            };
+            texts.clear();
+            if tx.send(msg).is_err() {
+                return;
+            }
+        }
+        if end {
+            return;
+        }
+    }
 }
 
 /// Ids seen so far, kept as 128-bit hashes (16 bytes an article, not the id strings).
