@@ -7,7 +7,8 @@ use std::collections::HashSet;
 use super::ctfidf::Keywords;
 use crate::matrix::{dot, Matrix};
 
-/// A bigram wins the label when its score is at least this share of the best keyword's score.
+/// A bigram among the two best keywords wins the label when its score is at least this share of
+/// the best keyword's score.
 const STRONG_BIGRAM: f32 = 0.5;
 
 /// One phrase per topic, unique across topics.
@@ -37,20 +38,18 @@ pub fn keyword_labels(keywords: &[Keywords]) -> Vec<String> {
 }
 
 fn phrase(k: &Keywords) -> String {
-    let Some(top) = k.scores.first().copied() else {
+    if k.terms.is_empty() {
         return "misc".to_string();
-    };
+    }
+    // A strong bigram is one of the two best keywords and scores close to the best.
+    let top = k.scores[0];
     let bigram = k
         .terms
         .iter()
         .zip(&k.scores)
+        .take(2)
         .find(|(t, &s)| t.contains(' ') && s >= STRONG_BIGRAM * top);
     if let Some((b, _)) = bigram {
-        // A third word when the best unigram is not part of the bigram already.
-        let first = &k.terms[0];
-        if !first.contains(' ') && !b.split(' ').any(|w| w == first) {
-            return format!("{first} {b}");
-        }
         return b.clone();
     }
     let unigrams: Vec<&str> = k
@@ -60,7 +59,11 @@ fn phrase(k: &Keywords) -> String {
         .take(2)
         .map(String::as_str)
         .collect();
-    unigrams.join(" ")
+    if unigrams.is_empty() {
+        k.terms[0].clone()
+    } else {
+        unigrams.join(" ")
+    }
 }
 
 /// For each topic, the candidate whose embedding is most similar to the topic centroid, when the
@@ -117,13 +120,22 @@ mod tests {
             kw(&[("chip", 1.0), ("chip supply", 0.8), ("memory", 0.5)]),
             kw(&[("cloud", 1.0), ("deal", 0.9), ("cloud deal", 0.2)]),
             kw(&[("cloud", 1.0), ("deal", 0.9), ("partner", 0.5)]),
-            kw(&[("export", 1.0), ("chip supply", 0.7)]),
+            kw(&[("export", 1.0), ("rules", 0.9), ("chip supply", 0.7)]),
         ];
         let labels = keyword_labels(&ks);
-        assert_eq!(labels[0], "chip supply");
-        assert_eq!(labels[1], "cloud deal");
-        assert_eq!(labels[2], "cloud deal partner");
-        assert_eq!(labels[3], "export chip supply");
+        assert_eq!(labels[0], "chip supply", "a strong bigram on the core word");
+        assert_eq!(
+            labels[1], "cloud deal",
+            "a weak bigram loses to the two best words"
+        );
+        assert_eq!(
+            labels[2], "cloud deal partner",
+            "made unique with the next keyword"
+        );
+        assert_eq!(
+            labels[3], "export rules",
+            "a bigram below the two best keywords is not used"
+        );
         assert_eq!(labels.iter().collect::<HashSet<_>>().len(), labels.len());
     }
 
