@@ -130,6 +130,9 @@ struct ClusterArgs {
     /// Candidate topic labels, one per line; a topic takes the most similar one above --label-threshold.
     #[arg(long)]
     labels: Option<PathBuf>,
+    /// More stop words for keywords, one per line (e.g. news-wire names such as reuters, ap).
+    #[arg(long)]
+    stop_words: Option<PathBuf>,
     /// Cosine similarity between a candidate label and a topic centroid needed to use it.
     #[arg(long, default_value_t = 0.3)]
     label_threshold: f32,
@@ -428,6 +431,7 @@ fn cluster_job(
         reassign_outliers: args.reassign_outliers,
         outlier_threshold: args.outlier_threshold,
         labels_file: args.labels,
+        stop_words_file: args.stop_words,
         label_threshold: args.label_threshold,
         with_embeddings: args.with_embeddings,
         topics: TopicParams {

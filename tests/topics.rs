@@ -311,7 +311,7 @@ fn bad_cluster_input_is_a_clear_error_without_partial_output() {
     ]);
     assert_eq!(run.code, 2);
     assert!(
-        run.stderr.contains("missing.txt") && run.stderr.contains("cannot read labels file"),
+        run.stderr.contains("missing.txt") && run.stderr.contains("labels file cannot be read"),
         "{}",
         run.stderr
     );
@@ -395,4 +395,54 @@ fn run_with_nothing_to_embed_fails_cleanly() {
         run.stderr
     );
     assert!(!out.join("embeddings.parquet").exists() && !out.join("documents.parquet").exists());
+}
+
+#[test]
+fn extra_stop_words_leave_the_keywords() {
+    let dir = tempfile::tempdir().unwrap();
+    let stop = dir.path().join("stop.txt");
+    std::fs::write(&stop, "# house words\nCloud\nmodel\n").unwrap();
+    let out = run_sample(
+        dir.path(),
+        &["--k", "8", "--stop-words", stop.to_str().unwrap()],
+    );
+    let topics = Table::read(&out.join("topics.parquet"));
+    let labels = topics.strings("label");
+    let batch = &topics.batches[0];
+    let keywords = batch.column_by_name("keywords").unwrap();
+    let list = keywords
+        .as_any()
+        .downcast_ref::<arrow_array::ListArray>()
+        .unwrap();
+    let words = list
+        .values()
+        .as_any()
+        .downcast_ref::<arrow_array::StringArray>()
+        .unwrap();
+    assert!(arrow_array::Array::len(words) >= 8 * 5);
+    for w in words.iter().flatten() {
+        assert!(
+            !w.split(' ').any(|x| x == "cloud" || x == "model"),
+            "{w} in {labels:?}"
+        );
+    }
+    // An unreadable stop-word file is an error.
+    let run = newsclust(&[
+        "run",
+        "-q",
+        "--input",
+        SAMPLE,
+        "--model",
+        model_dir().to_str().unwrap(),
+        "--stop-words",
+        dir.path().join("nope.txt").to_str().unwrap(),
+        "--out",
+        dir.path().join("x").to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("stop words file cannot be read"),
+        "{}",
+        run.stderr
+    );
 }

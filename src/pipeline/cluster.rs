@@ -64,6 +64,8 @@ pub struct ClusterJob {
     pub reassign_outliers: bool,
     pub outlier_threshold: f32,
     pub labels_file: Option<PathBuf>,
+    /// More stop words for keywords, one per line.
+    pub stop_words_file: Option<PathBuf>,
     pub label_threshold: f32,
     pub with_embeddings: bool,
     pub topics: TopicParams,
@@ -92,6 +94,7 @@ impl ClusterJob {
             reassign_outliers: true,
             outlier_threshold: 0.1,
             labels_file: None,
+            stop_words_file: None,
             label_threshold: 0.3,
             with_embeddings: false,
             topics: TopicParams::default(),
@@ -140,9 +143,17 @@ pub fn run_cluster(
     let meta = |k: &str| docs.metadata.get(k).cloned().unwrap_or_default();
     // Candidate labels are read before the work, so a bad file fails fast.
     let candidates = match &job.labels_file {
-        Some(path) => Some(read_labels(path)?),
+        Some(path) => Some(read_lines(path, "labels")?),
         None => None,
     };
+    let mut topic_params = job.topics.clone();
+    if let Some(path) = &job.stop_words_file {
+        topic_params.extra_stop_words.extend(
+            read_lines(path, "stop words")?
+                .into_iter()
+                .map(|w| w.to_lowercase()),
+        );
+    }
     let model = match (&job.model, &candidates) {
         (None, None) => None,
         (spec, _) => {
@@ -189,7 +200,7 @@ pub fn run_cluster(
         &texts,
         &data,
         &assignments,
-        &job.topics,
+        &topic_params,
         guided
             .as_ref()
             .map(|(c, v)| (c.as_slice(), v, job.label_threshold)),
@@ -322,29 +333,21 @@ fn cluster_rows(
     }
 }
 
-fn read_labels(path: &std::path::Path) -> Result<Vec<String>, PipelineError> {
-    let text = std::fs::read(path).map_err(|e| {
-        PipelineError::Config(format!("{}: cannot read labels file: {e}", path.display()))
-    })?;
-    let text = String::from_utf8(text).map_err(|e| {
-        PipelineError::Config(format!(
-            "{}: labels file is not UTF-8 text ({e})",
-            path.display()
-        ))
-    })?;
-    let labels: Vec<String> = text
+/// Non-empty lines of a text file, `#` comments left out; `what` names the file in errors.
+fn read_lines(path: &std::path::Path, what: &str) -> Result<Vec<String>, PipelineError> {
+    let err = |m: String| PipelineError::Config(format!("{}: {what} file {m}", path.display()));
+    let bytes = std::fs::read(path).map_err(|e| err(format!("cannot be read: {e}")))?;
+    let text = String::from_utf8(bytes).map_err(|e| err(format!("is not UTF-8 text ({e})")))?;
+    let lines: Vec<String> = text
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .map(String::from)
         .collect();
-    if labels.is_empty() {
-        return Err(PipelineError::Config(format!(
-            "{}: labels file has no labels (one per line)",
-            path.display()
-        )));
+    if lines.is_empty() {
+        return Err(err("has no entries (one per line)".into()));
     }
-    Ok(labels)
+    Ok(lines)
 }
 
 fn embed_labels(model: &LoadedModel, labels: &[String]) -> Result<Matrix, PipelineError> {
@@ -408,6 +411,7 @@ fn run_json(
             "reassign_outliers": job.reassign_outliers,
             "outlier_threshold": job.outlier_threshold,
             "labels_file": job.labels_file,
+            "stop_words_file": job.stop_words_file,
             "label_threshold": job.label_threshold,
             "top_keywords": job.topics.top_keywords,
             "min_df": job.topics.min_df,

@@ -17,6 +17,8 @@ pub struct TopicParams {
     pub min_df: usize,
     /// Representative documents per topic.
     pub representatives: usize,
+    /// Stop words besides the built-in English list (lower case), e.g. news-wire names.
+    pub extra_stop_words: std::collections::HashSet<String>,
 }
 
 impl Default for TopicParams {
@@ -25,6 +27,7 @@ impl Default for TopicParams {
             top_keywords: 10,
             min_df: 2,
             representatives: 3,
+            extra_stop_words: Default::default(),
         }
     }
 }
@@ -68,7 +71,11 @@ pub fn build(
     let centroids = centroids(data, assignments);
     let classes: Vec<Vec<Vec<String>>> = members
         .iter()
-        .map(|rows| rows.iter().map(|&i| words::terms(&texts[i])).collect())
+        .map(|rows| {
+            rows.iter()
+                .map(|&i| words::terms(&texts[i], &params.extra_stop_words))
+                .collect()
+        })
         .collect();
     let keywords = ctfidf::keywords(&classes, params.min_df, params.top_keywords);
     let keyword_labels = labels::keyword_labels(&keywords);

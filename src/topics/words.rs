@@ -227,19 +227,21 @@ const STOP_WORDS: &[&str] = &[
     "yourselves",
 ];
 
+use std::collections::HashSet;
+
 pub fn is_stop_word(word: &str) -> bool {
     STOP_WORDS.binary_search(&word).is_ok()
 }
 
-/// The kept words of a text, in order.
-pub fn words(text: &str) -> Vec<String> {
+/// The kept words of a text, in order; `extra` holds more stop words (lower case).
+pub fn words(text: &str, extra: &HashSet<String>) -> Vec<String> {
     let mut out = Vec::new();
     for raw in text.split(|c: char| !c.is_alphanumeric()) {
         if raw.chars().count() < 2 || raw.chars().all(|c| c.is_ascii_digit()) {
             continue;
         }
         let w = raw.to_lowercase();
-        if !is_stop_word(&w) {
+        if !is_stop_word(&w) && !extra.contains(&w) {
             out.push(w);
         }
     }
@@ -247,8 +249,8 @@ pub fn words(text: &str) -> Vec<String> {
 }
 
 /// Unigrams and bigrams of a text.
-pub fn terms(text: &str) -> Vec<String> {
-    let w = words(text);
+pub fn terms(text: &str, extra: &HashSet<String>) -> Vec<String> {
+    let w = words(text, extra);
     let mut out = w.clone();
     out.extend(w.windows(2).map(|p| format!("{} {}", p[0], p[1])));
     out
@@ -273,7 +275,7 @@ mod tests {
             ["gpu", "cloud", "deal", "ana"]
         );
         assert_eq!(
-            terms("chip supply and chip demand"),
+            terms("chip supply and chip demand", &none),
             [
                 "chip",
                 "supply",
