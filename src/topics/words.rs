@@ -270,10 +270,13 @@ mod tests {
 
     #[test]
     fn words_and_bigrams() {
+        let none = HashSet::new();
         assert_eq!(
-            words("The GPU-cloud deal of 2026, said Ana."),
+            words("The GPU-cloud deal of 2026, said Ana.", &none),
             ["gpu", "cloud", "deal", "ana"]
         );
+        let extra: HashSet<String> = ["reuters".to_string()].into();
+        assert_eq!(words("Reuters - GPU deal", &extra), ["gpu", "deal"]);
         assert_eq!(
             terms("chip supply and chip demand", &none),
             [
