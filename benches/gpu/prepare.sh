@@ -10,6 +10,9 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 shared="$root/../shared"
 patch=$("$shared/gpu/build-cuda.sh" dl-patch)
+# The cudarc patch rewrites Cargo.lock (a path source): keep the committed one.
+cp Cargo.lock "$root/target/Cargo.lock.keep" 2>/dev/null || { mkdir -p "$root/target"; cp Cargo.lock "$root/target/Cargo.lock.keep"; }
+trap 'cp "$root/target/Cargo.lock.keep" "$root/Cargo.lock"' EXIT
 CARGO_TARGET_DIR="$root/target-cuda" "$shared/gpu/build-cuda.sh" cargo build --release --features cuda $patch
 "$shared/gpu/build-cuda.sh" check "$root/target-cuda/release/newsclust" || true
 rm -rf gpu-kit
