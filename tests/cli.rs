@@ -209,12 +209,7 @@ fn parquet_input_without_text_columns_is_fatal() {
     w.close().unwrap();
     let out = dir.path().join("o.parquet");
     let run = embed(input.to_str().unwrap(), &out, &[]);
-    assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("in.parquet") && run.stderr.contains("no 'title' or 'text' column"),
-        "{}",
-        run.stderr
-    );
+    common::assert_fatal(&run, &["in.parquet", "no 'title' or 'text' column"]);
     assert_no_output(&out);
 }
 
@@ -223,12 +218,7 @@ fn missing_input_file_is_fatal() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("o.parquet");
     let run = embed(dir.path().join("nope.jsonl").to_str().unwrap(), &out, &[]);
-    assert_eq!(run.code, 2);
-    assert!(
-        run.stderr.contains("nope.jsonl") && run.stderr.contains("cannot open input"),
-        "{}",
-        run.stderr
-    );
+    common::assert_fatal(&run, &["nope.jsonl", "cannot open input"]);
     assert_no_output(&out);
 }
 
@@ -242,12 +232,7 @@ fn unknown_columns_name_is_fatal() {
         &out,
         &["--no-header", "--columns", "label,titel,text"],
     );
-    assert_eq!(run.code, 2);
-    assert!(
-        run.stderr.contains("unknown column name 'titel'"),
-        "{}",
-        run.stderr
-    );
+    common::assert_fatal(&run, &["unknown column name 'titel'"]);
     assert_no_output(&out);
 }
 
@@ -322,12 +307,7 @@ fn strict_makes_a_bad_record_fatal_without_output() {
     );
     let out = dir.path().join("o.parquet");
     let run = embed(&input, &out, &["--strict"]);
-    assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("line 2") && run.stderr.contains("--strict"),
-        "{}",
-        run.stderr
-    );
+    common::assert_fatal(&run, &["line 2", "--strict"]);
     assert_no_output(&out);
 }
 
@@ -337,12 +317,7 @@ fn all_records_bad_is_fatal_without_output() {
     let input = write(dir.path(), "in.jsonl", b"{\"title\": \"\"}\nnot json\n");
     let out = dir.path().join("o.parquet");
     let run = embed(&input, &out, &[]);
-    assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("no article could be embedded"),
-        "{}",
-        run.stderr
-    );
+    common::assert_fatal(&run, &["no article could be embedded"]);
     assert_no_output(&out);
 }
 
@@ -373,12 +348,7 @@ fn model_without_tokenizer_names_the_file_and_the_fix() {
         std::fs::remove_file(m.join("tokenizer.json")).unwrap()
     });
     let (run, out) = embed_with_model(dir.path(), &model);
-    assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("tokenizer.json") && run.stderr.contains("install-default.sh"),
-        "{}",
-        run.stderr
-    );
+    common::assert_fatal(&run, &["tokenizer.json", "install-default.sh"]);
     assert_no_output(&out);
 }
 
@@ -392,12 +362,7 @@ fn truncated_weights_are_a_clear_error() {
         std::fs::write(&w, &bytes[..bytes.len() / 3]).unwrap();
     });
     let (run, out) = embed_with_model(dir.path(), &model);
-    assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("model.safetensors") && run.stderr.contains("truncated"),
-        "{}",
-        run.stderr
-    );
+    common::assert_fatal(&run, &["model.safetensors", "truncated"]);
     assert_no_output(&out);
 }
 
@@ -422,12 +387,7 @@ fn corrupt_installed_model_fails_its_checksum() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("tokenizer.json") && run.stderr.contains("sha256"),
-        "{}",
-        run.stderr
-    );
+    common::assert_fatal(&run, &["tokenizer.json", "sha256"]);
     assert_no_output(&out);
 }
 
@@ -450,19 +410,13 @@ fn bad_flags_are_errors() {
         assert!(run.stderr.contains("built without CUDA"), "{}", run.stderr);
     }
     let run = embed(&input, &out, &["--device", "cpu", "--dtype", "f16"]);
-    assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("--dtype f16 needs a CUDA device"),
-        "{}",
-        run.stderr
-    );
+    common::assert_fatal(&run, &["--dtype f16 needs a CUDA device"]);
     let run = embed(&input, &out, &["--device", "cuda:7"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
     let run = embed(&input, &out, &["--batch-size", "0"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
     let run = embed(&input, &out, &["--max-length", "100000"]);
-    assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(run.stderr.contains("max length"), "{}", run.stderr);
+    common::assert_fatal(&run, &["max length"]);
     assert_no_output(&out);
 }
 
@@ -555,10 +509,5 @@ fn hub_ids_resolve_through_the_hub_cache_offline() {
     // Not in the cache, offline: a clear error naming the hint.
     std::fs::remove_file(repo.join("refs/main")).unwrap();
     let run = common::newsclust_with_env(&args, &[("HF_HOME", &hf_home)]);
-    assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("HF_HUB_OFFLINE") && run.stderr.contains("install-default.sh"),
-        "{}",
-        run.stderr
-    );
+    common::assert_fatal(&run, &["HF_HUB_OFFLINE", "install-default.sh"]);
 }

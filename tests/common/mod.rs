@@ -69,6 +69,18 @@ pub fn newsclust_with_env(args: &[&str], env: &[(&str, &Path)]) -> Run {
     }
 }
 
+/// The run ended with exit code 2 (fatal) and its stderr says each of `needles`.
+pub fn assert_fatal(run: &Run, needles: &[&str]) {
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    for needle in needles {
+        assert!(
+            run.stderr.contains(needle),
+            "missing {needle:?} in:\n{}",
+            run.stderr
+        );
+    }
+}
+
 /// A Parquet file's batches and key-value metadata.
 pub struct Table {
     pub batches: Vec<RecordBatch>,
