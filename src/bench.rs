@@ -6,11 +6,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use arrow_array::{ArrayRef, Float64Array, RecordBatch, StringArray, UInt64Array};
-use rayon::prelude::*;
 
 use crate::cluster::{kmeans, KMeansParams};
 use crate::device::{DeviceChoice, Precision};
-use crate::embed::{plan_batches, Embedder};
+use crate::embed::Embedder;
 use crate::io::atomic::AtomicFile;
 use crate::io::{ArticleReader, Item, ReadOptions, TextSpec};
 use crate::matrix::Matrix;
@@ -124,7 +123,6 @@ fn bench_one(
         d.synchronize()
             .map_err(|e| PipelineError::Config(e.to_string()))
     };
-    let parallel = device.is_cpu() && job.cpu_workers > 1;
     let batch_size = job
         .batch_size
         .unwrap_or_else(|| crate::pipeline::default_batch_size(&device));
@@ -144,31 +142,14 @@ fn bench_one(
         let tokens = model.tokenizer.encode_all(texts)?;
         let tokenize = t0.elapsed().as_secs_f64();
         let t1 = Instant::now();
-        let lengths: Vec<usize> = tokens.iter().map(|t| t.ids.len()).collect();
-        let batches = plan_batches(&lengths, batch_size, usize::MAX);
-        let embed = |b: &Vec<usize>| {
-            let seqs: Vec<&[u32]> = b.iter().map(|&i| tokens[i].ids.as_slice()).collect();
-            model.embed(&seqs)
-        };
-        let outs: Vec<Result<Vec<f32>, _>> = if parallel {
-            batches.par_iter().map(embed).collect()
-        } else {
-            batches.iter().map(embed).collect()
-        };
+        vectors =
+            model.embed_tokens(&tokens, batch_size, usize::MAX, job.cpu_workers, |_, _| {})?;
         sync(&device)?;
         let embed_s = t1.elapsed().as_secs_f64();
         if tokenize + embed_s < best.0 + best.1 {
             best = (tokenize, embed_s);
         }
-        let dim = model.encoder.dim();
-        vectors = vec![0f32; texts.len() * dim];
-        for (b, out) in batches.iter().zip(outs) {
-            let out = out?;
-            for (row, &i) in b.iter().enumerate() {
-                vectors[i * dim..(i + 1) * dim].copy_from_slice(&out[row * dim..(row + 1) * dim]);
-            }
-        }
-        n_tokens = lengths.iter().sum::<usize>() as u64;
+        n_tokens = tokens.iter().map(|t| t.ids.len() as u64).sum();
     }
     let data = Matrix::new(vectors, model.encoder.dim()).expect("n × dim");
     let params = KMeansParams::new(job.k.min(data.rows()), 1, 100, 1e-4, 42, None)?;

@@ -186,11 +186,6 @@ fn open_cuda(choice: DeviceChoice, ordinal: usize) -> Result<Device, DeviceError
     }
 }
 
-/// Waits for queued device work (timing GPU work needs it); a no-op on the CPU.
-pub fn synchronize(device: &Device) -> candle_core::Result<()> {
-    device.synchronize()
-}
-
 #[cfg(not(feature = "cuda"))]
 fn open_cuda(choice: DeviceChoice, _ordinal: usize) -> Result<Device, DeviceError> {
     Err(DeviceError::NoCudaSupport(choice))

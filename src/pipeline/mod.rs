@@ -194,6 +194,47 @@ impl LoadedModel {
         Ok(self.cpu_fallback.get_or_init(|| enc))
     }
 
+    /// Embeds tokenized texts in length-sorted batches (at most `batch_size` texts and
+    /// `max_tokens` padded tokens each); on the CPU with `workers` > 1, that many batches run
+    /// side by side. `on_batch(texts, tokens)` follows progress. Returns the vectors in input order.
+    pub fn embed_tokens(
+        &self,
+        tokens: &[Tokens],
+        batch_size: usize,
+        max_tokens: usize,
+        workers: usize,
+        mut on_batch: impl FnMut(u64, u64),
+    ) -> Result<Vec<f32>, EmbedError> {
+        let dim = self.encoder.dim();
+        let lengths: Vec<usize> = tokens.iter().map(|t| t.ids.len()).collect();
+        let batches = plan_batches(&lengths, batch_size, max_tokens);
+        let mut vectors = vec![0f32; tokens.len() * dim];
+        let embed = |batch: &Vec<usize>| {
+            let seqs: Vec<&[u32]> = batch.iter().map(|&i| tokens[i].ids.as_slice()).collect();
+            self.embed(&seqs)
+        };
+        let parallel = workers > 1 && self.encoder.device().is_cpu();
+        // Side by side in groups of `workers` batches, so progress still moves as they finish.
+        let group = if parallel { workers } else { 1 };
+        for batches in batches.chunks(group) {
+            let outputs: Vec<Result<Vec<f32>, EmbedError>> = if parallel {
+                batches.par_iter().map(embed).collect()
+            } else {
+                batches.iter().map(embed).collect()
+            };
+            for (batch, out) in batches.iter().zip(outputs) {
+                let out = out?;
+                for (row, &i) in batch.iter().enumerate() {
+                    vectors[i * dim..(i + 1) * dim]
+                        .copy_from_slice(&out[row * dim..(row + 1) * dim]);
+                }
+                let batch_tokens: usize = batch.iter().map(|&i| lengths[i]).sum();
+                on_batch(batch.len() as u64, batch_tokens as u64);
+            }
+        }
+        Ok(vectors)
+    }
+
     /// Embeds one batch, surviving out-of-memory (see [`crate::embed::retry`]).
     pub fn embed(&self, seqs: &[&[u32]]) -> Result<Vec<f32>, EmbedError> {
         let fallback = || self.cpu_fallback().map(|e| e as &dyn Embedder);
@@ -325,36 +366,14 @@ fn embed_chunk(
     progress: &mut Progress,
 ) -> Result<(), PipelineError> {
     let t1 = Instant::now();
-    let dim = model.encoder.dim();
-    let lengths: Vec<usize> = tokens.iter().map(|t| t.ids.len()).collect();
-    let batches = plan_batches(
-        &lengths,
+    let max_tokens = MAX_BATCH_TOKENS.max(summary.batch_size * 2);
+    let vectors = model.embed_tokens(
+        &tokens,
         summary.batch_size,
-        MAX_BATCH_TOKENS.max(summary.batch_size * 2),
-    );
-    let mut vectors = vec![0f32; chunk.len() * dim];
-    let embed = |batch: &Vec<usize>| {
-        let seqs: Vec<&[u32]> = batch.iter().map(|&i| tokens[i].ids.as_slice()).collect();
-        model.embed(&seqs)
-    };
-    let parallel = workers > 1 && model.encoder.device().is_cpu();
-    // Side by side in groups of `workers` batches, so progress still moves as they finish.
-    let group = if parallel { workers } else { 1 };
-    for batches in batches.chunks(group) {
-        let outputs: Vec<Result<Vec<f32>, EmbedError>> = if parallel {
-            batches.par_iter().map(embed).collect()
-        } else {
-            batches.iter().map(embed).collect()
-        };
-        for (batch, out) in batches.iter().zip(outputs) {
-            let out = out?;
-            for (row, &i) in batch.iter().enumerate() {
-                vectors[i * dim..(i + 1) * dim].copy_from_slice(&out[row * dim..(row + 1) * dim]);
-            }
-            let batch_tokens: usize = batch.iter().map(|&i| lengths[i]).sum();
-            progress.add(batch.len() as u64, batch_tokens as u64);
-        }
-    }
+        max_tokens,
+        workers,
+        |docs, toks| progress.add(docs, toks),
+    )?;
     summary.embed_seconds += t1.elapsed().as_secs_f64();
 
     let rows: Vec<EmbeddedArticle> = chunk
@@ -367,7 +386,7 @@ fn embed_chunk(
         })
         .collect();
     summary.embedded += rows.len() as u64;
-    summary.tokens += lengths.iter().sum::<usize>() as u64;
+    summary.tokens += tokens.iter().map(|t| t.ids.len() as u64).sum::<u64>();
     summary.truncated += rows.iter().filter(|r| r.truncated).count() as u64;
     writer.write(&rows, &vectors)?;
     Ok(())
