@@ -28,6 +28,8 @@ pub struct BenchJob {
     pub dtypes: Vec<Precision>,
     /// Texts per forward pass; `None`: the device's default.
     pub batch_size: Option<usize>,
+    /// Packed or padded forward pass (default: by device).
+    pub forward: crate::embed::Forward,
     pub repeat: usize,
     /// k of the timed k-means.
     pub k: usize,
@@ -40,6 +42,8 @@ pub struct BenchJob {
 pub struct BenchRow {
     pub device: String,
     pub dtype: String,
+    /// `packed` or `padded`.
+    pub forward: String,
     pub batch_size: u64,
     pub docs: u64,
     pub tokens: u64,
@@ -49,6 +53,8 @@ pub struct BenchRow {
     pub cluster_s: f64,
     /// Documents (and tokens) per second of tokenize + embed.
     pub docs_per_s: f64,
+    /// Documents per second of the embedding stage alone (batches to vectors on the host).
+    pub embed_docs_per_s: f64,
     pub tokens_per_s: f64,
     pub peak_rss_mib: f64,
     pub gpu_mem_used_mib: Option<f64>,
@@ -70,21 +76,31 @@ pub fn run_bench(job: &BenchJob) -> Result<Vec<BenchRow>, PipelineError> {
     let mut rows = Vec::new();
     for &device in &job.devices {
         for &dtype in &job.dtypes {
-            let model = match LoadedModel::load_as(&job.model, &job.resolve, None, device, dtype) {
-                Ok(m) => m,
-                Err(PipelineError::Device(e))
-                    if device != DeviceChoice::Cpu && job.devices.len() > 1 =>
-                {
-                    tracing::warn!("skipping {device}/{}: {e}", dtype.name());
-                    continue;
-                }
-                Err(PipelineError::Device(e @ crate::device::DeviceError::Precision(_))) => {
-                    tracing::warn!("skipping {device}/{}: {e}", dtype.name());
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
+            let mut model =
+                match LoadedModel::load_as(&job.model, &job.resolve, None, device, dtype) {
+                    Ok(m) => m,
+                    Err(PipelineError::Device(e))
+                        if device != DeviceChoice::Cpu && job.devices.len() > 1 =>
+                    {
+                        tracing::warn!("skipping {device}/{}: {e}", dtype.name());
+                        continue;
+                    }
+                    Err(PipelineError::Device(e @ crate::device::DeviceError::Precision(_))) => {
+                        tracing::warn!("skipping {device}/{}: {e}", dtype.name());
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
+            model.encoder.set_forward(job.forward);
             rows.push(bench_one(job, &model, dtype, &texts)?);
+            let profile = crate::embed::profile::take_report();
+            if !profile.is_empty() {
+                eprintln!(
+                    "forward-pass stages, {} {} (synchronised; NEWSCLUST_PROFILE):\n{profile}",
+                    model.encoder.device_name(),
+                    dtype.name()
+                );
+            }
         }
     }
     let base = rows
@@ -142,8 +158,10 @@ fn bench_one(
         let tokens = model.tokenizer.encode_all(texts)?;
         let tokenize = t0.elapsed().as_secs_f64();
         let t1 = Instant::now();
+        let packed = model.encoder.is_packed();
+        let max_tokens = crate::pipeline::max_batch_tokens(batch_size, packed);
         vectors =
-            model.embed_tokens(&tokens, batch_size, usize::MAX, job.cpu_workers, |_, _| {})?;
+            model.embed_tokens(&tokens, batch_size, max_tokens, job.cpu_workers, |_, _| {})?;
         sync(&device)?;
         let embed_s = t1.elapsed().as_secs_f64();
         if tokenize + embed_s < best.0 + best.1 {
@@ -163,6 +181,12 @@ fn bench_one(
     Ok(BenchRow {
         device: model.encoder.device_name(),
         dtype: dtype.name().into(),
+        forward: if model.encoder.is_packed() {
+            "packed"
+        } else {
+            "padded"
+        }
+        .into(),
         batch_size: batch_size as u64,
         docs,
         tokens: n_tokens,
@@ -170,6 +194,7 @@ fn bench_one(
         embed_s: best.1,
         cluster_s,
         docs_per_s: docs as f64 / secs,
+        embed_docs_per_s: docs as f64 / best.1,
         tokens_per_s: n_tokens as f64 / secs,
         peak_rss_mib: peak_rss_mib(),
         gpu_mem_used_mib: gpu_mem_used_mib(&device),
@@ -210,11 +235,14 @@ fn gpu_mem_used_mib(_device: &candle_core::Device) -> Option<f64> {
 /// The table printed by the command.
 pub fn table(rows: &[BenchRow]) -> String {
     let mut out = format!(
-        "{:<8} {:<5} {:>7} {:>9} {:>10} {:>12} {:>9} {:>10} {:>10} {:>9} {:>8}\n",
+        "{:<8} {:<5} {:<6} {:>6} {:>7} {:>9} {:>12} {:>10} {:>12} {:>9} {:>10} {:>10} {:>9} {:>8}\n",
         "device",
         "dtype",
+        "pass",
+        "batch",
         "docs",
         "docs/s",
+        "embed docs/s",
         "tokens/s",
         "tokenize s",
         "embed s",
@@ -225,11 +253,14 @@ pub fn table(rows: &[BenchRow]) -> String {
     );
     for r in rows {
         out.push_str(&format!(
-            "{:<8} {:<5} {:>7} {:>9.1} {:>10.0} {:>12.3} {:>9.2} {:>10.3} {:>10.0} {:>9} {:>8}\n",
+            "{:<8} {:<5} {:<6} {:>6} {:>7} {:>9.1} {:>12.1} {:>10.0} {:>12.3} {:>9.3} {:>10.3} {:>10.0} {:>9} {:>8}\n",
             r.device,
             r.dtype,
+            r.forward,
+            r.batch_size,
             r.docs,
             r.docs_per_s,
+            r.embed_docs_per_s,
             r.tokens_per_s,
             r.tokenize_s,
             r.embed_s,
@@ -265,6 +296,12 @@ fn write_outputs(out: &std::path::Path, rows: &[BenchRow]) -> Result<(), Pipelin
             )),
         ),
         (
+            "forward",
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| r.forward.as_str()),
+            )),
+        ),
+        (
             "batch_size",
             Arc::new(UInt64Array::from_iter_values(
                 rows.iter().map(|r| r.batch_size),
@@ -282,6 +319,7 @@ fn write_outputs(out: &std::path::Path, rows: &[BenchRow]) -> Result<(), Pipelin
         ("embed_s", f64s(&|r| Some(r.embed_s))),
         ("cluster_s", f64s(&|r| Some(r.cluster_s))),
         ("docs_per_s", f64s(&|r| Some(r.docs_per_s))),
+        ("embed_docs_per_s", f64s(&|r| Some(r.embed_docs_per_s))),
         ("tokens_per_s", f64s(&|r| Some(r.tokens_per_s))),
         ("peak_rss_mib", f64s(&|r| Some(r.peak_rss_mib))),
         ("gpu_mem_used_mib", f64s(&|r| r.gpu_mem_used_mib)),

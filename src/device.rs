@@ -161,7 +161,19 @@ fn open_cuda(choice: DeviceChoice, ordinal: usize) -> Result<Device, DeviceError
     let opened = std::panic::catch_unwind(|| Device::new_cuda(ordinal));
     std::panic::set_hook(hook);
     match opened {
-        Ok(Ok(device)) => Ok(device),
+        Ok(Ok(device)) => {
+            if let Device::Cuda(cuda) = &device {
+                // candle runs everything on one stream, so cudarc's per-buffer event tracking
+                // (two events created per allocation, recorded at every launch) only costs
+                // time. NEWSCLUST_CUDA_EVENTS=1 keeps it, for comparison.
+                if std::env::var("NEWSCLUST_CUDA_EVENTS").as_deref() != Ok("1") {
+                    // SAFETY: one stream only: no buffer is used on a stream other than the one
+                    // it was allocated on.
+                    unsafe { cuda.disable_event_tracking() };
+                }
+            }
+            Ok(device)
+        }
         Ok(Err(err)) => Err(DeviceError::Unavailable {
             choice,
             reason: err.to_string(),

@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use newsclust::cluster::Algorithm;
 use newsclust::device::{DeviceChoice, Precision};
+use newsclust::embed::Forward;
 use newsclust::io::{Field, FieldMap, FieldOverride, InputFormat, ReadOptions, TextSpec};
 use newsclust::model::ResolveOptions;
 use newsclust::pipeline::{
@@ -67,9 +68,12 @@ struct BenchArgs {
     /// Precisions to time, e.g. `f32,f16` (the CPU runs f32 only).
     #[arg(long, value_enum, value_delimiter = ',', default_value = "f32")]
     dtypes: Vec<Precision>,
-    /// Texts per forward pass (default: 16 on the CPU, 256 on a GPU).
+    /// Texts per forward pass (default: 16 on the CPU, 1024 on a GPU).
     #[arg(long)]
     batch_size: Option<usize>,
+    /// Forward pass: packed (no padding) or padded; auto: packed on CUDA, padded on the CPU.
+    #[arg(long, value_enum, default_value_t = Forward::Auto)]
+    forward: Forward,
     /// Timed repeats after one warm-up; the best is reported.
     #[arg(long, default_value_t = 3)]
     repeat: usize,
@@ -242,9 +246,12 @@ struct ModelArgs {
     /// Precision of the model on the GPU (the CPU computes in f32).
     #[arg(long, value_enum, default_value_t = Precision::F32)]
     dtype: Precision,
-    /// Texts per forward pass (default: 16 on the CPU, 256 on a GPU).
+    /// Texts per forward pass (default: 16 on the CPU, 1024 on a GPU).
     #[arg(long)]
     batch_size: Option<usize>,
+    /// Forward pass: packed (no padding) or padded; auto: packed on CUDA, padded on the CPU.
+    #[arg(long, value_enum, default_value_t = Forward::Auto)]
+    forward: Forward,
     /// CPU threads (default: all cores); batches run side by side, one per thread.
     #[arg(long)]
     threads: Option<usize>,
@@ -380,6 +387,7 @@ fn embed_job(
         device: model.device,
         precision: model.dtype,
         batch_size: model.batch_size,
+        forward: model.forward,
         cpu_workers: workers,
         out,
         strict,
@@ -391,15 +399,17 @@ fn embed_and_report(job: &EmbedJob) -> anyhow::Result<EmbedSummary> {
     let summary = run_embed(job, |bad| tracing::warn!("skipped {bad}"))?;
     let rate = summary.embedded as f64 / summary.total_seconds.max(1e-9);
     tracing::info!(
-        "wrote {} ({} embedded, {} skipped, {} truncated; {} tokens; {:.1} s in all, tokenize {:.2} s, embed {:.1} s; {:.0} docs/s on {})",
+        "wrote {} ({} embedded, {} skipped, {} truncated; {} tokens; {:.2} s in all: load {:.2} s, tokenize {:.2} s (own thread), embed {:.2} s, waiting for the writer {:.2} s; {:.0} docs/s on {})",
         job.out.display(),
         summary.embedded,
         summary.skipped,
         summary.truncated,
         summary.tokens,
         summary.total_seconds,
+        summary.load_seconds,
         summary.tokenize_seconds,
         summary.embed_seconds,
+        summary.write_wait_seconds,
         rate,
         summary.device
     );
@@ -528,6 +538,7 @@ fn bench(args: BenchArgs, workers: usize) -> anyhow::Result<u8> {
         devices,
         dtypes,
         batch_size,
+        forward,
         repeat,
         k,
         threads: _,
@@ -543,6 +554,7 @@ fn bench(args: BenchArgs, workers: usize) -> anyhow::Result<u8> {
         devices,
         dtypes,
         batch_size,
+        forward,
         repeat,
         k,
         cpu_workers: workers,

@@ -4,6 +4,8 @@
 mod common;
 
 use common::{cosine, model_dir, Table};
+use newsclust::device::{DeviceChoice, Precision};
+use newsclust::embed::Forward;
 use newsclust::io::{Field, TextSpec};
 use newsclust::pipeline::{run_embed, EmbedJob};
 
@@ -30,6 +32,38 @@ fn reference() -> Reference {
 
 #[test]
 fn embed_job_matches_sentence_transformers() {
+    // The CPU default: padded batches.
+    check_job(DeviceChoice::Cpu, Precision::F32, Forward::Auto, 0.999);
+}
+
+#[test]
+fn packed_forward_matches_sentence_transformers() {
+    // The packed pass (no padding; the CUDA default) through its CPU reference ops.
+    check_job(DeviceChoice::Cpu, Precision::F32, Forward::Packed, 0.999);
+}
+
+#[test]
+fn cuda_matches_sentence_transformers() {
+    // The same body on a GPU, when this build has CUDA and one answers (never on CI).
+    if DeviceChoice::Cuda(0).open().is_err() {
+        eprintln!("no CUDA GPU here: skipped");
+        return;
+    }
+    for (precision, forward, tol) in [
+        (Precision::F32, Forward::Packed, 0.999),
+        (Precision::F32, Forward::Padded, 0.999),
+        (Precision::F16, Forward::Packed, 0.99),
+        (Precision::Bf16, Forward::Packed, 0.99),
+        (Precision::F16, Forward::Padded, 0.99),
+    ] {
+        eprintln!("cuda {precision:?} {forward:?}");
+        check_job(DeviceChoice::Cuda(0), precision, forward, tol);
+    }
+}
+
+/// Embeds the reference texts with the whole job and compares with sentence-transformers:
+/// every cosine ≥ `tol`, same token counts and truncation flags, unit norms, input order.
+fn check_job(device: DeviceChoice, precision: Precision, forward: Forward, tol: f64) {
     let reference = reference();
     assert!(reference.items.len() >= 24);
     let dir = tempfile::tempdir().unwrap();
@@ -46,6 +80,9 @@ fn embed_job_matches_sentence_transformers() {
     // A small batch size so texts of different lengths share batches and get padded.
     let mut job = EmbedJob::new(&input, model_dir().to_str().unwrap(), &out);
     job.batch_size = Some(4);
+    job.device = device;
+    job.precision = precision;
+    job.forward = forward;
     job.text = TextSpec {
         fields: vec![Field::Text],
         separator: " ".into(),
@@ -83,7 +120,7 @@ fn embed_job_matches_sentence_transformers() {
         let c = cosine(&vectors[i], &item.embedding);
         min_cos = min_cos.min(c);
         assert!(
-            c >= 0.999,
+            c >= tol,
             "item {i} ({:?}): cosine {c}",
             &item.text[..item.text.len().min(40)]
         );

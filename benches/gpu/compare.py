@@ -1,7 +1,11 @@
 """Side-by-side numbers for benches/gpu/run.sh: PyTorch and sentence-transformers on the texts and
 weights newsclust used, embedding parity, and GPU vs CPU k-means. Prints a Markdown table.
 
-    python3 benches/gpu/compare.py --kit gpu-kit --out /tmp/gpu-out [--device cuda]
+    python3 benches/gpu/compare.py --kit gpu-kit --out /tmp/gpu-out [--device cuda] [--x10 ag_x10.csv]
+
+Ratios it prints: newsclust's embedding stage (`bench`, embed docs/s) against PyTorch SDPA on the
+same texts, and newsclust's whole `embed` job (file to Parquet, wall time from run.sh's jobs.txt)
+against sentence-transformers `encode` fp32 (the faster of batch 64 and 256).
 """
 
 import argparse
@@ -77,12 +81,31 @@ def torch_sdpa(model_dir, docs, device, dtype, batch=256):
     return out, best
 
 
+def st_encode(st, docs, batch):
+    t = time.perf_counter()
+    vec = st.encode(docs, batch_size=batch, convert_to_numpy=True)
+    return vec, time.perf_counter() - t
+
+
+def job_walls(out):
+    """Wall seconds of run.sh's whole embed jobs, by name."""
+    walls = {}
+    p = out / "jobs.txt"
+    if p.exists():
+        for line in p.read_text().splitlines():
+            if line.endswith(" s wall"):
+                name, rest = line.split(": ", 1)
+                walls[name] = float(rest.split()[0])
+    return walls
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--kit", default="gpu-kit")
     ap.add_argument("--out", default="/tmp/gpu-out")
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--x10", default=None, help="the same texts ten times over (run.sh writes it)")
     args = ap.parse_args()
     import torch
     from sentence_transformers import SentenceTransformer
@@ -96,15 +119,28 @@ def main():
     st = SentenceTransformer(model_dir, device=args.device)
     st.max_seq_length = 256
     st.encode(docs[:256], batch_size=64)
-    t = time.perf_counter()
-    st_vec = st.encode(docs, batch_size=64, convert_to_numpy=True)
-    st_s = time.perf_counter() - t
-    rows.append(("sentence-transformers encode fp32 (tokenizing included)", n / st_s))
+    st_best = None
+    for batch in (64, 256):
+        vec, secs = st_encode(st, docs, batch)
+        rows.append((f"sentence-transformers encode fp32, batch {batch} (tokenizing included)", n / secs))
+        if st_best is None or n / secs > st_best[1]:
+            st_best = (batch, n / secs)
+            st_vec = vec
+    st_x10 = None
+    if args.x10:
+        docs10 = texts(args.x10)
+        _, secs = st_encode(st, docs10, st_best[0])
+        st_x10 = len(docs10) / secs
+        rows.append((f"sentence-transformers encode fp32, batch {st_best[0]}, {len(docs10)} texts", st_x10))
+    del st
     pt32, s32 = torch_sdpa(model_dir, docs, args.device, torch.float32)
-    rows.append(("PyTorch SDPA fp32, embedding stage", n / s32))
+    rows.append(("PyTorch SDPA fp32, embedding stage, batch 256", n / s32))
+    pt_best16 = None
     if args.device == "cuda":
-        pt16, s16 = torch_sdpa(model_dir, docs, args.device, torch.float16)
-        rows.append(("PyTorch SDPA fp16, embedding stage", n / s16))
+        for batch in (256, 1024):
+            _, s16 = torch_sdpa(model_dir, docs, args.device, torch.float16, batch=batch)
+            rows.append((f"PyTorch SDPA fp16, embedding stage, batch {batch}", n / s16))
+            pt_best16 = max(pt_best16 or 0, n / s16)
     result = {"docs": n, "throughput_docs_per_s": dict(rows)}
     parity = {}
     for dt in ["f32", "f16", "bf16"]:
@@ -112,6 +148,7 @@ def main():
         if p.exists():
             v = vectors(p)[:n]
             parity[f"newsclust cuda {dt} vs sentence-transformers fp32 (min cosine)"] = min_cos(v, st_vec)
+    parity["PyTorch SDPA fp32 vs sentence-transformers fp32 (min cosine)"] = min_cos(pt32, st_vec)
     cpu = out / "emb_cpu_f32_500.parquet"
     if cpu.exists() and (out / "emb_cuda_f32.parquet").exists():
         parity["newsclust cpu f32 vs cuda f32, 500 texts (min cosine)"] = min_cos(vectors(cpu), vectors(out / "emb_cuda_f32.parquet")[:500])
@@ -120,10 +157,23 @@ def main():
         b = pq.read_table(out / "km_cpu/documents.parquet").column("topic_id").to_pylist()
         parity["k-means GPU vs CPU, same seed (ARI)"] = adjusted_rand_score(a, b)
     result["parity"] = parity
-    for name in ["bench_cuda", "bench_cpu"]:
-        p = out / f"{name}.json"
-        if p.exists():
-            result[name] = json.loads(p.read_text())
+    benches = {}
+    for p in sorted(out.glob("bench_*.json")):
+        benches[p.stem] = json.loads(p.read_text())
+    result["bench"] = benches
+    ratios = {}
+    for row in benches.get("bench_cuda", []):
+        if pt_best16 and row["dtype"] == "f16":
+            ratios["newsclust embedding stage f16 (bench, batch %d) / PyTorch SDPA fp16 (best batch)" % row["batch_size"]] = row["embed_docs_per_s"] / pt_best16
+        if row["dtype"] == "f32":
+            ratios["newsclust embedding stage f32 (bench) / PyTorch SDPA fp32"] = row["embed_docs_per_s"] / (n / s32)
+    walls = job_walls(out)
+    for name, secs in walls.items():
+        if name.endswith("_x10") and st_x10:
+            ratios[f"{name} whole job ({10 * n / secs:.0f} docs/s) / sentence-transformers encode fp32"] = (10 * n / secs) / st_x10
+        elif name.startswith("embed_cuda"):
+            ratios[f"{name} whole job ({n / secs:.0f} docs/s) / sentence-transformers encode fp32"] = (n / secs) / st_best[1]
+    result["ratios"] = ratios
     (out / "summary.json").write_text(json.dumps(result, indent=1))
     print(f"| reference on {args.device} | docs/s |\n|---|---|")
     for k, v in rows:
@@ -131,6 +181,9 @@ def main():
     print("\n| parity | value |\n|---|---|")
     for k, v in parity.items():
         print(f"| {k} | {v:.6f} |")
+    print("\n| ratio | value |\n|---|---|")
+    for k, v in ratios.items():
+        print(f"| {k} | {v:.2f} |")
 
 
 if __name__ == "__main__":

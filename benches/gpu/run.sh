@@ -1,15 +1,20 @@
 #!/bin/sh
 # The GPU verification, run on the GPU machine from the repository root with gpu-kit/ carried
 # over (benches/gpu/prepare.sh makes it). Writes everything under $OUT (default /tmp/gpu-out).
-# 1. newsclust bench: cuda f32/f16/bf16 on all 7,600 AG News texts, CPU f32 on 1,000;
-# 2. whole embed jobs (file to Parquet) on cuda f32/f16/bf16 and CPU f32 (500 texts, for parity);
-# 3. benches/gpu/compare.py: sentence-transformers and PyTorch (SDPA fp16) on the same texts and
-#    weights, cosines newsclust vs PyTorch and CPU vs GPU, GPU vs CPU k-means (ARI).
+# 1. newsclust bench on AG News test (7,600 texts): cuda f32/f16/bf16 with the packed forward
+#    pass at batch 1024, f16 at batch 256 and 4096, the padded pass (f16, f32), a per-stage
+#    profile (NEWSCLUST_PROFILE=1), and the CPU on 1,000 texts;
+# 2. whole embed jobs (file to Parquet) on cuda f32/f16/bf16 for 7,600 texts and f16 for the
+#    same texts ten times over (76,000), and CPU f32 on 500 texts (for parity);
+# 3. GPU vs CPU k-means, `--device cuda:7`, and a run with the GPU hidden (CPU fallback);
+# 4. benches/gpu/compare.py: sentence-transformers and PyTorch SDPA on the same texts and
+#    weights, cosines newsclust vs sentence-transformers and CPU vs GPU, k-means ARI.
 set -u
+PY=${PYTHON:-python3}
 OUT=${OUT:-/tmp/gpu-out}
 # Each step runs even if an earlier one failed; failures are listed at the end.
 failed=""
-step() { name=$1; shift; "$@" || failed="$failed $name"; }
+step() { name=$1; shift; echo "== $name" >&2; "$@" || failed="$failed $name"; }
 mkdir -p "$OUT"
 kit=gpu-kit
 NV=$(dirname "$(find / -xdev -name libcublas.so.13 -path '*nvidia/cu13*' 2>/dev/null | head -1)")
@@ -18,7 +23,7 @@ export LD_LIBRARY_PATH="$NV${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 bin=/tmp/newsclust
 xz -dc "$kit/newsclust.xz" > "$bin" && chmod +x "$bin"
 # Same weights on both sides: the f16 copy widened back to f32.
-python3 - "$kit/model" <<'PYEOF'
+"$PY" - "$kit/model" <<'PYEOF'
 import sys, os
 from safetensors.numpy import load_file, save_file
 d = sys.argv[1]
@@ -26,27 +31,50 @@ t = load_file(os.path.join(d, "model.f16.safetensors"))
 save_file({k: (v.astype("float32") if v.dtype.kind == "f" else v) for k, v in t.items()}, os.path.join(d, "model.safetensors"))
 PYEOF
 model="$kit/model"
-head -n 1000 "$kit/ag_news.csv" > /tmp/ag1000.csv
-head -n 500 "$kit/ag_news.csv" > /tmp/ag500.csv
+ag="$kit/ag_news.csv"
+head -n 1000 "$ag" > /tmp/ag1000.csv
+head -n 500 "$ag" > /tmp/ag500.csv
+# AG News ten times over, each copy with its own ids (the label column is the id here).
+"$PY" - "$ag" /tmp/ag_x10.csv <<'PYEOF'
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1], newline="", encoding="utf-8")))
+with open(sys.argv[2], "w", newline="", encoding="utf-8") as f:
+    w = csv.writer(f)
+    for k in range(10):
+        for i, (_, t, d) in enumerate(rows):
+            w.writerow([f"{k}-{i}", t, d])
+PYEOF
 cols="--no-header --columns label,title,text"
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$OUT/gpu.txt" 2>&1 || echo "no nvidia-smi" > "$OUT/gpu.txt"
-cat "$OUT/gpu.txt"
+cols_x10="--no-header --columns id,title,text"
+{ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv; nproc; lscpu | grep 'Model name'; } > "$OUT/machine.txt" 2>&1
+cat "$OUT/machine.txt"
 
-step bench_cuda "$bin" bench -i "$kit/ag_news.csv" $cols -m "$model" --devices cuda --dtypes f32,f16,bf16 --batch-size 256 --repeat 3 -o "$OUT/bench_cuda.parquet"
+b() { "$bin" bench -i "$ag" $cols -m "$model" --devices cuda "$@"; }
+step bench_packed b --dtypes f32,f16,bf16 --batch-size 1024 --repeat 3 -o "$OUT/bench_cuda.parquet"
+step bench_b256 b --dtypes f16 --batch-size 256 --repeat 3 -o "$OUT/bench_cuda_b256.parquet"
+step bench_b4096 b --dtypes f16 --batch-size 4096 --repeat 3 -o "$OUT/bench_cuda_b4096.parquet"
+step bench_padded b --dtypes f32,f16 --forward padded --batch-size 256 --repeat 3 -o "$OUT/bench_cuda_padded.parquet"
+step bench_padded_events env NEWSCLUST_CUDA_EVENTS=1 "$bin" bench -i "$ag" $cols -m "$model" --devices cuda --dtypes f16 --forward padded --batch-size 256 --repeat 3 -o "$OUT/bench_cuda_padded_events.parquet"
+step profile env NEWSCLUST_PROFILE=1 "$bin" bench -i "$ag" $cols -m "$model" --devices cuda --dtypes f16,f32 --batch-size 1024 --repeat 1 -o "$OUT/bench_profile.parquet" 2> "$OUT/profile.txt"
+cat "$OUT/profile.txt"
 step bench_cpu "$bin" bench -i /tmp/ag1000.csv $cols -m "$model" --devices cpu --dtypes f32 --repeat 1 -o "$OUT/bench_cpu.parquet"
 
+job() { name=$1; shift; start=$(date +%s.%N); step "$name" "$bin" embed "$@" 2> "$OUT/$name.log"; end=$(date +%s.%N);
+  "$PY" -c "print('$name: %.2f s wall' % ($end - $start))" | tee -a "$OUT/jobs.txt"; tail -n 1 "$OUT/$name.log" | tee -a "$OUT/jobs.txt"; }
 for dt in f32 f16 bf16; do
-  start=$(date +%s.%N)
-  step "embed_cuda_$dt" "$bin" embed -q -i "$kit/ag_news.csv" $cols -m "$model" --device cuda --dtype $dt --batch-size 256 -o "$OUT/emb_cuda_$dt.parquet"
-  end=$(date +%s.%N)
-  python3 -c "print('embed whole job cuda $dt: %.2f s' % ($end - $start))" | tee -a "$OUT/jobs.txt"
+  job "embed_cuda_$dt" -i "$ag" $cols -m "$model" --device cuda --dtype $dt -o "$OUT/emb_cuda_$dt.parquet"
 done
-step embed_cpu "$bin" embed -q -i /tmp/ag500.csv $cols -m "$model" --device cpu -o "$OUT/emb_cpu_f32_500.parquet"
+job embed_cuda_f16_again -i "$ag" $cols -m "$model" --device cuda --dtype f16 -o /tmp/emb_again.parquet
+job embed_cuda_f16_padded -i "$ag" $cols -m "$model" --device cuda --dtype f16 --forward padded --batch-size 256 -o /tmp/emb_padded.parquet
+job embed_cuda_f16_x10 -i /tmp/ag_x10.csv $cols_x10 -m "$model" --device cuda --dtype f16 -o /tmp/emb_x10.parquet
+job embed_cuda_f32_x10 -i /tmp/ag_x10.csv $cols_x10 -m "$model" --device cuda --dtype f32 -o /tmp/emb_x10_f32.parquet
+job embed_cpu -i /tmp/ag500.csv $cols -m "$model" --device cpu -o "$OUT/emb_cpu_f32_500.parquet"
 step kmeans_cuda "$bin" cluster -q --embeddings "$OUT/emb_cuda_f32.parquet" --k 4 --device cuda -o "$OUT/km_cuda"
 step kmeans_cpu "$bin" cluster -q --embeddings "$OUT/emb_cuda_f32.parquet" --k 4 --device cpu -o "$OUT/km_cpu"
-# The device falls back when asked for a GPU that is not there, and says so.
-"$bin" embed -q -i /tmp/ag500.csv $cols -m "$model" --device cuda:7 -o "$OUT/never.parquet" 2> "$OUT/cuda7.txt" || echo "cuda:7 exit $?" >> "$OUT/cuda7.txt"
-CUDA_VISIBLE_DEVICES= "$bin" embed -i /tmp/ag500.csv $cols -m "$model" --limit 20 -o "$OUT/auto_nogpu.parquet" 2> "$OUT/auto_nogpu.txt" || true
+# A GPU that is not there is an error (exit 2); with the GPU hidden, auto falls back to the CPU.
+"$bin" embed -q -i /tmp/ag500.csv $cols -m "$model" --device cuda:7 -o "$OUT/never.parquet" 2> "$OUT/cuda7.txt"; echo "cuda:7 exit $?" >> "$OUT/cuda7.txt"
+CUDA_VISIBLE_DEVICES= "$bin" embed -i /tmp/ag500.csv $cols -m "$model" --limit 20 -o "$OUT/auto_nogpu.parquet" 2> "$OUT/auto_nogpu.txt"; echo "exit $?" >> "$OUT/auto_nogpu.txt"
+cat "$OUT/cuda7.txt" "$OUT/auto_nogpu.txt"
 
-[ -n "${SKIP_COMPARE:-}" ] || step compare python3 benches/gpu/compare.py --kit "$kit" --out "$OUT"
+[ -n "${SKIP_COMPARE:-}" ] || step compare "$PY" benches/gpu/compare.py --kit "$kit" --out "$OUT" --x10 /tmp/ag_x10.csv
 echo "failed steps:${failed:- none}"

@@ -10,6 +10,8 @@ use candle_nn::{Embedding, Linear, VarBuilder};
 
 use super::config::BertConfig;
 use super::fastmath;
+use super::packed::{self, Act, Packed};
+use super::profile::stage;
 
 struct LayerNorm {
     weight: Tensor,
@@ -38,11 +40,17 @@ fn linear(vb: VarBuilder, inp: usize, out: usize) -> candle_core::Result<Linear>
     candle_nn::linear(inp, out, vb)
 }
 
-#[derive(Clone, Copy)]
-enum Act {
-    Gelu,
-    GeluTanh,
-    Relu,
+/// The bias of `lin`, or zeros when it has none.
+fn bias_of(lin: &Linear, n: usize) -> candle_core::Result<Tensor> {
+    match lin.bias() {
+        Some(b) => Ok(b.clone()),
+        None => Tensor::zeros(n, lin.weight().dtype(), lin.weight().device()),
+    }
+}
+
+/// `[bias | gamma | beta]`, the parameter layout of [`packed::add_layer_norm`].
+fn ln_params(bias: &Tensor, norm: &LayerNorm) -> candle_core::Result<Tensor> {
+    Tensor::cat(&[bias, &norm.weight, &norm.bias], 0)
 }
 
 struct Layer {
@@ -52,6 +60,11 @@ struct Layer {
     up: Linear,
     down: Linear,
     out_norm: LayerNorm,
+    // The same weights laid out for the packed path.
+    qkv_bias: Tensor,
+    attn_params: Tensor,
+    up_bias: Tensor,
+    out_params: Tensor,
 }
 
 /// BERT embeddings + encoder layers (no pooler: sentence-transformers pools itself).
@@ -60,6 +73,9 @@ pub struct BertEncoder {
     position: Embedding,
     token_type: Tensor,
     embed_norm: LayerNorm,
+    /// `[token type 0 | gamma | beta]` of the embedding layer norm, for the packed path.
+    embed_params: Tensor,
+    eps: f32,
     layers: Vec<Layer>,
     heads: usize,
     head_dim: usize,
@@ -99,13 +115,23 @@ impl BertEncoder {
                 (Some(qb), Some(kb), Some(vb)) => Some(Tensor::cat(&[qb, kb, vb], 0)?),
                 _ => None,
             };
+            let qkv = Linear::new(qkv_w, qkv_b);
+            let attn_out = linear(a.pp("output.dense"), h, h)?;
+            let attn_norm = LayerNorm::load(a.pp("output.LayerNorm"), h, cfg.layer_norm_eps)?;
+            let up = linear(l.pp("intermediate.dense"), h, cfg.intermediate_size)?;
+            let down = linear(l.pp("output.dense"), cfg.intermediate_size, h)?;
+            let out_norm = LayerNorm::load(l.pp("output.LayerNorm"), h, cfg.layer_norm_eps)?;
             layers.push(Layer {
-                qkv: Linear::new(qkv_w, qkv_b),
-                attn_out: linear(a.pp("output.dense"), h, h)?,
-                attn_norm: LayerNorm::load(a.pp("output.LayerNorm"), h, cfg.layer_norm_eps)?,
-                up: linear(l.pp("intermediate.dense"), h, cfg.intermediate_size)?,
-                down: linear(l.pp("output.dense"), cfg.intermediate_size, h)?,
-                out_norm: LayerNorm::load(l.pp("output.LayerNorm"), h, cfg.layer_norm_eps)?,
+                qkv_bias: bias_of(&qkv, 3 * h)?,
+                attn_params: ln_params(&bias_of(&attn_out, h)?, &attn_norm)?,
+                up_bias: bias_of(&up, cfg.intermediate_size)?,
+                out_params: ln_params(&bias_of(&down, h)?, &out_norm)?,
+                qkv,
+                attn_out,
+                attn_norm,
+                up,
+                down,
+                out_norm,
             });
         }
         let act = match cfg.hidden_act.as_str() {
@@ -116,6 +142,8 @@ impl BertEncoder {
         Ok(Self {
             word,
             position,
+            embed_params: ln_params(&token_type, &embed_norm)?,
+            eps: cfg.layer_norm_eps as f32,
             token_type,
             embed_norm,
             layers,
@@ -132,6 +160,46 @@ impl BertEncoder {
 
     pub fn dtype(&self) -> DType {
         self.dtype
+    }
+
+    /// Whether [`Self::forward_packed`] can run this model on `device`: the CPU always; CUDA
+    /// when the kernels cover the shapes (head size 32 or 64, hidden size ≤ 1024).
+    pub fn packed_supported(&self) -> bool {
+        self.device().is_cpu()
+            || ((self.head_dim == 32 || self.head_dim == 64) && self.heads * self.head_dim <= 1024)
+    }
+
+    /// The forward pass on a packed batch: returns the last hidden states, (T, hidden), one row
+    /// per real token. Same maths as [`Self::forward`], without padding.
+    pub fn forward_packed(&self, p: &Packed) -> candle_core::Result<Tensor> {
+        let dev = self.device();
+        let mut x = stage("embeddings", dev, || {
+            let words = self.word.embeddings().index_select(&p.ids, 0)?;
+            let pos = self.position.embeddings().index_select(&p.positions, 0)?;
+            packed::add_layer_norm(&words, &pos, &self.embed_params, self.eps)
+        })?;
+        let scale = (1.0 / (self.head_dim as f64).sqrt()) as f32;
+        for l in &self.layers {
+            let qkv = stage("qkv matmul", dev, || x.matmul(&l.qkv.weight().t()?))?;
+            let ctx = stage("attention", dev, || {
+                packed::attention(&qkv, &l.qkv_bias, p, self.heads, scale)
+            })?;
+            let a = stage("attn-out matmul", dev, || {
+                ctx.matmul(&l.attn_out.weight().t()?)
+            })?;
+            x = stage("add+norm", dev, || {
+                packed::add_layer_norm(&a, &x, &l.attn_params, self.eps)
+            })?;
+            let up = stage("up matmul", dev, || x.matmul(&l.up.weight().t()?))?;
+            let up = stage("bias+gelu", dev, || {
+                packed::bias_act(&up, &l.up_bias, self.act)
+            })?;
+            let down = stage("down matmul", dev, || up.matmul(&l.down.weight().t()?))?;
+            x = stage("add+norm", dev, || {
+                packed::add_layer_norm(&down, &x, &l.out_params, self.eps)
+            })?;
+        }
+        Ok(x)
     }
 
     /// `ids` (batch, seq) u32; `mask` (batch, seq) in the model dtype, 1 for real tokens.

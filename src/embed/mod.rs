@@ -5,8 +5,12 @@
 
 mod bert;
 pub mod config;
+#[cfg(feature = "cuda")]
+mod cuda;
 mod fastmath;
+pub mod packed;
 pub mod pooling;
+pub mod profile;
 pub mod retry;
 pub mod tokenize;
 
@@ -17,7 +21,9 @@ use candle_nn::VarBuilder;
 
 pub use bert::BertEncoder;
 pub use config::{BertConfig, ModelConfig};
+pub use packed::Packed;
 pub use pooling::Pooling;
+use profile::stage;
 pub use tokenize::{plan_batches, TextTokenizer, Tokens};
 
 use crate::model::ModelFiles;
@@ -54,6 +60,21 @@ pub struct SentenceEncoder {
     normalize: bool,
     dim: usize,
     device: Device,
+    /// Run the packed (padding-free) forward pass; see [`SentenceEncoder::set_forward`].
+    packed: bool,
+}
+
+/// Which forward pass runs a batch (`--forward`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Forward {
+    /// Packed on CUDA (fused kernels, no padding work), padded on the CPU (where attention as a
+    /// matrix product measured faster).
+    #[default]
+    Auto,
+    /// Texts laid end to end, no padding ([`Packed`]).
+    Packed,
+    /// Texts padded to the longest in the batch, with an attention mask.
+    Padded,
 }
 
 impl SentenceEncoder {
@@ -78,16 +99,38 @@ impl SentenceEncoder {
             .map_err(|e| model_err(format!("cannot load weights: {e}")))?;
         let encoder = BertEncoder::load(vb, &config.bert)
             .map_err(|e| model_err(format!("weights do not fit config.json: {e}")))?;
+        let packed = !device.is_cpu() && encoder.packed_supported();
         Ok(Self {
             encoder,
             pooling: config.pooling,
             normalize: config.normalize,
             dim: config.bert.hidden_size,
             device: device.clone(),
+            packed,
         })
     }
 
+    /// Chooses the forward pass; returns whether batches now run packed (on CUDA the packed
+    /// pass needs kernels for the model's shapes, else the padded one runs).
+    pub fn set_forward(&mut self, forward: Forward) -> bool {
+        let want = match forward {
+            Forward::Auto => !self.device.is_cpu(),
+            Forward::Packed => true,
+            Forward::Padded => false,
+        };
+        self.packed = want && self.encoder.packed_supported();
+        self.packed
+    }
+
+    /// Whether batches run packed (their cost is real tokens, not padded ones).
+    pub fn is_packed(&self) -> bool {
+        self.packed
+    }
+
     fn embed_tensor(&self, seqs: &[&[u32]]) -> candle_core::Result<Tensor> {
+        if self.packed {
+            return self.embed_packed(seqs);
+        }
         let n = seqs.iter().map(|s| s.len()).max().unwrap_or(0).max(1);
         let b = seqs.len();
         let mut ids = vec![0u32; b * n];
@@ -111,6 +154,20 @@ impl SentenceEncoder {
     }
 }
 
+impl SentenceEncoder {
+    fn embed_packed(&self, seqs: &[&[u32]]) -> candle_core::Result<Tensor> {
+        let dev = &self.device;
+        let p = stage("upload", dev, || Packed::new(seqs, dev))?;
+        let hidden = self.encoder.forward_packed(&p)?;
+        let pooled = stage("pool", dev, || packed::pool(&hidden, &p, self.pooling))?;
+        if self.normalize {
+            stage("normalize", dev, || pooling::l2_normalize(&pooled))
+        } else {
+            Ok(pooled)
+        }
+    }
+}
+
 impl Embedder for SentenceEncoder {
     fn dim(&self) -> usize {
         self.dim
@@ -121,7 +178,11 @@ impl Embedder for SentenceEncoder {
             return Ok(Vec::new());
         }
         self.embed_tensor(seqs)
-            .and_then(|t| t.flatten_all()?.to_vec1::<f32>())
+            .and_then(|t| {
+                stage("download", &self.device, || {
+                    t.flatten_all()?.to_vec1::<f32>()
+                })
+            })
             .map_err(|source| EmbedError::Compute {
                 device: self.device_name(),
                 source,

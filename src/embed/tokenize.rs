@@ -63,23 +63,35 @@ impl TextTokenizer {
     }
 }
 
-/// Groups text indices into batches of at most `batch_size` texts and `max_tokens` padded tokens,
-/// longest first, so the texts in a batch have similar lengths.
-pub fn plan_batches(lengths: &[usize], batch_size: usize, max_tokens: usize) -> Vec<Vec<usize>> {
+/// Groups text indices into batches of at most `batch_size` texts and `max_tokens` tokens,
+/// longest first, so the texts in a batch have similar lengths. Tokens are counted padded to the
+/// batch's longest text, or as they are when `packed` (the packed forward pass does no padding).
+pub fn plan_batches(
+    lengths: &[usize],
+    batch_size: usize,
+    max_tokens: usize,
+    packed: bool,
+) -> Vec<Vec<usize>> {
     let mut order: Vec<usize> = (0..lengths.len()).collect();
     // Stable sort: equal lengths keep input order, so runs are reproducible.
     order.sort_by(|&a, &b| lengths[b].cmp(&lengths[a]));
     let mut batches = Vec::new();
     let mut current: Vec<usize> = Vec::new();
+    let mut real = 0;
     for i in order {
         // Sorted longest first, so the first text of a batch sets its padded length.
         let padded = current.first().map_or(lengths[i], |&f| lengths[f]);
-        if !current.is_empty()
-            && (current.len() >= batch_size || (current.len() + 1) * padded > max_tokens)
-        {
+        let cost = if packed {
+            real + lengths[i]
+        } else {
+            (current.len() + 1) * padded
+        };
+        if !current.is_empty() && (current.len() >= batch_size || cost > max_tokens) {
             batches.push(std::mem::take(&mut current));
+            real = 0;
         }
         current.push(i);
+        real += lengths[i];
     }
     if !current.is_empty() {
         batches.push(current);
@@ -94,7 +106,7 @@ mod tests {
     #[test]
     fn batches_are_length_sorted_and_cover_every_text_once() {
         let lengths = [5, 30, 7, 30, 2, 12, 9];
-        let batches = plan_batches(&lengths, 3, usize::MAX);
+        let batches = plan_batches(&lengths, 3, usize::MAX, false);
         assert_eq!(batches, vec![vec![1, 3, 5], vec![6, 2, 0], vec![4]]);
         let mut all: Vec<usize> = batches.concat();
         all.sort();
@@ -104,8 +116,11 @@ mod tests {
     #[test]
     fn token_budget_splits_long_batches() {
         let lengths = [100, 100, 100, 10, 10];
-        let batches = plan_batches(&lengths, 64, 250);
+        let batches = plan_batches(&lengths, 64, 250, false);
         // 100 + 10 + 10 padded to 100 each is 300 > 250, so the last short text starts a new batch.
         assert_eq!(batches, vec![vec![0, 1], vec![2, 3], vec![4]]);
+        // Packed, the same texts cost 100 + 100 then 100 + 10 + 10: no padding counted.
+        let batches = plan_batches(&lengths, 64, 250, true);
+        assert_eq!(batches, vec![vec![0, 1], vec![2, 3, 4]]);
     }
 }

@@ -11,7 +11,8 @@ use rayon::prelude::*;
 
 use crate::device::{DeviceChoice, DeviceError, Precision};
 use crate::embed::{
-    plan_batches, EmbedError, Embedder, ModelConfig, SentenceEncoder, TextTokenizer, Tokens,
+    plan_batches, EmbedError, Embedder, Forward, ModelConfig, SentenceEncoder, TextTokenizer,
+    Tokens,
 };
 use crate::io::embeddings_out::{EmbeddedArticle, EmbeddingsWriter, WriteError};
 use crate::io::{ArticleReader, BadRecord, Item, Location, ReadError, ReadOptions, TextSpec};
@@ -70,6 +71,8 @@ pub struct EmbedJob {
     pub precision: Precision,
     /// Texts per forward pass; `None`: [`default_batch_size`] for the device.
     pub batch_size: Option<usize>,
+    /// Packed or padded forward pass (default: by device).
+    pub forward: Forward,
     /// Batches embedded side by side on the CPU (see [`crate::device::configure_cpu_workers`]).
     pub cpu_workers: usize,
     pub out: PathBuf,
@@ -94,6 +97,7 @@ impl EmbedJob {
             device: DeviceChoice::Auto,
             precision: Precision::F32,
             batch_size: None,
+            forward: Forward::Auto,
             cpu_workers: 1,
             out: out.into(),
             strict: false,
@@ -116,8 +120,12 @@ pub struct EmbedSummary {
     pub model_id: String,
     pub model_revision: String,
     pub dimension: usize,
+    /// Opening the device and loading the model.
+    pub load_seconds: f64,
     pub tokenize_seconds: f64,
     pub embed_seconds: f64,
+    /// Time the embedding loop waited for the Parquet writer (it runs on its own thread).
+    pub write_wait_seconds: f64,
     pub total_seconds: f64,
 }
 
@@ -127,14 +135,25 @@ pub fn default_batch_size(device: &candle_core::Device) -> usize {
     if device.is_cpu() {
         16
     } else {
-        256
+        1024
     }
 }
 
-/// Texts per streaming chunk: large enough for length-sorted batches to pad little.
-const CHUNK: usize = 4096;
-/// Padded tokens per batch at most (keeps long-text batches from ballooning in memory).
-const MAX_BATCH_TOKENS: usize = 64 * 256;
+/// Tokens per batch at most, so batches of long texts do not balloon in memory: padded tokens on
+/// the CPU, real tokens (128 a text on average) when packed.
+pub fn max_batch_tokens(batch_size: usize, packed: bool) -> usize {
+    if packed {
+        batch_size.saturating_mul(128).max(512)
+    } else {
+        (64 * 256).max(batch_size * 2)
+    }
+}
+
+/// Texts per streaming chunk: large enough for length-sorted batches to pad little (and, on a
+/// GPU, for several full batches per chunk).
+fn chunk_size(batch_size: usize) -> usize {
+    4096.max(batch_size * 8)
+}
 
 /// A model ready to embed: its files, config, tokenizer and encoder.
 pub struct LoadedModel {
@@ -207,7 +226,7 @@ impl LoadedModel {
     ) -> Result<Vec<f32>, EmbedError> {
         let dim = self.encoder.dim();
         let lengths: Vec<usize> = tokens.iter().map(|t| t.ids.len()).collect();
-        let batches = plan_batches(&lengths, batch_size, max_tokens);
+        let batches = plan_batches(&lengths, batch_size, max_tokens, self.encoder.is_packed());
         let mut vectors = vec![0f32; tokens.len() * dim];
         let embed = |batch: &Vec<usize>| {
             let seqs: Vec<&[u32]> = batch.iter().map(|&i| tokens[i].ids.as_slice()).collect();
@@ -254,15 +273,17 @@ pub fn run_embed(
         ));
     }
     let reader = ArticleReader::open(&job.input, &job.read)?;
-    let model = LoadedModel::load_as(
+    let mut model = LoadedModel::load_as(
         &job.model,
         &job.resolve,
         job.max_length,
         job.device,
         job.precision,
     )?;
+    model.encoder.set_forward(job.forward);
     let dim = model.encoder.dim();
     let mut summary = EmbedSummary {
+        load_seconds: started.elapsed().as_secs_f64(),
         device: model.encoder.device_name(),
         model_id: model.files.id.clone(),
         model_revision: model.files.revision.clone(),
@@ -270,7 +291,7 @@ pub fn run_embed(
         ..Default::default()
     };
     tracing::info!(
-        "model {}@{} ({}-d, {} pooling{}, max {} tokens) on {}",
+        "model {}@{} ({}-d, {} pooling{}, max {} tokens) on {}, {} batches",
         summary.model_id,
         summary.model_revision,
         dim,
@@ -281,7 +302,12 @@ pub fn run_embed(
             ""
         },
         model.config.max_length,
-        summary.device
+        summary.device,
+        if model.encoder.is_packed() {
+            "packed"
+        } else {
+            "padded"
+        }
     );
     let metadata = vec![
         (meta::VERSION.into(), crate::VERSION.into()),
@@ -303,13 +329,13 @@ pub fn run_embed(
                 .join(","),
         ),
     ];
-    let mut writer = EmbeddingsWriter::create(&job.out, reader.columns(), dim, metadata)?;
+    let writer = EmbeddingsWriter::create(&job.out, reader.columns(), dim, metadata)?;
     let mut progress = Progress::new("embed", job.read.limit, job.quiet);
     let batch_size = job
         .batch_size
         .unwrap_or_else(|| default_batch_size(model.encoder.device()));
     summary.batch_size = batch_size;
-    let chunk_size = CHUNK.max(batch_size);
+    let chunk_size = chunk_size(batch_size);
     let mut skip = |bad: BadRecord, summary: &mut EmbedSummary| -> Result<(), PipelineError> {
         summary.read += 1;
         summary.skipped += 1;
@@ -319,33 +345,58 @@ pub fn run_embed(
         on_bad(&bad);
         Ok(())
     };
-    // Reading and tokenizing the next chunk overlaps with embedding and writing this one: a
-    // producer thread hands over one chunk at a time (a bounded channel keeps memory flat).
+    // Three threads, each handing over one chunk at a time through a bounded channel (memory
+    // stays flat): a producer reads and tokenizes the next chunk while this thread embeds the
+    // current one and a writer thread writes the previous one to Parquet.
     let (tx, rx) = std::sync::mpsc::sync_channel::<Produced>(1);
-    std::thread::scope(|scope| -> Result<(), PipelineError> {
+    let (wtx, wrx) = std::sync::mpsc::sync_channel::<(Vec<EmbeddedArticle>, Vec<f32>)>(1);
+    let writer = std::thread::scope(|scope| -> Result<EmbeddingsWriter, PipelineError> {
         let (tokenizer, text) = (&model.tokenizer, &job.text);
         scope.spawn(move || produce(reader, text, tokenizer, chunk_size, tx));
-        // Returning early drops `rx`, which stops the producer at its next send.
-        for produced in rx {
-            match produced {
-                Produced::Bad(bad) => skip(bad, &mut summary)?,
-                Produced::Fatal(err) => return Err(err),
-                Produced::Chunk(rows, tokens, seconds) => {
-                    summary.read += rows.len() as u64;
-                    summary.tokenize_seconds += seconds;
-                    embed_chunk(
-                        &model,
-                        job.cpu_workers,
-                        rows,
-                        tokens,
-                        &mut writer,
-                        &mut summary,
-                        &mut progress,
-                    )?;
+        let writing = scope.spawn(move || -> Result<EmbeddingsWriter, WriteError> {
+            let mut writer = writer;
+            for (rows, vectors) in wrx {
+                writer.write(&rows, &vectors)?;
+            }
+            Ok(writer)
+        });
+        // Returning early drops `rx` and `wtx`, which stops the other two threads.
+        let embedded = (|| -> Result<(), PipelineError> {
+            for produced in rx {
+                match produced {
+                    Produced::Bad(bad) => skip(bad, &mut summary)?,
+                    Produced::Fatal(err) => return Err(err),
+                    Produced::Chunk(rows, tokens, seconds) => {
+                        summary.read += rows.len() as u64;
+                        summary.tokenize_seconds += seconds;
+                        let done = embed_chunk(
+                            &model,
+                            job.cpu_workers,
+                            rows,
+                            tokens,
+                            &mut summary,
+                            &mut progress,
+                        )?;
+                        let t = Instant::now();
+                        let sent = wtx.send(done);
+                        summary.write_wait_seconds += t.elapsed().as_secs_f64();
+                        if sent.is_err() {
+                            // The writer stopped on an error: it is reported below.
+                            break;
+                        }
+                    }
                 }
             }
-        }
-        Ok(())
+            Ok(())
+        })();
+        drop(wtx);
+        let t = Instant::now();
+        let written = writing
+            .join()
+            .map_err(|_| PipelineError::Config("the Parquet writer thread panicked".into()))?;
+        summary.write_wait_seconds += t.elapsed().as_secs_f64();
+        embedded?;
+        Ok(written?)
     })?;
     progress.finish();
     if summary.embedded == 0 {
@@ -356,17 +407,17 @@ pub fn run_embed(
     Ok(summary)
 }
 
+/// Embeds one chunk; returns its rows (token counts filled in) and vectors, for the writer.
 fn embed_chunk(
     model: &LoadedModel,
     workers: usize,
     chunk: Vec<EmbeddedArticle>,
     tokens: Vec<Tokens>,
-    writer: &mut EmbeddingsWriter,
     summary: &mut EmbedSummary,
     progress: &mut Progress,
-) -> Result<(), PipelineError> {
+) -> Result<(Vec<EmbeddedArticle>, Vec<f32>), PipelineError> {
     let t1 = Instant::now();
-    let max_tokens = MAX_BATCH_TOKENS.max(summary.batch_size * 2);
+    let max_tokens = max_batch_tokens(summary.batch_size, model.encoder.is_packed());
     let vectors = model.embed_tokens(
         &tokens,
         summary.batch_size,
@@ -388,8 +439,7 @@ fn embed_chunk(
     summary.embedded += rows.len() as u64;
     summary.tokens += tokens.iter().map(|t| t.ids.len() as u64).sum::<u64>();
     summary.truncated += rows.iter().filter(|r| r.truncated).count() as u64;
-    writer.write(&rows, &vectors)?;
-    Ok(())
+    Ok((rows, vectors))
 }
 
 /// What the producer thread hands to the embedding loop.

@@ -1,0 +1,194 @@
+// Fused kernels for the packed (padding-free) BERT forward pass on CUDA; see src/embed/cuda/mod.rs.
+//
+// Layout: a batch of B texts is packed into T = sum(len_i) token rows; `cu` holds the B + 1 row
+// offsets (cu[0] = 0, cu[B] = T). Every kernel computes in f32 whatever the storage type.
+// Compiled to PTX by build.rs (nvcc --ptx) when the `cuda` feature is on.
+
+#include <cuda_fp16.h>
+#include <cuda_bf16.h>
+#include <stdint.h>
+
+__device__ __forceinline__ float to_f(float x) { return x; }
+__device__ __forceinline__ float to_f(__half x) { return __half2float(x); }
+__device__ __forceinline__ float to_f(__nv_bfloat16 x) { return __bfloat162float(x); }
+
+template <typename T> __device__ __forceinline__ T from_f(float x);
+template <> __device__ __forceinline__ float from_f<float>(float x) { return x; }
+template <> __device__ __forceinline__ __half from_f<__half>(float x) { return __float2half(x); }
+template <> __device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float x) { return __float2bfloat16(x); }
+
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+// y = LayerNorm(x + r + bias) * gamma + beta, one warp per row of n <= 1024 columns.
+// `p` holds bias, gamma and beta one after the other (3 * n values).
+template <typename T>
+__device__ void add_layer_norm(const T* x, const T* r, const T* p, T* y, int rows, int n, float eps) {
+  int row = blockIdx.x * blockDim.y + threadIdx.y;
+  if (row >= rows) return;
+  int lane = threadIdx.x;
+  const T* xr = x + (size_t)row * n;
+  const T* rr = r + (size_t)row * n;
+  float v[32];
+  float s = 0.f;
+#pragma unroll
+  for (int i = 0; i < 32; i++) {
+    int c = lane + i * 32;
+    float t = 0.f;
+    if (c < n) t = to_f(xr[c]) + to_f(rr[c]) + to_f(p[c]);
+    v[i] = t;
+    s += t;
+  }
+  float mean = warp_sum(s) / n;
+  float q = 0.f;
+#pragma unroll
+  for (int i = 0; i < 32; i++) {
+    int c = lane + i * 32;
+    if (c < n) {
+      float d = v[i] - mean;
+      q += d * d;
+    }
+  }
+  float rstd = rsqrtf(warp_sum(q) / n + eps);
+  T* yr = y + (size_t)row * n;
+#pragma unroll
+  for (int i = 0; i < 32; i++) {
+    int c = lane + i * 32;
+    if (c < n) yr[c] = from_f<T>((v[i] - mean) * rstd * to_f(p[n + c]) + to_f(p[2 * n + c]));
+  }
+}
+
+// y = act(x + bias), bias broadcast over rows of n columns. act: 0 GELU (erf), 1 GELU (tanh), 2 ReLU.
+template <typename T>
+__device__ void bias_act(const T* x, const T* bias, T* y, size_t total, int n, int act) {
+  for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < total;
+       i += (size_t)blockDim.x * gridDim.x) {
+    float v = to_f(x[i]) + to_f(bias[i % n]);
+    if (act == 0) {
+      v = 0.5f * v * (1.f + erff(v * 0.70710678118654752f));
+    } else if (act == 1) {
+      v = 0.5f * v * (1.f + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)));
+    } else {
+      v = fmaxf(v, 0.f);
+    }
+    y[i] = from_f<T>(v);
+  }
+}
+
+// Self-attention over packed sequences, no padding and no mask: each query of text b attends to
+// the len_b keys of text b only. qkv rows are [q | k | v], each heads * D wide (head-major);
+// `bias` (3 * heads * D) is added on load. out rows are heads * D wide.
+// Grid (ceil(max_len / blockDim.x), heads, B); one thread per query row, keys in shared-memory
+// tiles of KT, online softmax in f32.
+#define KT 64
+template <typename T, int D>
+__device__ void attention(const T* qkv, const T* bias, const uint32_t* cu, T* out, int heads, float scale) {
+  __shared__ float ks[KT][D];
+  __shared__ float vs[KT][D];
+  int b = blockIdx.z, h = blockIdx.y;
+  int start = (int)cu[b];
+  int len = (int)cu[b + 1] - start;
+  if ((int)(blockIdx.x * blockDim.x) >= len) return;  // uniform for the whole block
+  int hd = heads * D;
+  int stride = 3 * hd;
+  int qi = blockIdx.x * blockDim.x + threadIdx.x;
+  bool active = qi < len;
+  float q[D], acc[D];
+#pragma unroll
+  for (int d = 0; d < D; d++) {
+    acc[d] = 0.f;
+    q[d] = active ? (to_f(qkv[(size_t)(start + qi) * stride + h * D + d]) + to_f(bias[h * D + d])) * scale : 0.f;
+  }
+  float m = -INFINITY, l = 0.f;
+  for (int k0 = 0; k0 < len; k0 += KT) {
+    int kn = min(KT, len - k0);
+    for (int idx = threadIdx.x; idx < kn * D; idx += blockDim.x) {
+      int j = idx / D, d = idx % D;
+      size_t base = (size_t)(start + k0 + j) * stride + h * D + d;
+      ks[j][d] = to_f(qkv[base + hd]) + to_f(bias[hd + h * D + d]);
+      vs[j][d] = to_f(qkv[base + 2 * hd]) + to_f(bias[2 * hd + h * D + d]);
+    }
+    __syncthreads();
+    if (active) {
+      for (int j = 0; j < kn; j++) {
+        float s = 0.f;
+#pragma unroll
+        for (int d = 0; d < D; d++) s += q[d] * ks[j][d];
+        if (s > m) {
+          float c = __expf(m - s);
+          l *= c;
+#pragma unroll
+          for (int d = 0; d < D; d++) acc[d] *= c;
+          m = s;
+        }
+        float e = __expf(s - m);
+        l += e;
+#pragma unroll
+        for (int d = 0; d < D; d++) acc[d] += e * vs[j][d];
+      }
+    }
+    __syncthreads();
+  }
+  if (active) {
+    float inv = 1.f / l;
+    T* o = out + (size_t)(start + qi) * hd + h * D;
+#pragma unroll
+    for (int d = 0; d < D; d++) o[d] = from_f<T>(acc[d] * inv);
+  }
+}
+
+// Sentence vectors from packed token rows: out (B, n) f32. mode: 0 mean, 1 CLS (first token),
+// 2 max, 3 mean * sqrt(len) (sentence-transformers' mean_sqrt_len: sum / sqrt(len)).
+// Grid (B), threads over columns.
+template <typename T>
+__device__ void pool(const T* x, const uint32_t* cu, float* out, int n, int mode) {
+  int b = blockIdx.x;
+  int start = (int)cu[b];
+  int len = (int)cu[b + 1] - start;
+  for (int c = threadIdx.x; c < n; c += blockDim.x) {
+    float r;
+    if (len == 0) {
+      r = 0.f;
+    } else if (mode == 1) {
+      r = to_f(x[(size_t)start * n + c]);
+    } else if (mode == 2) {
+      r = -INFINITY;
+      for (int t = 0; t < len; t++) r = fmaxf(r, to_f(x[(size_t)(start + t) * n + c]));
+    } else {
+      float s = 0.f;
+      for (int t = 0; t < len; t++) s += to_f(x[(size_t)(start + t) * n + c]);
+      float denom = len > 0 ? (float)len : 1.f;
+      r = mode == 3 ? s / sqrtf(denom) : s / denom;
+    }
+    out[(size_t)b * n + c] = r;
+  }
+}
+
+#define INSTANTIATE(T, NAME)                                                                        \
+  extern "C" __global__ void add_layer_norm_##NAME(const T* x, const T* r, const T* p, T* y,         \
+                                                   int rows, int n, float eps) {                    \
+    add_layer_norm<T>(x, r, p, y, rows, n, eps);                                                    \
+  }                                                                                                 \
+  extern "C" __global__ void bias_act_##NAME(const T* x, const T* bias, T* y, size_t total, int n,   \
+                                             int act) {                                             \
+    bias_act<T>(x, bias, y, total, n, act);                                                         \
+  }                                                                                                 \
+  extern "C" __global__ void attention32_##NAME(const T* qkv, const T* bias, const uint32_t* cu,    \
+                                                T* out, int heads, float scale) {                   \
+    attention<T, 32>(qkv, bias, cu, out, heads, scale);                                             \
+  }                                                                                                 \
+  extern "C" __global__ void attention64_##NAME(const T* qkv, const T* bias, const uint32_t* cu,    \
+                                                T* out, int heads, float scale) {                   \
+    attention<T, 64>(qkv, bias, cu, out, heads, scale);                                             \
+  }                                                                                                 \
+  extern "C" __global__ void pool_##NAME(const T* x, const uint32_t* cu, float* out, int n,          \
+                                         int mode) {                                                \
+    pool<T>(x, cu, out, n, mode);                                                                   \
+  }
+
+INSTANTIATE(float, f32)
+INSTANTIATE(__half, f16)
+INSTANTIATE(__nv_bfloat16, bf16)

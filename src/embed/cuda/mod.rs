@@ -1,0 +1,281 @@
+//! CUDA launches for the packed ops of `super::packed`; the kernels are in `kernels.cu`, compiled
+//! to PTX by build.rs and loaded into candle's CUDA context on first use.
+
+use candle_core::backend::BackendStorage;
+use candle_core::cuda_backend::cudarc::driver::{
+    CudaSlice, CudaView, DeviceRepr, LaunchConfig, PushKernelArg,
+};
+use candle_core::cuda_backend::{CudaDType, WrapErr};
+use candle_core::{CudaDevice, CudaStorage, DType, Layout, Result, Shape};
+use half::{bf16, f16};
+
+use super::packed::{AddLayerNorm, Attention, BiasAct, Pool};
+
+const PTX: &str = include_str!(concat!(env!("OUT_DIR"), "/packed_kernels.ptx"));
+const MODULE: &str = "newsclust_packed";
+/// Query rows per thread block in the attention kernel.
+const ATTN_ROWS: usize = 64;
+
+fn view<'a, T>(s: &'a CudaSlice<T>, l: &Layout, op: &str) -> Result<CudaView<'a, T>> {
+    match l.contiguous_offsets() {
+        Some((a, b)) => Ok(s.slice(a..b)),
+        None => candle_core::bail!("{op}: contiguous input only"),
+    }
+}
+
+fn suffix(dtype: DType, op: &str) -> Result<&'static str> {
+    match dtype {
+        DType::F32 => Ok("f32"),
+        DType::F16 => Ok("f16"),
+        DType::BF16 => Ok("bf16"),
+        other => candle_core::bail!("{op}: no kernel for {other:?}"),
+    }
+}
+
+fn rows_cols(l: &Layout, op: &str) -> Result<(usize, usize)> {
+    match l.dims() {
+        [r, n] => Ok((*r, *n)),
+        d => candle_core::bail!("{op}: expected a matrix, got shape {d:?}"),
+    }
+}
+
+/// Runs `f` with the element type of `dtype` (f32, f16 or bf16) and wraps its output.
+macro_rules! by_dtype {
+    ($dtype:expr, $dev:expr, $op:expr, $f:ident ( $($arg:expr),* )) => {
+        match $dtype {
+            DType::F32 => Ok::<CudaStorage, candle_core::Error>(CudaStorage::wrap_cuda_slice($f::<f32>($($arg),*)?, $dev.clone())),
+            DType::F16 => Ok(CudaStorage::wrap_cuda_slice($f::<f16>($($arg),*)?, $dev.clone())),
+            DType::BF16 => Ok(CudaStorage::wrap_cuda_slice($f::<bf16>($($arg),*)?, $dev.clone())),
+            other => candle_core::bail!("{}: no kernel for {other:?}", $op),
+        }
+    };
+}
+
+pub(super) fn add_layer_norm(
+    op: &AddLayerNorm,
+    s1: &CudaStorage,
+    l1: &Layout,
+    s2: &CudaStorage,
+    l2: &Layout,
+    s3: &CudaStorage,
+    l3: &Layout,
+) -> Result<(CudaStorage, Shape)> {
+    let name = "add_layer_norm";
+    let (rows, n) = rows_cols(l1, name)?;
+    if n > 1024 || l2.shape() != l1.shape() || l3.shape().elem_count() != 3 * n {
+        candle_core::bail!("{name}: shapes do not fit (n = {n} must be ≤ 1024)");
+    }
+    fn run<T: CudaDType + DeviceRepr>(
+        op: &AddLayerNorm,
+        s: [(&CudaStorage, &Layout); 3],
+        rows: usize,
+        n: usize,
+        sfx: &str,
+    ) -> Result<CudaSlice<T>> {
+        let dev: &CudaDevice = &s[0].0.device;
+        let x = view(s[0].0.as_cuda_slice::<T>()?, s[0].1, "add_layer_norm")?;
+        let r = view(s[1].0.as_cuda_slice::<T>()?, s[1].1, "add_layer_norm")?;
+        let p = view(s[2].0.as_cuda_slice::<T>()?, s[2].1, "add_layer_norm")?;
+        let func = dev.get_or_load_custom_func(&format!("add_layer_norm_{sfx}"), MODULE, PTX)?;
+        // SAFETY: every element is written by the kernel.
+        let out = unsafe { dev.alloc::<T>(rows * n)? };
+        let (rows_i, n_i, eps) = (rows as i32, n as i32, op.eps);
+        let cfg = LaunchConfig {
+            grid_dim: (rows.div_ceil(4) as u32, 1, 1),
+            block_dim: (32, 4, 1),
+            shared_mem_bytes: 0,
+        };
+        let mut b = func.builder();
+        b.arg(&x)
+            .arg(&r)
+            .arg(&p)
+            .arg(&out)
+            .arg(&rows_i)
+            .arg(&n_i)
+            .arg(&eps);
+        // SAFETY: argument types and order match the kernel; sizes were checked above.
+        unsafe { b.launch(cfg) }.w()?;
+        Ok(out)
+    }
+    let sfx = suffix(s1.dtype(), name)?;
+    let dev = &s1.device;
+    let args = [(s1, l1), (s2, l2), (s3, l3)];
+    let out = by_dtype!(s1.dtype(), dev, name, run(op, args, rows, n, sfx))?;
+    Ok((out, l1.shape().clone()))
+}
+
+pub(super) fn bias_act(
+    op: &BiasAct,
+    s1: &CudaStorage,
+    l1: &Layout,
+    s2: &CudaStorage,
+    l2: &Layout,
+) -> Result<(CudaStorage, Shape)> {
+    let name = "bias_act";
+    let (rows, n) = rows_cols(l1, name)?;
+    if l2.shape().elem_count() != n {
+        candle_core::bail!("{name}: bias does not fit {n} columns");
+    }
+    fn run<T: CudaDType + DeviceRepr>(
+        op: &BiasAct,
+        s: [(&CudaStorage, &Layout); 2],
+        total: usize,
+        n: usize,
+        sfx: &str,
+    ) -> Result<CudaSlice<T>> {
+        let dev: &CudaDevice = &s[0].0.device;
+        let x = view(s[0].0.as_cuda_slice::<T>()?, s[0].1, "bias_act")?;
+        let bias = view(s[1].0.as_cuda_slice::<T>()?, s[1].1, "bias_act")?;
+        let func = dev.get_or_load_custom_func(&format!("bias_act_{sfx}"), MODULE, PTX)?;
+        // SAFETY: every element is written by the kernel.
+        let out = unsafe { dev.alloc::<T>(total)? };
+        let (n_i, act) = (n as i32, op.code());
+        let cfg = LaunchConfig {
+            grid_dim: (total.div_ceil(256).clamp(1, 1 << 16) as u32, 1, 1),
+            block_dim: (256, 1, 1),
+            shared_mem_bytes: 0,
+        };
+        let mut b = func.builder();
+        b.arg(&x)
+            .arg(&bias)
+            .arg(&out)
+            .arg(&total)
+            .arg(&n_i)
+            .arg(&act);
+        // SAFETY: argument types and order match the kernel.
+        unsafe { b.launch(cfg) }.w()?;
+        Ok(out)
+    }
+    let sfx = suffix(s1.dtype(), name)?;
+    let dev = &s1.device;
+    let out = by_dtype!(
+        s1.dtype(),
+        dev,
+        name,
+        run(op, [(s1, l1), (s2, l2)], rows * n, n, sfx)
+    )?;
+    Ok((out, l1.shape().clone()))
+}
+
+pub(super) fn attention(
+    op: &Attention,
+    s1: &CudaStorage,
+    l1: &Layout,
+    s2: &CudaStorage,
+    l2: &Layout,
+    s3: &CudaStorage,
+    l3: &Layout,
+) -> Result<(CudaStorage, Shape)> {
+    let name = "attention";
+    let (t, w) = rows_cols(l1, name)?;
+    let hd = w / 3;
+    let d = hd / op.heads.max(1);
+    if w % 3 != 0 || d * op.heads != hd || l2.shape().elem_count() != w {
+        candle_core::bail!("{name}: qkv width {w} does not fit {} heads", op.heads);
+    }
+    if d != 32 && d != 64 {
+        candle_core::bail!("{name}: head size {d} has no kernel (32 or 64)");
+    }
+    let texts = l3.shape().elem_count().saturating_sub(1);
+    if texts > 65_535 {
+        candle_core::bail!("{name}: {texts} texts in one batch, at most 65535");
+    }
+    fn run<T: CudaDType + DeviceRepr>(
+        op: &Attention,
+        s: [(&CudaStorage, &Layout); 3],
+        t: usize,
+        hd: usize,
+        d: usize,
+        texts: usize,
+        sfx: &str,
+    ) -> Result<CudaSlice<T>> {
+        let dev: &CudaDevice = &s[0].0.device;
+        let qkv = view(s[0].0.as_cuda_slice::<T>()?, s[0].1, "attention")?;
+        let bias = view(s[1].0.as_cuda_slice::<T>()?, s[1].1, "attention")?;
+        let cu = view(s[2].0.as_cuda_slice::<u32>()?, s[2].1, "attention")?;
+        let func = dev.get_or_load_custom_func(&format!("attention{d}_{sfx}"), MODULE, PTX)?;
+        // SAFETY: every row of a text is written (the offsets cover all t rows).
+        let out = unsafe { dev.alloc::<T>(t * hd)? };
+        let (heads, scale) = (op.heads as i32, op.scale);
+        let cfg = LaunchConfig {
+            grid_dim: (
+                op.max_len.div_ceil(ATTN_ROWS).max(1) as u32,
+                op.heads as u32,
+                texts.max(1) as u32,
+            ),
+            block_dim: (ATTN_ROWS as u32, 1, 1),
+            shared_mem_bytes: 0,
+        };
+        let mut b = func.builder();
+        b.arg(&qkv)
+            .arg(&bias)
+            .arg(&cu)
+            .arg(&out)
+            .arg(&heads)
+            .arg(&scale);
+        // SAFETY: argument types and order match the kernel; the grid covers max_len rows.
+        unsafe { b.launch(cfg) }.w()?;
+        Ok(out)
+    }
+    if s3.dtype() != DType::U32 {
+        candle_core::bail!("{name}: row offsets must be u32");
+    }
+    let sfx = suffix(s1.dtype(), name)?;
+    let dev = &s1.device;
+    let args = [(s1, l1), (s2, l2), (s3, l3)];
+    let out = by_dtype!(s1.dtype(), dev, name, run(op, args, t, hd, d, texts, sfx))?;
+    Ok((out, Shape::from((t, hd))))
+}
+
+pub(super) fn pool(
+    op: &Pool,
+    s1: &CudaStorage,
+    l1: &Layout,
+    s2: &CudaStorage,
+    l2: &Layout,
+) -> Result<(CudaStorage, Shape)> {
+    let name = "pool";
+    let (_, n) = rows_cols(l1, name)?;
+    let texts = l2.shape().elem_count().saturating_sub(1);
+    if s2.dtype() != DType::U32 {
+        candle_core::bail!("{name}: row offsets must be u32");
+    }
+    fn run<T: CudaDType + DeviceRepr>(
+        op: &Pool,
+        s: [(&CudaStorage, &Layout); 2],
+        n: usize,
+        texts: usize,
+        sfx: &str,
+    ) -> Result<CudaSlice<f32>> {
+        let dev: &CudaDevice = &s[0].0.device;
+        let x = view(s[0].0.as_cuda_slice::<T>()?, s[0].1, "pool")?;
+        let cu = view(s[1].0.as_cuda_slice::<u32>()?, s[1].1, "pool")?;
+        let func = dev.get_or_load_custom_func(&format!("pool_{sfx}"), MODULE, PTX)?;
+        // SAFETY: every element is written by the kernel.
+        let out = unsafe { dev.alloc::<f32>(texts * n)? };
+        let (n_i, mode) = (n as i32, op.code());
+        let cfg = LaunchConfig {
+            grid_dim: (texts.max(1) as u32, 1, 1),
+            block_dim: (128, 1, 1),
+            shared_mem_bytes: 0,
+        };
+        let mut b = func.builder();
+        b.arg(&x).arg(&cu).arg(&out).arg(&n_i).arg(&mode);
+        // SAFETY: argument types and order match the kernel.
+        unsafe { b.launch(cfg) }.w()?;
+        Ok(out)
+    }
+    let sfx = suffix(s1.dtype(), name)?;
+    let dev = s1.device.clone();
+    let args = [(s1, l1), (s2, l2)];
+    let out = match s1.dtype() {
+        DType::F32 => run::<f32>(op, args, n, texts, sfx)?,
+        DType::F16 => run::<f16>(op, args, n, texts, sfx)?,
+        DType::BF16 => run::<bf16>(op, args, n, texts, sfx)?,
+        other => candle_core::bail!("{name}: no kernel for {other:?}"),
+    };
+    Ok((
+        CudaStorage::wrap_cuda_slice(out, dev),
+        Shape::from((texts, n)),
+    ))
+}

@@ -1,0 +1,437 @@
+//! Packed batches — the texts of a batch laid end to end, no padding — and the fused ops the
+//! packed BERT forward pass is made of (see `BertEncoder::forward_packed`).
+//!
+//! Padding costs nothing here: every op works on the T real token rows, and attention only
+//! pairs tokens of the same text (the row offsets `cu` say where each text starts), the way
+//! text-embeddings-inference runs variable-length attention. Each op has a CPU body below (f32;
+//! it is also the reference the CUDA kernels are checked against) and a CUDA kernel in
+//! `cuda/kernels.cu` (f32, f16, bf16, computing in f32).
+
+use candle_core::{CpuStorage, CustomOp2, CustomOp3, Device, Layout, Result, Shape, Tensor};
+
+use super::fastmath;
+use super::pooling::Pooling;
+
+/// A batch of token sequences packed end to end, on a device.
+pub struct Packed {
+    /// Token ids, (T,) u32.
+    pub ids: Tensor,
+    /// Position of each token within its text, (T,) u32.
+    pub positions: Tensor,
+    /// Row offsets, (B + 1,) u32: text b is rows `cu[b]..cu[b + 1]`.
+    pub cu: Tensor,
+    /// Longest text, tokens.
+    pub max_len: usize,
+}
+
+impl Packed {
+    pub fn new(seqs: &[&[u32]], device: &Device) -> Result<Self> {
+        let total: usize = seqs.iter().map(|s| s.len()).sum();
+        let mut ids = Vec::with_capacity(total);
+        let mut positions = Vec::with_capacity(total);
+        let mut cu = Vec::with_capacity(seqs.len() + 1);
+        cu.push(0u32);
+        for s in seqs {
+            ids.extend_from_slice(s);
+            positions.extend(0..s.len() as u32);
+            cu.push(ids.len() as u32);
+        }
+        let max_len = seqs.iter().map(|s| s.len()).max().unwrap_or(0);
+        Ok(Self {
+            ids: Tensor::from_vec(ids, total, device)?,
+            positions: Tensor::from_vec(positions, total, device)?,
+            cu: Tensor::from_vec(cu, seqs.len() + 1, device)?,
+            max_len,
+        })
+    }
+
+    pub fn texts(&self) -> usize {
+        self.cu.dim(0).map_or(0, |n| n.saturating_sub(1))
+    }
+}
+
+/// Activation applied by [`bias_act`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Act {
+    /// GELU, erf form (BERT's `gelu`).
+    Gelu,
+    /// GELU, tanh approximation (`gelu_new`, `gelu_pytorch_tanh`).
+    GeluTanh,
+    Relu,
+}
+
+#[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+impl Act {
+    fn code(self) -> i32 {
+        match self {
+            Act::Gelu => 0,
+            Act::GeluTanh => 1,
+            Act::Relu => 2,
+        }
+    }
+}
+
+#[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+fn pool_code(p: Pooling) -> i32 {
+    match p {
+        Pooling::Mean => 0,
+        Pooling::Cls => 1,
+        Pooling::Max => 2,
+        Pooling::MeanSqrtLen => 3,
+    }
+}
+
+/// `LayerNorm(x + r + bias) * gamma + beta` per row; `params` is `[bias | gamma | beta]` (3n).
+pub fn add_layer_norm(x: &Tensor, r: &Tensor, params: &Tensor, eps: f32) -> Result<Tensor> {
+    x.contiguous()?
+        .apply_op3_no_bwd(&r.contiguous()?, params, &AddLayerNorm { eps })
+}
+
+/// `act(x + bias)`, bias broadcast over the rows.
+pub fn bias_act(x: &Tensor, bias: &Tensor, act: Act) -> Result<Tensor> {
+    x.contiguous()?.apply_op2_no_bwd(bias, &BiasAct { act })
+}
+
+/// Multi-head self-attention within each packed text. `qkv` (T, 3·heads·head_dim) holds the
+/// projections without bias, `bias` (3·heads·head_dim) is added here; returns (T, heads·head_dim).
+/// `scale` multiplies the queries (1/√head_dim).
+pub fn attention(
+    qkv: &Tensor,
+    bias: &Tensor,
+    packed: &Packed,
+    heads: usize,
+    scale: f32,
+) -> Result<Tensor> {
+    qkv.contiguous()?.apply_op3_no_bwd(
+        bias,
+        &packed.cu,
+        &Attention {
+            heads,
+            scale,
+            max_len: packed.max_len,
+        },
+    )
+}
+
+/// One f32 vector per text, (B, n), pooled over its own token rows.
+pub fn pool(x: &Tensor, packed: &Packed, pooling: Pooling) -> Result<Tensor> {
+    x.contiguous()?
+        .apply_op2_no_bwd(&packed.cu, &Pool { mode: pooling })
+}
+
+fn f32s<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<&'a [f32]> {
+    let CpuStorage::F32(data) = s else {
+        candle_core::bail!("{op}: the CPU path is f32 only")
+    };
+    match l.contiguous_offsets() {
+        Some((a, b)) => Ok(&data[a..b]),
+        None => candle_core::bail!("{op}: contiguous input only"),
+    }
+}
+
+fn u32s<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<&'a [u32]> {
+    let CpuStorage::U32(data) = s else {
+        candle_core::bail!("{op}: row offsets must be u32")
+    };
+    match l.contiguous_offsets() {
+        Some((a, b)) => Ok(&data[a..b]),
+        None => candle_core::bail!("{op}: contiguous offsets only"),
+    }
+}
+
+/// (rows, n) of a 2-D layout.
+fn rows_cols(l: &Layout, op: &str) -> Result<(usize, usize)> {
+    match l.dims() {
+        [r, n] => Ok((*r, *n)),
+        d => candle_core::bail!("{op}: expected a matrix, got shape {d:?}"),
+    }
+}
+
+pub(super) struct AddLayerNorm {
+    pub eps: f32,
+}
+
+impl CustomOp3 for AddLayerNorm {
+    fn name(&self) -> &'static str {
+        "newsclust-add-layer-norm"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (rows, n) = rows_cols(l1, self.name())?;
+        let (x, r, p) = (
+            f32s(s1, l1, self.name())?,
+            f32s(s2, l2, self.name())?,
+            f32s(s3, l3, self.name())?,
+        );
+        if r.len() != x.len() || p.len() != 3 * n {
+            candle_core::bail!("{}: shapes do not match", self.name());
+        }
+        let (bias, gamma, beta) = (&p[..n], &p[n..2 * n], &p[2 * n..]);
+        let mut out = vec![0f32; rows * n];
+        for ((o, xr), rr) in out
+            .chunks_exact_mut(n)
+            .zip(x.chunks_exact(n))
+            .zip(r.chunks_exact(n))
+        {
+            for c in 0..n {
+                o[c] = xr[c] + rr[c] + bias[c];
+            }
+            let mean = o.iter().sum::<f32>() / n as f32;
+            let var = o.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n as f32;
+            let rstd = 1.0 / (var + self.eps).sqrt();
+            for c in 0..n {
+                o[c] = (o[c] - mean) * rstd * gamma[c] + beta[c];
+            }
+        }
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        s1: &candle_core::CudaStorage,
+        l1: &Layout,
+        s2: &candle_core::CudaStorage,
+        l2: &Layout,
+        s3: &candle_core::CudaStorage,
+        l3: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        super::cuda::add_layer_norm(self, s1, l1, s2, l2, s3, l3)
+    }
+}
+
+pub(super) struct BiasAct {
+    pub act: Act,
+}
+
+#[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+impl BiasAct {
+    pub fn code(&self) -> i32 {
+        self.act.code()
+    }
+}
+
+impl CustomOp2 for BiasAct {
+    fn name(&self) -> &'static str {
+        "newsclust-bias-act"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (_, n) = rows_cols(l1, self.name())?;
+        let (x, b) = (f32s(s1, l1, self.name())?, f32s(s2, l2, self.name())?);
+        if b.len() != n {
+            candle_core::bail!(
+                "{}: bias has {} values for {n} columns",
+                self.name(),
+                b.len()
+            );
+        }
+        let mut out = x.to_vec();
+        for row in out.chunks_exact_mut(n) {
+            for (v, b) in row.iter_mut().zip(b) {
+                *v += b;
+            }
+        }
+        match self.act {
+            Act::Gelu => fastmath::gelu_slice(&mut out),
+            Act::GeluTanh => {
+                for v in out.iter_mut() {
+                    let u = 0.797_884_6 * (*v + 0.044_715 * *v * *v * *v);
+                    *v = 0.5 * *v * (1.0 + u.tanh());
+                }
+            }
+            Act::Relu => out.iter_mut().for_each(|v| *v = v.max(0.0)),
+        }
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        s1: &candle_core::CudaStorage,
+        l1: &Layout,
+        s2: &candle_core::CudaStorage,
+        l2: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        super::cuda::bias_act(self, s1, l1, s2, l2)
+    }
+}
+
+pub(super) struct Attention {
+    pub heads: usize,
+    pub scale: f32,
+    /// Longest text (sizes the CUDA grid).
+    #[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+    pub max_len: usize,
+}
+
+impl CustomOp3 for Attention {
+    fn name(&self) -> &'static str {
+        "newsclust-packed-attention"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (t, w) = rows_cols(l1, self.name())?;
+        let (qkv, bias, cu) = (
+            f32s(s1, l1, self.name())?,
+            f32s(s2, l2, self.name())?,
+            u32s(s3, l3, self.name())?,
+        );
+        let hd = w / 3;
+        if w % 3 != 0 || hd % self.heads != 0 || bias.len() != w {
+            candle_core::bail!(
+                "{}: qkv width {w} does not fit {} heads",
+                self.name(),
+                self.heads
+            );
+        }
+        if cu.last().map(|&e| e as usize) != Some(t) {
+            candle_core::bail!("{}: offsets do not cover {t} rows", self.name());
+        }
+        let d = hd / self.heads;
+        let mut out = vec![0f32; t * hd];
+        let mut scores = Vec::new();
+        let (mut q, mut ks, mut vs) = (vec![0f32; d], Vec::new(), Vec::new());
+        for win in cu.windows(2) {
+            let (start, end) = (win[0] as usize, win[1] as usize);
+            let len = end - start;
+            for h in 0..self.heads {
+                // This head's keys and values for the text, bias added.
+                ks.clear();
+                vs.clear();
+                for row in start..end {
+                    let base = row * w + h * d;
+                    for c in 0..d {
+                        ks.push(qkv[base + hd + c] + bias[hd + h * d + c]);
+                        vs.push(qkv[base + 2 * hd + c] + bias[2 * hd + h * d + c]);
+                    }
+                }
+                for i in start..end {
+                    for c in 0..d {
+                        q[c] = (qkv[i * w + h * d + c] + bias[h * d + c]) * self.scale;
+                    }
+                    scores.clear();
+                    scores.extend(
+                        ks.chunks_exact(d)
+                            .map(|k| k.iter().zip(&q).map(|(a, b)| a * b).sum::<f32>()),
+                    );
+                    fastmath::softmax_rows(&mut scores, len);
+                    let o = &mut out[i * hd + h * d..i * hd + (h + 1) * d];
+                    for (p, v) in scores.iter().zip(vs.chunks_exact(d)) {
+                        for c in 0..d {
+                            o[c] += p * v[c];
+                        }
+                    }
+                }
+            }
+        }
+        Ok((CpuStorage::F32(out), Shape::from((t, hd))))
+    }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        s1: &candle_core::CudaStorage,
+        l1: &Layout,
+        s2: &candle_core::CudaStorage,
+        l2: &Layout,
+        s3: &candle_core::CudaStorage,
+        l3: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        super::cuda::attention(self, s1, l1, s2, l2, s3, l3)
+    }
+}
+
+pub(super) struct Pool {
+    pub mode: Pooling,
+}
+
+#[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+impl Pool {
+    pub fn code(&self) -> i32 {
+        pool_code(self.mode)
+    }
+}
+
+impl CustomOp2 for Pool {
+    fn name(&self) -> &'static str {
+        "newsclust-packed-pool"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (_, n) = rows_cols(l1, self.name())?;
+        let (x, cu) = (f32s(s1, l1, self.name())?, u32s(s2, l2, self.name())?);
+        let b = cu.len().saturating_sub(1);
+        let mut out = vec![0f32; b * n];
+        for (o, win) in out.chunks_exact_mut(n).zip(cu.windows(2)) {
+            let rows = x[win[0] as usize * n..win[1] as usize * n].chunks_exact(n);
+            let len = rows.len();
+            match self.mode {
+                _ if len == 0 => {}
+                Pooling::Cls => o.copy_from_slice(&x[win[0] as usize * n..][..n]),
+                Pooling::Max => {
+                    o.fill(f32::NEG_INFINITY);
+                    for r in rows {
+                        for (a, v) in o.iter_mut().zip(r) {
+                            *a = a.max(*v);
+                        }
+                    }
+                }
+                Pooling::Mean | Pooling::MeanSqrtLen => {
+                    for r in rows {
+                        for (a, v) in o.iter_mut().zip(r) {
+                            *a += v;
+                        }
+                    }
+                    let denom = (len.max(1)) as f32;
+                    let denom = if self.mode == Pooling::MeanSqrtLen {
+                        denom.sqrt()
+                    } else {
+                        denom
+                    };
+                    o.iter_mut().for_each(|a| *a /= denom);
+                }
+            }
+        }
+        Ok((CpuStorage::F32(out), Shape::from((b, n))))
+    }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        s1: &candle_core::CudaStorage,
+        l1: &Layout,
+        s2: &candle_core::CudaStorage,
+        l2: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        super::cuda::pool(self, s1, l1, s2, l2)
+    }
+}
