@@ -69,7 +69,7 @@ fn benches(c: &mut Criterion) {
     // One length-sorted batch of 64 typical texts (the middle of the length distribution).
     let tokens = model.tokenizer.encode_all(&texts).unwrap();
     let lengths: Vec<usize> = tokens.iter().map(|t| t.ids.len()).collect();
-    let batches = plan_batches(&lengths, 64, usize::MAX);
+    let batches = plan_batches(&lengths, 64, usize::MAX, false);
     let batch = &batches[batches.len() / 2];
     let seqs: Vec<&[u32]> = batch.iter().map(|&i| tokens[i].ids.as_slice()).collect();
     let n_tokens: usize = seqs.iter().map(|s| s.len()).sum();
