@@ -171,6 +171,10 @@ fn open_cuda(choice: DeviceChoice, ordinal: usize) -> Result<Device, DeviceError
                     // it was allocated on.
                     unsafe { cuda.disable_event_tracking() };
                 }
+                // NEWSCLUST_CUDA_POOL=release keeps the driver's default, for comparison.
+                if std::env::var("NEWSCLUST_CUDA_POOL").as_deref() != Ok("release") {
+                    keep_pool_memory(ordinal);
+                }
             }
             Ok(device)
         }
@@ -194,6 +198,31 @@ fn open_cuda(choice: DeviceChoice, ordinal: usize) -> Result<Device, DeviceError
                 message
             };
             Err(DeviceError::Unavailable { choice, reason })
+        }
+    }
+}
+
+/// candle allocates from the device's stream-ordered memory pool, which by default hands its
+/// free memory back to the driver at every synchronisation (once a batch), so the next batch
+/// maps its buffers anew. Keeping the memory in the pool (as PyTorch's caching allocator does)
+/// makes a batch's allocations cheap. Best effort: a failure only costs speed.
+#[cfg(feature = "cuda")]
+fn keep_pool_memory(ordinal: usize) {
+    use candle_core::cuda_backend::cudarc::driver::sys;
+    // SAFETY: plain driver calls on a device the caller just opened; `keep` outlives the call.
+    unsafe {
+        let mut dev: sys::CUdevice = 0;
+        let mut pool: sys::CUmemoryPool = std::ptr::null_mut();
+        let mut keep: u64 = u64::MAX;
+        let ok = sys::cuDeviceGet(&mut dev, ordinal as i32) == sys::CUresult::CUDA_SUCCESS
+            && sys::cuDeviceGetDefaultMemPool(&mut pool, dev) == sys::CUresult::CUDA_SUCCESS
+            && sys::cuMemPoolSetAttribute(
+                pool,
+                sys::CUmemPool_attribute::CU_MEMPOOL_ATTR_RELEASE_THRESHOLD,
+                (&mut keep as *mut u64).cast(),
+            ) == sys::CUresult::CUDA_SUCCESS;
+        if !ok {
+            tracing::debug!("could not set the CUDA memory pool's release threshold");
         }
     }
 }

@@ -54,7 +54,10 @@ step bench_packed b --dtypes f32,f16,bf16 --batch-size 1024 --repeat 3 -o "$OUT/
 step bench_b256 b --dtypes f16 --batch-size 256 --repeat 3 -o "$OUT/bench_cuda_b256.parquet"
 step bench_b4096 b --dtypes f16 --batch-size 4096 --repeat 3 -o "$OUT/bench_cuda_b4096.parquet"
 step bench_padded b --dtypes f32,f16 --forward padded --batch-size 256 --repeat 3 -o "$OUT/bench_cuda_padded.parquet"
+# What two settings of src/device.rs are worth: cudarc's event tracking kept, the memory pool
+# left to release its memory at each synchronisation.
 step bench_padded_events env NEWSCLUST_CUDA_EVENTS=1 "$bin" bench -i "$ag" $cols -m "$model" --devices cuda --dtypes f16 --forward padded --batch-size 256 --repeat 3 -o "$OUT/bench_cuda_padded_events.parquet"
+step bench_pool_release env NEWSCLUST_CUDA_POOL=release "$bin" bench -i "$ag" $cols -m "$model" --devices cuda --dtypes f16 --batch-size 1024 --repeat 3 -o "$OUT/bench_cuda_pool_release.parquet"
 step profile env NEWSCLUST_PROFILE=1 "$bin" bench -i "$ag" $cols -m "$model" --devices cuda --dtypes f16,f32 --batch-size 1024 --repeat 1 -o "$OUT/bench_profile.parquet" 2> "$OUT/profile.txt"
 cat "$OUT/profile.txt"
 step bench_cpu "$bin" bench -i /tmp/ag1000.csv $cols -m "$model" --devices cpu --dtypes f32 --repeat 1 -o "$OUT/bench_cpu.parquet"
@@ -67,6 +70,7 @@ done
 job embed_cuda_f16_again -i "$ag" $cols -m "$model" --device cuda --dtype f16 -o /tmp/emb_again.parquet
 job embed_cuda_f16_padded -i "$ag" $cols -m "$model" --device cuda --dtype f16 --forward padded --batch-size 256 -o /tmp/emb_padded.parquet
 job embed_cuda_f16_x10 -i /tmp/ag_x10.csv $cols_x10 -m "$model" --device cuda --dtype f16 -o /tmp/emb_x10.parquet
+job embed_cuda_f16_x10_again -i /tmp/ag_x10.csv $cols_x10 -m "$model" --device cuda --dtype f16 -o /tmp/emb_x10.parquet
 job embed_cuda_f32_x10 -i /tmp/ag_x10.csv $cols_x10 -m "$model" --device cuda --dtype f32 -o /tmp/emb_x10_f32.parquet
 job embed_cpu -i /tmp/ag500.csv $cols -m "$model" --device cpu -o "$OUT/emb_cpu_f32_500.parquet"
 step kmeans_cuda "$bin" cluster -q --embeddings "$OUT/emb_cuda_f32.parquet" --k 4 --device cuda -o "$OUT/km_cuda"
@@ -77,4 +81,7 @@ CUDA_VISIBLE_DEVICES= "$bin" embed -i /tmp/ag500.csv $cols -m "$model" --limit 2
 cat "$OUT/cuda7.txt" "$OUT/auto_nogpu.txt"
 
 [ -n "${SKIP_COMPARE:-}" ] || step compare "$PY" benches/gpu/compare.py --kit "$kit" --out "$OUT" --x10 /tmp/ag_x10.csv
-echo "failed steps:${failed:- none}"
+echo "failed steps:${failed:- none}" | tee "$OUT/failed.txt"
+# The device tool brings back a limited number of files: pack the small ones into one.
+mkdir -p /tmp/results && cp "$OUT"/*.txt "$OUT"/*.log "$OUT"/*.json /tmp/results/ 2>/dev/null
+tar czf /tmp/results.tgz -C /tmp results && rm -rf "$OUT"/* && mv /tmp/results.tgz "$OUT/"

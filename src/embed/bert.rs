@@ -71,6 +71,9 @@ struct Layer {
 pub struct BertEncoder {
     word: Embedding,
     position: Embedding,
+    /// Word rows then position rows (`word` and `position` are views into it).
+    table: Tensor,
+    vocab: usize,
     token_type: Tensor,
     embed_norm: LayerNorm,
     /// `[token type 0 | gamma | beta]` of the embedding layer norm, for the packed path.
@@ -93,9 +96,20 @@ impl BertEncoder {
         };
         let h = cfg.hidden_size;
         let e = vb.pp("embeddings");
-        let word = candle_nn::embedding(cfg.vocab_size, h, e.pp("word_embeddings"))?;
-        let position =
-            candle_nn::embedding(cfg.max_position_embeddings, h, e.pp("position_embeddings"))?;
+        // One table, word rows then position rows: the packed path gathers from both at once.
+        let table = Tensor::cat(
+            &[
+                e.pp("word_embeddings").get((cfg.vocab_size, h), "weight")?,
+                e.pp("position_embeddings")
+                    .get((cfg.max_position_embeddings, h), "weight")?,
+            ],
+            0,
+        )?;
+        let word = Embedding::new(table.narrow(0, 0, cfg.vocab_size)?, h);
+        let position = Embedding::new(
+            table.narrow(0, cfg.vocab_size, cfg.max_position_embeddings)?,
+            h,
+        );
         // Single-sentence inputs always have token type 0.
         let token_type = e
             .pp("token_type_embeddings")
@@ -142,6 +156,8 @@ impl BertEncoder {
         Ok(Self {
             word,
             position,
+            table,
+            vocab: cfg.vocab_size,
             embed_params: ln_params(&token_type, &embed_norm)?,
             eps: cfg.layer_norm_eps as f32,
             token_type,
@@ -174,9 +190,7 @@ impl BertEncoder {
     pub fn forward_packed(&self, p: &Packed) -> candle_core::Result<Tensor> {
         let dev = self.device();
         let mut x = stage("embeddings", dev, || {
-            let words = self.word.embeddings().index_select(&p.ids, 0)?;
-            let pos = self.position.embeddings().index_select(&p.positions, 0)?;
-            packed::add_layer_norm(&words, &pos, &self.embed_params, self.eps)
+            packed::embed_layer_norm(&self.table, p, &self.embed_params, self.vocab, self.eps)
         })?;
         let scale = (1.0 / (self.head_dim as f64).sqrt()) as f32;
         for l in &self.layers {

@@ -159,12 +159,9 @@ impl SentenceEncoder {
         let dev = &self.device;
         let p = stage("upload", dev, || Packed::new(seqs, dev))?;
         let hidden = self.encoder.forward_packed(&p)?;
-        let pooled = stage("pool", dev, || packed::pool(&hidden, &p, self.pooling))?;
-        if self.normalize {
-            stage("normalize", dev, || pooling::l2_normalize(&pooled))
-        } else {
-            Ok(pooled)
-        }
+        stage("pool", dev, || {
+            packed::pool(&hidden, &p, self.pooling, self.normalize)
+        })
     }
 }
 

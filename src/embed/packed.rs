@@ -12,12 +12,10 @@ use candle_core::{CpuStorage, CustomOp2, CustomOp3, Device, Layout, Result, Shap
 use super::fastmath;
 use super::pooling::Pooling;
 
-/// A batch of token sequences packed end to end, on a device.
+/// A batch of token sequences packed end to end, on a device (one host-to-device copy).
 pub struct Packed {
-    /// Token ids, (T,) u32.
-    pub ids: Tensor,
-    /// Position of each token within its text, (T,) u32.
-    pub positions: Tensor,
+    /// The T token ids followed by the T positions (each token's index within its text), u32.
+    pub tokens: Tensor,
     /// Row offsets, (B + 1,) u32: text b is rows `cu[b]..cu[b + 1]`.
     pub cu: Tensor,
     /// Longest text, tokens.
@@ -27,26 +25,35 @@ pub struct Packed {
 impl Packed {
     pub fn new(seqs: &[&[u32]], device: &Device) -> Result<Self> {
         let total: usize = seqs.iter().map(|s| s.len()).sum();
-        let mut ids = Vec::with_capacity(total);
-        let mut positions = Vec::with_capacity(total);
-        let mut cu = Vec::with_capacity(seqs.len() + 1);
-        cu.push(0u32);
+        let mut buf = Vec::with_capacity(2 * total + seqs.len() + 1);
         for s in seqs {
-            ids.extend_from_slice(s);
-            positions.extend(0..s.len() as u32);
-            cu.push(ids.len() as u32);
+            buf.extend_from_slice(s);
+        }
+        for s in seqs {
+            buf.extend(0..s.len() as u32);
+        }
+        buf.push(0u32);
+        let mut end = 0u32;
+        for s in seqs {
+            end += s.len() as u32;
+            buf.push(end);
         }
         let max_len = seqs.iter().map(|s| s.len()).max().unwrap_or(0);
+        let all = Tensor::from_vec(buf, 2 * total + seqs.len() + 1, device)?;
         Ok(Self {
-            ids: Tensor::from_vec(ids, total, device)?,
-            positions: Tensor::from_vec(positions, total, device)?,
-            cu: Tensor::from_vec(cu, seqs.len() + 1, device)?,
+            tokens: all.narrow(0, 0, 2 * total)?,
+            cu: all.narrow(0, 2 * total, seqs.len() + 1)?,
             max_len,
         })
     }
 
+    /// Real tokens in the batch.
+    pub fn tokens(&self) -> usize {
+        self.tokens.elem_count() / 2
+    }
+
     pub fn texts(&self) -> usize {
-        self.cu.dim(0).map_or(0, |n| n.saturating_sub(1))
+        self.cu.elem_count().saturating_sub(1)
     }
 }
 
@@ -81,6 +88,19 @@ fn pool_code(p: Pooling) -> i32 {
     }
 }
 
+/// BERT's embedding layer on a packed batch: `LayerNorm(word[id] + position[pos] + type0)` per
+/// token. `table` is the word table followed by the position table (from row `pos_offset`);
+/// `params` is `[type0 | gamma | beta]` (3n). Returns (T, n).
+pub fn embed_layer_norm(
+    table: &Tensor,
+    packed: &Packed,
+    params: &Tensor,
+    pos_offset: usize,
+    eps: f32,
+) -> Result<Tensor> {
+    table.apply_op3_no_bwd(&packed.tokens, params, &EmbedLayerNorm { pos_offset, eps })
+}
+
 /// `LayerNorm(x + r + bias) * gamma + beta` per row; `params` is `[bias | gamma | beta]` (3n).
 pub fn add_layer_norm(x: &Tensor, r: &Tensor, params: &Tensor, eps: f32) -> Result<Tensor> {
     x.contiguous()?
@@ -113,10 +133,16 @@ pub fn attention(
     )
 }
 
-/// One f32 vector per text, (B, n), pooled over its own token rows.
-pub fn pool(x: &Tensor, packed: &Packed, pooling: Pooling) -> Result<Tensor> {
-    x.contiguous()?
-        .apply_op2_no_bwd(&packed.cu, &Pool { mode: pooling })
+/// One f32 vector per text, (B, n), pooled over its own token rows, scaled to unit length when
+/// `normalize`.
+pub fn pool(x: &Tensor, packed: &Packed, pooling: Pooling, normalize: bool) -> Result<Tensor> {
+    x.contiguous()?.apply_op2_no_bwd(
+        &packed.cu,
+        &Pool {
+            mode: pooling,
+            normalize,
+        },
+    )
 }
 
 fn f32s<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<&'a [f32]> {
@@ -144,6 +170,79 @@ fn rows_cols(l: &Layout, op: &str) -> Result<(usize, usize)> {
     match l.dims() {
         [r, n] => Ok((*r, *n)),
         d => candle_core::bail!("{op}: expected a matrix, got shape {d:?}"),
+    }
+}
+
+/// `o = LayerNorm(o) * gamma + beta` in place (the CPU bodies' shared tail).
+fn layer_norm_row(o: &mut [f32], gamma: &[f32], beta: &[f32], eps: f32) {
+    let n = o.len() as f32;
+    let mean = o.iter().sum::<f32>() / n;
+    let var = o.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
+    let rstd = 1.0 / (var + eps).sqrt();
+    for ((v, g), b) in o.iter_mut().zip(gamma).zip(beta) {
+        *v = (*v - mean) * rstd * g + b;
+    }
+}
+
+pub(super) struct EmbedLayerNorm {
+    pub pos_offset: usize,
+    pub eps: f32,
+}
+
+impl CustomOp3 for EmbedLayerNorm {
+    fn name(&self) -> &'static str {
+        "newsclust-embed-layer-norm"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (table_rows, n) = rows_cols(l1, self.name())?;
+        let (table, idx, p) = (
+            f32s(s1, l1, self.name())?,
+            u32s(s2, l2, self.name())?,
+            f32s(s3, l3, self.name())?,
+        );
+        if idx.len() % 2 != 0 || p.len() != 3 * n {
+            candle_core::bail!("{}: shapes do not match", self.name());
+        }
+        let t = idx.len() / 2;
+        let (ids, positions) = idx.split_at(t);
+        let mut out = vec![0f32; t * n];
+        for ((o, &id), &pos) in out.chunks_exact_mut(n).zip(ids).zip(positions) {
+            let (w, q) = (id as usize, self.pos_offset + pos as usize);
+            if w >= self.pos_offset || q >= table_rows {
+                candle_core::bail!(
+                    "{}: token id {id} or position {pos} out of range",
+                    self.name()
+                );
+            }
+            let (wr, pr) = (&table[w * n..(w + 1) * n], &table[q * n..(q + 1) * n]);
+            for c in 0..n {
+                o[c] = wr[c] + pr[c] + p[c];
+            }
+            layer_norm_row(o, &p[n..2 * n], &p[2 * n..], self.eps);
+        }
+        Ok((CpuStorage::F32(out), Shape::from((t, n))))
+    }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        s1: &candle_core::CudaStorage,
+        l1: &Layout,
+        s2: &candle_core::CudaStorage,
+        l2: &Layout,
+        s3: &candle_core::CudaStorage,
+        l3: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        super::cuda::embed_layer_norm(self, s1, l1, s2, l2, s3, l3)
     }
 }
 
@@ -184,12 +283,7 @@ impl CustomOp3 for AddLayerNorm {
             for c in 0..n {
                 o[c] = xr[c] + rr[c] + bias[c];
             }
-            let mean = o.iter().sum::<f32>() / n as f32;
-            let var = o.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n as f32;
-            let rstd = 1.0 / (var + self.eps).sqrt();
-            for c in 0..n {
-                o[c] = (o[c] - mean) * rstd * gamma[c] + beta[c];
-            }
+            layer_norm_row(o, gamma, beta, self.eps);
         }
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
@@ -366,6 +460,7 @@ impl CustomOp3 for Attention {
 
 pub(super) struct Pool {
     pub mode: Pooling,
+    pub normalize: bool,
 }
 
 #[cfg_attr(not(feature = "cuda"), allow(dead_code))]
@@ -419,6 +514,10 @@ impl CustomOp2 for Pool {
                     };
                     o.iter_mut().for_each(|a| *a /= denom);
                 }
+            }
+            if self.normalize {
+                let norm = o.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+                o.iter_mut().for_each(|v| *v /= norm);
             }
         }
         Ok((CpuStorage::F32(out), Shape::from((b, n))))

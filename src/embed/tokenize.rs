@@ -45,11 +45,16 @@ impl TextTokenizer {
         self.max_length
     }
 
-    /// Tokenizes one text.
+    /// Token ids this tokenizer can produce (added tokens included).
+    pub fn vocab_size(&self) -> usize {
+        self.inner.get_vocab_size(true)
+    }
+
+    /// Tokenizes one text (no character offsets are computed: only ids are needed).
     pub fn encode(&self, text: &str) -> Result<Tokens, EmbedError> {
         let enc = self
             .inner
-            .encode(text, true)
+            .encode_fast(text, true)
             .map_err(|e| EmbedError::Tokenize(e.to_string()))?;
         Ok(Tokens {
             ids: enc.get_ids().to_vec(),

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use candle_core::DType;
@@ -155,11 +156,50 @@ fn chunk_size(batch_size: usize) -> usize {
     4096.max(batch_size * 8)
 }
 
+/// What reading and tokenizing need of a model, before any device: its files, config and
+/// tokenizer.
+pub struct ModelParts {
+    pub files: ModelFiles,
+    pub config: ModelConfig,
+    pub tokenizer: Arc<TextTokenizer>,
+}
+
+impl ModelParts {
+    /// Finds the model (folder, installed copy, hub cache or hub) and reads its config and
+    /// tokenizer.
+    pub fn resolve(
+        spec: &str,
+        resolve: &ResolveOptions,
+        max_length: Option<usize>,
+    ) -> Result<Self, PipelineError> {
+        let files = crate::model::resolve(spec, resolve)?;
+        let config = ModelConfig::load(&files, max_length)?;
+        let tokenizer = TextTokenizer::from_file(&files.tokenizer, config.max_length)?;
+        // Every id must index the model's embedding table (the GPU kernels do not check).
+        if tokenizer.vocab_size() > config.bert.vocab_size {
+            return Err(EmbedError::Model {
+                path: files.tokenizer.clone(),
+                message: format!(
+                    "the tokenizer has {} tokens but the model's vocab_size is {}: they do not belong together",
+                    tokenizer.vocab_size(),
+                    config.bert.vocab_size
+                ),
+            }
+            .into());
+        }
+        Ok(Self {
+            files,
+            config,
+            tokenizer: Arc::new(tokenizer),
+        })
+    }
+}
+
 /// A model ready to embed: its files, config, tokenizer and encoder.
 pub struct LoadedModel {
     pub files: ModelFiles,
     pub config: ModelConfig,
-    pub tokenizer: TextTokenizer,
+    pub tokenizer: Arc<TextTokenizer>,
     pub encoder: SentenceEncoder,
     cpu_fallback: std::sync::OnceLock<SentenceEncoder>,
 }
@@ -186,10 +226,23 @@ impl LoadedModel {
         // Device and precision first: a bad combination fails before any model I/O.
         let device = device.open()?;
         precision.check(&device)?;
-        let files = crate::model::resolve(spec, resolve)?;
-        let config = ModelConfig::load(&files, max_length)?;
-        let tokenizer = TextTokenizer::from_file(&files.tokenizer, config.max_length)?;
-        let encoder = SentenceEncoder::load(&files, &config, &device, precision.dtype())?;
+        let parts = ModelParts::resolve(spec, resolve, max_length)?;
+        Self::from_parts(parts, &device, precision)
+    }
+
+    /// Loads the encoder of `parts` on `device` in `precision`.
+    pub fn from_parts(
+        parts: ModelParts,
+        device: &candle_core::Device,
+        precision: Precision,
+    ) -> Result<Self, PipelineError> {
+        precision.check(device)?;
+        let ModelParts {
+            files,
+            config,
+            tokenizer,
+        } = parts;
+        let encoder = SentenceEncoder::load(&files, &config, device, precision.dtype())?;
         Ok(Self {
             files,
             config,
@@ -272,70 +325,20 @@ pub fn run_embed(
             "--batch-size must be at least 1".into(),
         ));
     }
+    // A precision the CPU cannot run fails before any I/O.
+    if job.device == DeviceChoice::Cpu {
+        job.precision.check(&candle_core::Device::Cpu)?;
+    }
     let reader = ArticleReader::open(&job.input, &job.read)?;
-    let mut model = LoadedModel::load_as(
-        &job.model,
-        &job.resolve,
-        job.max_length,
-        job.device,
-        job.precision,
-    )?;
-    model.encoder.set_forward(job.forward);
-    let dim = model.encoder.dim();
-    let mut summary = EmbedSummary {
-        load_seconds: started.elapsed().as_secs_f64(),
-        device: model.encoder.device_name(),
-        model_id: model.files.id.clone(),
-        model_revision: model.files.revision.clone(),
-        dimension: dim,
-        ..Default::default()
-    };
-    tracing::info!(
-        "model {}@{} ({}-d, {} pooling{}, max {} tokens) on {}, {} batches",
-        summary.model_id,
-        summary.model_revision,
-        dim,
-        model.config.pooling.name(),
-        if model.config.normalize {
-            ", normalized"
-        } else {
-            ""
-        },
-        model.config.max_length,
-        summary.device,
-        if model.encoder.is_packed() {
-            "packed"
-        } else {
-            "padded"
-        }
-    );
-    let metadata = vec![
-        (meta::VERSION.into(), crate::VERSION.into()),
-        (meta::MODEL_ID.into(), summary.model_id.clone()),
-        (meta::MODEL_REVISION.into(), summary.model_revision.clone()),
-        (meta::POOLING.into(), model.config.pooling.name().into()),
-        (meta::NORMALIZE.into(), model.config.normalize.to_string()),
-        (meta::DIMENSION.into(), dim.to_string()),
-        (meta::MAX_LENGTH.into(), model.config.max_length.to_string()),
-        (meta::DEVICE.into(), summary.device.clone()),
-        (meta::DTYPE.into(), job.precision.name().into()),
-        (
-            meta::TEXT_FIELDS.into(),
-            job.text
-                .fields
-                .iter()
-                .map(|f| f.name())
-                .collect::<Vec<_>>()
-                .join(","),
-        ),
-    ];
-    let writer = EmbeddingsWriter::create(&job.out, reader.columns(), dim, metadata)?;
-    let mut progress = Progress::new("embed", job.read.limit, job.quiet);
-    let batch_size = job
-        .batch_size
-        .unwrap_or_else(|| default_batch_size(model.encoder.device()));
-    summary.batch_size = batch_size;
+    let columns = reader.columns().clone();
+    let parts = ModelParts::resolve(&job.model, &job.resolve, job.max_length)?;
+    let tokenizer = parts.tokenizer.clone();
+    let batch_size = job.batch_size.unwrap_or(match job.device {
+        DeviceChoice::Cpu => 16,
+        _ => 1024,
+    });
     let chunk_size = chunk_size(batch_size);
+    let mut summary = EmbedSummary::default();
     let mut skip = |bad: BadRecord, summary: &mut EmbedSummary| -> Result<(), PipelineError> {
         summary.read += 1;
         summary.skipped += 1;
@@ -345,14 +348,49 @@ pub fn run_embed(
         on_bad(&bad);
         Ok(())
     };
-    // Three threads, each handing over one chunk at a time through a bounded channel (memory
-    // stays flat): a producer reads and tokenizes the next chunk while this thread embeds the
-    // current one and a writer thread writes the previous one to Parquet.
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Produced>(1);
-    let (wtx, wrx) = std::sync::mpsc::sync_channel::<(Vec<EmbeddedArticle>, Vec<f32>)>(1);
+    // Four stages on their own threads, handing over chunks through bounded channels (memory
+    // stays flat): a producer reads and tokenizes (it starts while the device and the model
+    // load, and runs up to `AHEAD` chunks ahead), this thread embeds, a writer writes Parquet.
+    const AHEAD: usize = 3;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Produced>(AHEAD);
+    let (wtx, wrx) = std::sync::mpsc::sync_channel::<(Vec<EmbeddedArticle>, Vec<f32>)>(2);
     let writer = std::thread::scope(|scope| -> Result<EmbeddingsWriter, PipelineError> {
-        let (tokenizer, text) = (&model.tokenizer, &job.text);
-        scope.spawn(move || produce(reader, text, tokenizer, chunk_size, tx));
+        let text = &job.text;
+        scope.spawn(move || produce(reader, text, &tokenizer, chunk_size, tx));
+        // Returning early (an error) drops `rx`, which stops the producer at its next send.
+        let device = job.device.open()?;
+        let mut model = LoadedModel::from_parts(parts, &device, job.precision)?;
+        model.encoder.set_forward(job.forward);
+        let dim = model.encoder.dim();
+        summary.load_seconds = started.elapsed().as_secs_f64();
+        summary.device = model.encoder.device_name();
+        summary.model_id = model.files.id.clone();
+        summary.model_revision = model.files.revision.clone();
+        summary.dimension = dim;
+        summary.batch_size = job
+            .batch_size
+            .unwrap_or_else(|| default_batch_size(&device));
+        tracing::info!(
+            "model {}@{} ({}-d, {} pooling{}, max {} tokens) on {}, {} batches",
+            summary.model_id,
+            summary.model_revision,
+            dim,
+            model.config.pooling.name(),
+            if model.config.normalize {
+                ", normalized"
+            } else {
+                ""
+            },
+            model.config.max_length,
+            summary.device,
+            if model.encoder.is_packed() {
+                "packed"
+            } else {
+                "padded"
+            }
+        );
+        let writer = EmbeddingsWriter::create(&job.out, &columns, dim, metadata(job, &model))?;
+        let mut progress = Progress::new("embed", job.read.limit, job.quiet);
         let writing = scope.spawn(move || -> Result<EmbeddingsWriter, WriteError> {
             let mut writer = writer;
             for (rows, vectors) in wrx {
@@ -395,16 +433,40 @@ pub fn run_embed(
             .join()
             .map_err(|_| PipelineError::Config("the Parquet writer thread panicked".into()))?;
         summary.write_wait_seconds += t.elapsed().as_secs_f64();
+        progress.finish();
         embedded?;
         Ok(written?)
     })?;
-    progress.finish();
     if summary.embedded == 0 {
         return Err(PipelineError::NothingEmbedded(summary.skipped));
     }
     writer.finish()?;
     summary.total_seconds = started.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+/// The Parquet footer metadata of an embeddings file.
+fn metadata(job: &EmbedJob, model: &LoadedModel) -> Vec<(String, String)> {
+    vec![
+        (meta::VERSION.into(), crate::VERSION.into()),
+        (meta::MODEL_ID.into(), model.files.id.clone()),
+        (meta::MODEL_REVISION.into(), model.files.revision.clone()),
+        (meta::POOLING.into(), model.config.pooling.name().into()),
+        (meta::NORMALIZE.into(), model.config.normalize.to_string()),
+        (meta::DIMENSION.into(), model.encoder.dim().to_string()),
+        (meta::MAX_LENGTH.into(), model.config.max_length.to_string()),
+        (meta::DEVICE.into(), model.encoder.device_name()),
+        (meta::DTYPE.into(), job.precision.name().into()),
+        (
+            meta::TEXT_FIELDS.into(),
+            job.text
+                .fields
+                .iter()
+                .map(|f| f.name())
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+    ]
 }
 
 /// Embeds one chunk; returns its rows (token counts filled in) and vectors, for the writer.

@@ -23,25 +23,14 @@ __device__ __forceinline__ float warp_sum(float v) {
   return v;
 }
 
-// y = LayerNorm(x + r + bias) * gamma + beta, one warp per row of n <= 1024 columns.
-// `p` holds bias, gamma and beta one after the other (3 * n values).
+// LayerNorm of one row held by a warp (v[i] is column lane + 32 i), written to yr.
+// p holds bias (already added by the caller), gamma and beta: 3 * n values.
 template <typename T>
-__device__ void add_layer_norm(const T* x, const T* r, const T* p, T* y, int rows, int n, float eps) {
-  int row = blockIdx.x * blockDim.y + threadIdx.y;
-  if (row >= rows) return;
+__device__ __forceinline__ void warp_layer_norm(float (&v)[32], const T* p, T* yr, int n, float eps) {
   int lane = threadIdx.x;
-  const T* xr = x + (size_t)row * n;
-  const T* rr = r + (size_t)row * n;
-  float v[32];
   float s = 0.f;
 #pragma unroll
-  for (int i = 0; i < 32; i++) {
-    int c = lane + i * 32;
-    float t = 0.f;
-    if (c < n) t = to_f(xr[c]) + to_f(rr[c]) + to_f(p[c]);
-    v[i] = t;
-    s += t;
-  }
+  for (int i = 0; i < 32; i++) s += v[i];
   float mean = warp_sum(s) / n;
   float q = 0.f;
 #pragma unroll
@@ -53,7 +42,6 @@ __device__ void add_layer_norm(const T* x, const T* r, const T* p, T* y, int row
     }
   }
   float rstd = rsqrtf(warp_sum(q) / n + eps);
-  T* yr = y + (size_t)row * n;
 #pragma unroll
   for (int i = 0; i < 32; i++) {
     int c = lane + i * 32;
@@ -61,21 +49,60 @@ __device__ void add_layer_norm(const T* x, const T* r, const T* p, T* y, int row
   }
 }
 
-// y = act(x + bias), bias broadcast over rows of n columns. act: 0 GELU (erf), 1 GELU (tanh), 2 ReLU.
+// y = LayerNorm(x + r + bias) * gamma + beta, one warp per row of n <= 1024 columns.
+// `p` holds bias, gamma and beta one after the other (3 * n values).
 template <typename T>
-__device__ void bias_act(const T* x, const T* bias, T* y, size_t total, int n, int act) {
-  for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < total;
-       i += (size_t)blockDim.x * gridDim.x) {
-    float v = to_f(x[i]) + to_f(bias[i % n]);
-    if (act == 0) {
-      v = 0.5f * v * (1.f + erff(v * 0.70710678118654752f));
-    } else if (act == 1) {
-      v = 0.5f * v * (1.f + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)));
-    } else {
-      v = fmaxf(v, 0.f);
-    }
-    y[i] = from_f<T>(v);
+__device__ void add_layer_norm(const T* x, const T* r, const T* p, T* y, int rows, int n, float eps) {
+  int row = blockIdx.x * blockDim.y + threadIdx.y;
+  if (row >= rows) return;
+  int lane = threadIdx.x;
+  const T* xr = x + (size_t)row * n;
+  const T* rr = r + (size_t)row * n;
+  float v[32];
+#pragma unroll
+  for (int i = 0; i < 32; i++) {
+    int c = lane + i * 32;
+    v[i] = c < n ? to_f(xr[c]) + to_f(rr[c]) + to_f(p[c]) : 0.f;
   }
+  warp_layer_norm<T>(v, p, y + (size_t)row * n, n, eps);
+}
+
+// BERT's embedding layer on packed tokens: y = LayerNorm(word[ids[t]] + pos[positions[t]] +
+// type0) per token t. `table` is the word table followed by the position table (rows from
+// pos_offset on); idx holds the T ids then the T positions; p = [type0 | gamma | beta].
+template <typename T>
+__device__ void embed_layer_norm(const T* table, const uint32_t* idx, const T* p, T* y, int rows, int n,
+                                 int pos_offset, float eps) {
+  int row = blockIdx.x * blockDim.y + threadIdx.y;
+  if (row >= rows) return;
+  int lane = threadIdx.x;
+  const T* wr = table + (size_t)idx[row] * n;
+  const T* pr = table + ((size_t)pos_offset + idx[rows + row]) * n;
+  float v[32];
+#pragma unroll
+  for (int i = 0; i < 32; i++) {
+    int c = lane + i * 32;
+    v[i] = c < n ? to_f(wr[c]) + to_f(pr[c]) + to_f(p[c]) : 0.f;
+  }
+  warp_layer_norm<T>(v, p, y + (size_t)row * n, n, eps);
+}
+
+// y = act(x + bias), bias broadcast over rows of n columns. act: 0 GELU (erf), 1 GELU (tanh),
+// 2 ReLU. Grid (rows, ceil(n / blockDim.x)): no index division.
+template <typename T>
+__device__ void bias_act(const T* x, const T* bias, T* y, int n, int act) {
+  int c = blockIdx.y * blockDim.x + threadIdx.x;
+  if (c >= n) return;
+  size_t i = (size_t)blockIdx.x * n + c;
+  float v = to_f(x[i]) + to_f(bias[c]);
+  if (act == 0) {
+    v = 0.5f * v * (1.f + erff(v * 0.70710678118654752f));
+  } else if (act == 1) {
+    v = 0.5f * v * (1.f + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)));
+  } else {
+    v = fmaxf(v, 0.f);
+  }
+  y[i] = from_f<T>(v);
 }
 
 // Self-attention over packed sequences, no padding and no mask: each query of text b attends to
@@ -140,14 +167,18 @@ __device__ void attention(const T* qkv, const T* bias, const uint32_t* cu, T* ou
   }
 }
 
-// Sentence vectors from packed token rows: out (B, n) f32. mode: 0 mean, 1 CLS (first token),
-// 2 max, 3 mean * sqrt(len) (sentence-transformers' mean_sqrt_len: sum / sqrt(len)).
-// Grid (B), threads over columns.
+// Sentence vectors from packed token rows: out (B, n) f32, n <= 1024. mode: 0 mean, 1 CLS
+// (first token), 2 max, 3 sum / sqrt(len) (sentence-transformers' mean_sqrt_len). With
+// `normalize`, each vector is scaled to unit L2 norm (max(norm, 1e-12), as torch's F.normalize).
+// Grid (B), 128 threads over columns.
 template <typename T>
-__device__ void pool(const T* x, const uint32_t* cu, float* out, int n, int mode) {
+__device__ void pool(const T* x, const uint32_t* cu, float* out, int n, int mode, int normalize) {
+  __shared__ float vals[1024];
+  __shared__ float partial[4];
   int b = blockIdx.x;
   int start = (int)cu[b];
   int len = (int)cu[b + 1] - start;
+  float sq = 0.f;
   for (int c = threadIdx.x; c < n; c += blockDim.x) {
     float r;
     if (len == 0) {
@@ -160,11 +191,21 @@ __device__ void pool(const T* x, const uint32_t* cu, float* out, int n, int mode
     } else {
       float s = 0.f;
       for (int t = 0; t < len; t++) s += to_f(x[(size_t)(start + t) * n + c]);
-      float denom = len > 0 ? (float)len : 1.f;
-      r = mode == 3 ? s / sqrtf(denom) : s / denom;
+      r = mode == 3 ? s / sqrtf((float)len) : s / (float)len;
     }
-    out[(size_t)b * n + c] = r;
+    vals[c] = r;
+    sq += r * r;
   }
+  float scale = 1.f;
+  if (normalize) {
+    sq = warp_sum(sq);
+    if ((threadIdx.x & 31) == 0) partial[threadIdx.x >> 5] = sq;
+    __syncthreads();
+    float total = 0.f;
+    for (int w = 0; w < (int)(blockDim.x >> 5); w++) total += partial[w];
+    scale = 1.f / fmaxf(sqrtf(total), 1e-12f);
+  }
+  for (int c = threadIdx.x; c < n; c += blockDim.x) out[(size_t)b * n + c] = vals[c] * scale;
 }
 
 #define INSTANTIATE(T, NAME)                                                                        \
@@ -172,9 +213,13 @@ __device__ void pool(const T* x, const uint32_t* cu, float* out, int n, int mode
                                                    int rows, int n, float eps) {                    \
     add_layer_norm<T>(x, r, p, y, rows, n, eps);                                                    \
   }                                                                                                 \
-  extern "C" __global__ void bias_act_##NAME(const T* x, const T* bias, T* y, size_t total, int n,   \
-                                             int act) {                                             \
-    bias_act<T>(x, bias, y, total, n, act);                                                         \
+  extern "C" __global__ void embed_layer_norm_##NAME(const T* table, const uint32_t* idx, const T* p, \
+                                                     T* y, int rows, int n, int pos_offset,         \
+                                                     float eps) {                                   \
+    embed_layer_norm<T>(table, idx, p, y, rows, n, pos_offset, eps);                                \
+  }                                                                                                 \
+  extern "C" __global__ void bias_act_##NAME(const T* x, const T* bias, T* y, int n, int act) {      \
+    bias_act<T>(x, bias, y, n, act);                                                                \
   }                                                                                                 \
   extern "C" __global__ void attention32_##NAME(const T* qkv, const T* bias, const uint32_t* cu,    \
                                                 T* out, int heads, float scale) {                   \
@@ -185,8 +230,8 @@ __device__ void pool(const T* x, const uint32_t* cu, float* out, int n, int mode
     attention<T, 64>(qkv, bias, cu, out, heads, scale);                                             \
   }                                                                                                 \
   extern "C" __global__ void pool_##NAME(const T* x, const uint32_t* cu, float* out, int n,          \
-                                         int mode) {                                                \
-    pool<T>(x, cu, out, n, mode);                                                                   \
+                                         int mode, int normalize) {                                 \
+    pool<T>(x, cu, out, n, mode, normalize);                                                        \
   }
 
 INSTANTIATE(float, f32)

@@ -9,7 +9,7 @@ use candle_core::cuda_backend::{CudaDType, WrapErr};
 use candle_core::{CudaDevice, CudaStorage, DType, Layout, Result, Shape};
 use half::{bf16, f16};
 
-use super::packed::{AddLayerNorm, Attention, BiasAct, Pool};
+use super::packed::{AddLayerNorm, Attention, BiasAct, EmbedLayerNorm, Pool};
 
 const PTX: &str = include_str!(concat!(env!("OUT_DIR"), "/packed_kernels.ptx"));
 const MODULE: &str = "newsclust_packed";
@@ -104,6 +104,56 @@ pub(super) fn add_layer_norm(
     Ok((out, l1.shape().clone()))
 }
 
+pub(super) fn embed_layer_norm(
+    op: &EmbedLayerNorm,
+    s1: &CudaStorage,
+    l1: &Layout,
+    s2: &CudaStorage,
+    l2: &Layout,
+    s3: &CudaStorage,
+    l3: &Layout,
+) -> Result<(CudaStorage, Shape)> {
+    let name = "embed_layer_norm";
+    let (_, n) = rows_cols(l1, name)?;
+    let t = l2.shape().elem_count() / 2;
+    if n > 1024 || l3.shape().elem_count() != 3 * n || s2.dtype() != DType::U32 {
+        candle_core::bail!("{name}: shapes do not fit (n = {n} must be ≤ 1024)");
+    }
+    fn run<T: CudaDType + DeviceRepr>(
+        op: &EmbedLayerNorm,
+        s: [(&CudaStorage, &Layout); 3],
+        t: usize,
+        n: usize,
+        sfx: &str,
+    ) -> Result<CudaSlice<T>> {
+        let dev: &CudaDevice = &s[0].0.device;
+        let table = view(s[0].0.as_cuda_slice::<T>()?, s[0].1, "embed_layer_norm")?;
+        let idx = view(s[1].0.as_cuda_slice::<u32>()?, s[1].1, "embed_layer_norm")?;
+        let p = view(s[2].0.as_cuda_slice::<T>()?, s[2].1, "embed_layer_norm")?;
+        let func = dev.get_or_load_custom_func(&format!("embed_layer_norm_{sfx}"), MODULE, PTX)?;
+        // SAFETY: every element is written by the kernel.
+        let out = unsafe { dev.alloc::<T>(t * n)? };
+        let (rows_i, n_i, offset, eps) = (t as i32, n as i32, op.pos_offset as i32, op.eps);
+        let cfg = LaunchConfig {
+            grid_dim: (t.div_ceil(4).max(1) as u32, 1, 1),
+            block_dim: (32, 4, 1),
+            shared_mem_bytes: 0,
+        };
+        let mut b = func.builder();
+        b.arg(&table).arg(&idx).arg(&p).arg(&out);
+        b.arg(&rows_i).arg(&n_i).arg(&offset).arg(&eps);
+        // SAFETY: argument types and order match the kernel; ids index the table (the tokenizer
+        // and the model share a vocabulary, checked when the model is loaded).
+        unsafe { b.launch(cfg) }.w()?;
+        Ok(out)
+    }
+    let sfx = suffix(s1.dtype(), name)?;
+    let dev = &s1.device;
+    let args = [(s1, l1), (s2, l2), (s3, l3)];
+    let out = by_dtype!(s1.dtype(), dev, name, run(op, args, t, n, sfx))?;
+    Ok((out, Shape::from((t, n))))
+}
+
 pub(super) fn bias_act(
     op: &BiasAct,
     s1: &CudaStorage,
@@ -119,7 +169,7 @@ pub(super) fn bias_act(
     fn run<T: CudaDType + DeviceRepr>(
         op: &BiasAct,
         s: [(&CudaStorage, &Layout); 2],
-        total: usize,
+        rows: usize,
         n: usize,
         sfx: &str,
     ) -> Result<CudaSlice<T>> {
@@ -128,20 +178,15 @@ pub(super) fn bias_act(
         let bias = view(s[1].0.as_cuda_slice::<T>()?, s[1].1, "bias_act")?;
         let func = dev.get_or_load_custom_func(&format!("bias_act_{sfx}"), MODULE, PTX)?;
         // SAFETY: every element is written by the kernel.
-        let out = unsafe { dev.alloc::<T>(total)? };
+        let out = unsafe { dev.alloc::<T>(rows * n)? };
         let (n_i, act) = (n as i32, op.code());
         let cfg = LaunchConfig {
-            grid_dim: (total.div_ceil(256).clamp(1, 1 << 16) as u32, 1, 1),
+            grid_dim: (rows.max(1) as u32, n.div_ceil(256) as u32, 1),
             block_dim: (256, 1, 1),
             shared_mem_bytes: 0,
         };
         let mut b = func.builder();
-        b.arg(&x)
-            .arg(&bias)
-            .arg(&out)
-            .arg(&total)
-            .arg(&n_i)
-            .arg(&act);
+        b.arg(&x).arg(&bias).arg(&out).arg(&n_i).arg(&act);
         // SAFETY: argument types and order match the kernel.
         unsafe { b.launch(cfg) }.w()?;
         Ok(out)
@@ -152,7 +197,7 @@ pub(super) fn bias_act(
         s1.dtype(),
         dev,
         name,
-        run(op, [(s1, l1), (s2, l2)], rows * n, n, sfx)
+        run(op, [(s1, l1), (s2, l2)], rows, n, sfx)
     )?;
     Ok((out, l1.shape().clone()))
 }
@@ -236,6 +281,9 @@ pub(super) fn pool(
 ) -> Result<(CudaStorage, Shape)> {
     let name = "pool";
     let (_, n) = rows_cols(l1, name)?;
+    if n > 1024 {
+        candle_core::bail!("{name}: {n} columns, at most 1024");
+    }
     let texts = l2.shape().elem_count().saturating_sub(1);
     if s2.dtype() != DType::U32 {
         candle_core::bail!("{name}: row offsets must be u32");
@@ -253,14 +301,19 @@ pub(super) fn pool(
         let func = dev.get_or_load_custom_func(&format!("pool_{sfx}"), MODULE, PTX)?;
         // SAFETY: every element is written by the kernel.
         let out = unsafe { dev.alloc::<f32>(texts * n)? };
-        let (n_i, mode) = (n as i32, op.code());
+        let (n_i, mode, normalize) = (n as i32, op.code(), op.normalize as i32);
         let cfg = LaunchConfig {
             grid_dim: (texts.max(1) as u32, 1, 1),
             block_dim: (128, 1, 1),
             shared_mem_bytes: 0,
         };
         let mut b = func.builder();
-        b.arg(&x).arg(&cu).arg(&out).arg(&n_i).arg(&mode);
+        b.arg(&x)
+            .arg(&cu)
+            .arg(&out)
+            .arg(&n_i)
+            .arg(&mode)
+            .arg(&normalize);
         // SAFETY: argument types and order match the kernel.
         unsafe { b.launch(cfg) }.w()?;
         Ok(out)
