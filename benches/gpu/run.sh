@@ -58,6 +58,8 @@ step bench_padded b --dtypes f32,f16 --forward padded --batch-size 256 --repeat 
 # left to release its memory at each synchronisation.
 step bench_padded_events env NEWSCLUST_CUDA_EVENTS=1 "$bin" bench -i "$ag" $cols -m "$model" --devices cuda --dtypes f16 --forward padded --batch-size 256 --repeat 3 -o "$OUT/bench_cuda_padded_events.parquet"
 step bench_pool_release env NEWSCLUST_CUDA_POOL=release "$bin" bench -i "$ag" $cols -m "$model" --devices cuda --dtypes f16 --batch-size 1024 --repeat 3 -o "$OUT/bench_cuda_pool_release.parquet"
+# q, k and v in one matrix product instead of three.
+step bench_qkv_fused env NEWSCLUST_QKV=fused "$bin" bench -i "$ag" $cols -m "$model" --devices cuda --dtypes f16,f32 --batch-size 1024 --repeat 3 -o "$OUT/bench_cuda_qkv_fused.parquet"
 step profile env NEWSCLUST_PROFILE=1 "$bin" bench -i "$ag" $cols -m "$model" --devices cuda --dtypes f16,f32 --batch-size 1024 --repeat 1 -o "$OUT/bench_profile.parquet" 2> "$OUT/profile.txt"
 cat "$OUT/profile.txt"
 step bench_cpu "$bin" bench -i /tmp/ag1000.csv $cols -m "$model" --devices cpu --dtypes f32 --repeat 1 -o "$OUT/bench_cpu.parquet"
@@ -71,6 +73,10 @@ job embed_cuda_f16_again -i "$ag" $cols -m "$model" --device cuda --dtype f16 -o
 job embed_cuda_f16_padded -i "$ag" $cols -m "$model" --device cuda --dtype f16 --forward padded --batch-size 256 -o /tmp/emb_padded.parquet
 job embed_cuda_f16_x10 -i /tmp/ag_x10.csv $cols_x10 -m "$model" --device cuda --dtype f16 -o /tmp/emb_x10.parquet
 job embed_cuda_f16_x10_again -i /tmp/ag_x10.csv $cols_x10 -m "$model" --device cuda --dtype f16 -o /tmp/emb_x10.parquet
+job embed_cuda_f16_x10_third -i /tmp/ag_x10.csv $cols_x10 -m "$model" --device cuda --dtype f16 -o /tmp/emb_x10.parquet
+job embed_cuda_bf16_x10 -i /tmp/ag_x10.csv $cols_x10 -m "$model" --device cuda --dtype bf16 -o /tmp/emb_x10.parquet
+# Process start and exit alone.
+{ start=$(date +%s.%N); "$bin" --version; end=$(date +%s.%N); "$PY" -c "print('newsclust --version: %.3f s wall' % ($end - $start))"; } | tee -a "$OUT/jobs.txt"
 job embed_cuda_f32_x10 -i /tmp/ag_x10.csv $cols_x10 -m "$model" --device cuda --dtype f32 -o /tmp/emb_x10_f32.parquet
 job embed_cpu -i /tmp/ag500.csv $cols -m "$model" --device cpu -o "$OUT/emb_cpu_f32_500.parquet"
 step kmeans_cuda "$bin" cluster -q --embeddings "$OUT/emb_cuda_f32.parquet" --k 4 --device cuda -o "$OUT/km_cuda"

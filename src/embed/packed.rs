@@ -7,7 +7,9 @@
 //! it is also the reference the CUDA kernels are checked against) and a CUDA kernel in
 //! `cuda/kernels.cu` (f32, f16, bf16, computing in f32).
 
-use candle_core::{CpuStorage, CustomOp2, CustomOp3, Device, Layout, Result, Shape, Tensor};
+use candle_core::{
+    CpuStorage, CustomOp2, CustomOp3, Device, Layout, Result, Shape, Storage, Tensor,
+};
 
 use super::fastmath;
 use super::pooling::Pooling;
@@ -112,23 +114,29 @@ pub fn bias_act(x: &Tensor, bias: &Tensor, act: Act) -> Result<Tensor> {
     x.contiguous()?.apply_op2_no_bwd(bias, &BiasAct { act })
 }
 
-/// Multi-head self-attention within each packed text. `qkv` (T, 3·heads·head_dim) holds the
-/// projections without bias, `bias` (3·heads·head_dim) is added here; returns (T, heads·head_dim).
-/// `scale` multiplies the queries (1/√head_dim).
+/// Multi-head self-attention within each packed text. `q`, `k`, `v` (T, heads·head_dim) are
+/// the projections without bias — three matrices, or three column blocks of one (rows may be
+/// further apart than they are wide, but equally so in all three); `bias` (3·heads·head_dim, q
+/// then k then v) is added here. `scale` multiplies the queries (1/√head_dim). Returns
+/// (T, heads·head_dim).
 pub fn attention(
-    qkv: &Tensor,
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
     bias: &Tensor,
     packed: &Packed,
     heads: usize,
     scale: f32,
 ) -> Result<Tensor> {
-    qkv.contiguous()?.apply_op3_no_bwd(
-        bias,
-        &packed.cu,
+    q.apply_op3_no_bwd(
+        k,
+        v,
         &Attention {
             heads,
             scale,
             max_len: packed.max_len,
+            bias: bias.clone(),
+            cu: packed.cu.clone(),
         },
     )
 }
@@ -153,6 +161,15 @@ fn f32s<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<&'a [f32]> {
         Some((a, b)) => Ok(&data[a..b]),
         None => candle_core::bail!("{op}: contiguous input only"),
     }
+}
+
+/// The f32 data of a row view (see [`row_view`]) from its first element on.
+fn f32_rows<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<&'a [f32]> {
+    let CpuStorage::F32(data) = s else {
+        candle_core::bail!("{op}: the CPU path is f32 only")
+    };
+    let (_, _, _, offset) = row_view(l, op)?;
+    Ok(&data[offset..])
 }
 
 fn u32s<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<&'a [u32]> {
@@ -371,6 +388,42 @@ pub(super) struct Attention {
     /// Longest text (sizes the CUDA grid).
     #[cfg_attr(not(feature = "cuda"), allow(dead_code))]
     pub max_len: usize,
+    pub bias: Tensor,
+    pub cu: Tensor,
+}
+
+/// Rows of a (rows, width) matrix whose rows may be `ld` ≥ width apart: (rows, width, ld, offset).
+pub(super) fn row_view(l: &Layout, op: &str) -> Result<(usize, usize, usize, usize)> {
+    match (l.dims(), l.stride()) {
+        ([r, w], [ld, 1]) if *ld >= *w => Ok((*r, *w, *ld, l.start_offset())),
+        ([r, w], _) if *r <= 1 => Ok((*r, *w, *w, l.start_offset())),
+        (d, st) => {
+            candle_core::bail!("{op}: rows of a matrix expected, got shape {d:?} stride {st:?}")
+        }
+    }
+}
+
+impl Attention {
+    /// Checks q/k/v agree; returns (rows, width, ld, head size).
+    pub(super) fn shape(
+        &self,
+        l1: &Layout,
+        l2: &Layout,
+        l3: &Layout,
+    ) -> Result<(usize, usize, usize, usize)> {
+        let name = "newsclust-packed-attention";
+        let (t, hd, ld, _) = row_view(l1, name)?;
+        for l in [l2, l3] {
+            let (t2, hd2, ld2, _) = row_view(l, name)?;
+            if (t2, hd2, ld2) != (t, hd, ld) {
+                candle_core::bail!("{name}: q, k and v differ in shape");
+            }
+        }
+        if self.heads == 0 || hd % self.heads != 0 || self.bias.elem_count() != 3 * hd {
+            candle_core::bail!("{name}: width {hd} does not fit {} heads", self.heads);
+        }
+        Ok((t, hd, ld, hd / self.heads))
+    }
 }
 
 impl CustomOp3 for Attention {
@@ -387,27 +440,27 @@ impl CustomOp3 for Attention {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (t, w) = rows_cols(l1, self.name())?;
-        let (qkv, bias, cu) = (
-            f32s(s1, l1, self.name())?,
-            f32s(s2, l2, self.name())?,
-            u32s(s3, l3, self.name())?,
+        let name = self.name();
+        let (t, hd, ld, d) = self.shape(l1, l2, l3)?;
+        let (q, k, v) = (
+            f32_rows(s1, l1, name)?,
+            f32_rows(s2, l2, name)?,
+            f32_rows(s3, l3, name)?,
         );
-        let hd = w / 3;
-        if w % 3 != 0 || hd % self.heads != 0 || bias.len() != w {
-            candle_core::bail!(
-                "{}: qkv width {w} does not fit {} heads",
-                self.name(),
-                self.heads
-            );
+        let (bias_storage, bias_layout) = self.bias.storage_and_layout();
+        let (cu_storage, cu_layout) = self.cu.storage_and_layout();
+        let (Storage::Cpu(bias_storage), Storage::Cpu(cu_storage)) = (&*bias_storage, &*cu_storage)
+        else {
+            candle_core::bail!("{name}: bias and offsets must be on the CPU too");
+        };
+        let bias = f32s(bias_storage, bias_layout, name)?;
+        let cu = u32s(cu_storage, cu_layout, name)?;
+        if cu.last().map(|&e| e as usize) != Some(t) || (t > 0 && q.len() < (t - 1) * ld + hd) {
+            candle_core::bail!("{name}: offsets do not cover {t} rows");
         }
-        if cu.last().map(|&e| e as usize) != Some(t) {
-            candle_core::bail!("{}: offsets do not cover {t} rows", self.name());
-        }
-        let d = hd / self.heads;
         let mut out = vec![0f32; t * hd];
         let mut scores = Vec::new();
-        let (mut q, mut ks, mut vs) = (vec![0f32; d], Vec::new(), Vec::new());
+        let (mut qr, mut ks, mut vs) = (vec![0f32; d], Vec::new(), Vec::new());
         for win in cu.windows(2) {
             let (start, end) = (win[0] as usize, win[1] as usize);
             let len = end - start;
@@ -416,26 +469,25 @@ impl CustomOp3 for Attention {
                 ks.clear();
                 vs.clear();
                 for row in start..end {
-                    let base = row * w + h * d;
-                    for c in 0..d {
-                        ks.push(qkv[base + hd + c] + bias[hd + h * d + c]);
-                        vs.push(qkv[base + 2 * hd + c] + bias[2 * hd + h * d + c]);
+                    for c in h * d..(h + 1) * d {
+                        ks.push(k[row * ld + c] + bias[hd + c]);
+                        vs.push(v[row * ld + c] + bias[2 * hd + c]);
                     }
                 }
                 for i in start..end {
-                    for c in 0..d {
-                        q[c] = (qkv[i * w + h * d + c] + bias[h * d + c]) * self.scale;
+                    for (c, x) in qr.iter_mut().enumerate() {
+                        *x = (q[i * ld + h * d + c] + bias[h * d + c]) * self.scale;
                     }
                     scores.clear();
                     scores.extend(
                         ks.chunks_exact(d)
-                            .map(|k| k.iter().zip(&q).map(|(a, b)| a * b).sum::<f32>()),
+                            .map(|kr| kr.iter().zip(&qr).map(|(a, b)| a * b).sum::<f32>()),
                     );
                     fastmath::softmax_rows(&mut scores, len);
                     let o = &mut out[i * hd + h * d..i * hd + (h + 1) * d];
-                    for (p, v) in scores.iter().zip(vs.chunks_exact(d)) {
+                    for (p, vr) in scores.iter().zip(vs.chunks_exact(d)) {
                         for c in 0..d {
-                            o[c] += p * v[c];
+                            o[c] += p * vr[c];
                         }
                     }
                 }

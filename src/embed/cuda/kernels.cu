@@ -17,6 +17,28 @@ template <> __device__ __forceinline__ float from_f<float>(float x) { return x; 
 template <> __device__ __forceinline__ __half from_f<__half>(float x) { return __float2half(x); }
 template <> __device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float x) { return __float2bfloat16(x); }
 
+// Two neighbouring elements (the address is a multiple of two elements).
+__device__ __forceinline__ void load2(const float* p, float& a, float& b) {
+  float2 v = *reinterpret_cast<const float2*>(p);
+  a = v.x;
+  b = v.y;
+}
+__device__ __forceinline__ void load2(const __half* p, float& a, float& b) {
+  __half2 v = *reinterpret_cast<const __half2*>(p);
+  a = __low2float(v);
+  b = __high2float(v);
+}
+__device__ __forceinline__ void load2(const __nv_bfloat16* p, float& a, float& b) {
+  __nv_bfloat162 v = *reinterpret_cast<const __nv_bfloat162*>(p);
+  a = __low2float(v);
+  b = __high2float(v);
+}
+__device__ __forceinline__ void store2(float* p, float a, float b) { *reinterpret_cast<float2*>(p) = make_float2(a, b); }
+__device__ __forceinline__ void store2(__half* p, float a, float b) { *reinterpret_cast<__half2*>(p) = __floats2half2_rn(a, b); }
+__device__ __forceinline__ void store2(__nv_bfloat16* p, float a, float b) {
+  *reinterpret_cast<__nv_bfloat162*>(p) = __floats2bfloat162_rn(a, b);
+}
+
 __device__ __forceinline__ float warp_sum(float v) {
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
@@ -87,74 +109,103 @@ __device__ void embed_layer_norm(const T* table, const uint32_t* idx, const T* p
   warp_layer_norm<T>(v, p, y + (size_t)row * n, n, eps);
 }
 
-// y = act(x + bias), bias broadcast over rows of n columns. act: 0 GELU (erf), 1 GELU (tanh),
-// 2 ReLU. Grid (rows, ceil(n / blockDim.x)): no index division.
+__device__ __forceinline__ float activate(float v, int act) {
+  if (act == 0) return 0.5f * v * (1.f + erff(v * 0.70710678118654752f));
+  if (act == 1) return 0.5f * v * (1.f + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)));
+  return fmaxf(v, 0.f);
+}
+
+// y = act(x + bias), bias broadcast over rows of n columns (n even), two columns a thread.
+// act: 0 GELU (erf), 1 GELU (tanh), 2 ReLU. Grid (rows, ceil(n / 2 / blockDim.x)).
 template <typename T>
 __device__ void bias_act(const T* x, const T* bias, T* y, int n, int act) {
-  int c = blockIdx.y * blockDim.x + threadIdx.x;
+  int c = 2 * (blockIdx.y * blockDim.x + threadIdx.x);
   if (c >= n) return;
   size_t i = (size_t)blockIdx.x * n + c;
-  float v = to_f(x[i]) + to_f(bias[c]);
-  if (act == 0) {
-    v = 0.5f * v * (1.f + erff(v * 0.70710678118654752f));
-  } else if (act == 1) {
-    v = 0.5f * v * (1.f + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)));
-  } else {
-    v = fmaxf(v, 0.f);
-  }
-  y[i] = from_f<T>(v);
+  float a, b, ba, bb;
+  load2(x + i, a, b);
+  load2(bias + c, ba, bb);
+  store2(y + i, activate(a + ba, act), activate(b + bb, act));
 }
 
 // Self-attention over packed sequences, no padding and no mask: each query of text b attends to
-// the len_b keys of text b only. qkv rows are [q | k | v], each heads * D wide (head-major);
-// `bias` (3 * heads * D) is added on load. out rows are heads * D wide.
-// Grid (ceil(max_len / blockDim.x), heads, B); one thread per query row, keys in shared-memory
-// tiles of KT, online softmax in f32.
+// the len_b keys of text b only. q, k and v rows are `ld` elements apart (the three projections
+// side by side in one buffer, or three buffers), heads * D wide (head-major); `bias`
+// (3 * heads * D: q, k, v) is added on load. out rows are heads * D wide.
+// Grid (ceil(max_len / blockDim.x), heads, B); one thread per query row; keys in shared-memory
+// tiles of KT, scored CH at a time (independent dot products), online softmax in f32.
 #define KT 64
+#define CH 8
 template <typename T, int D>
-__device__ void attention(const T* qkv, const T* bias, const uint32_t* cu, T* out, int heads, float scale) {
-  __shared__ float ks[KT][D];
-  __shared__ float vs[KT][D];
+__device__ void attention(const T* q, const T* k, const T* v, const T* bias, const uint32_t* cu, T* out,
+                          int heads, float scale, int ld) {
+  __shared__ __align__(16) float ks[KT][D];
+  __shared__ __align__(16) float vs[KT][D];
   int b = blockIdx.z, h = blockIdx.y;
   int start = (int)cu[b];
   int len = (int)cu[b + 1] - start;
   if ((int)(blockIdx.x * blockDim.x) >= len) return;  // uniform for the whole block
   int hd = heads * D;
-  int stride = 3 * hd;
   int qi = blockIdx.x * blockDim.x + threadIdx.x;
   bool active = qi < len;
-  float q[D], acc[D];
+  float qr[D], acc[D];
 #pragma unroll
   for (int d = 0; d < D; d++) {
     acc[d] = 0.f;
-    q[d] = active ? (to_f(qkv[(size_t)(start + qi) * stride + h * D + d]) + to_f(bias[h * D + d])) * scale : 0.f;
+    qr[d] = active ? (to_f(q[(size_t)(start + qi) * ld + h * D + d]) + to_f(bias[h * D + d])) * scale : 0.f;
   }
   float m = -INFINITY, l = 0.f;
   for (int k0 = 0; k0 < len; k0 += KT) {
     int kn = min(KT, len - k0);
     for (int idx = threadIdx.x; idx < kn * D; idx += blockDim.x) {
       int j = idx / D, d = idx % D;
-      size_t base = (size_t)(start + k0 + j) * stride + h * D + d;
-      ks[j][d] = to_f(qkv[base + hd]) + to_f(bias[hd + h * D + d]);
-      vs[j][d] = to_f(qkv[base + 2 * hd]) + to_f(bias[2 * hd + h * D + d]);
+      size_t row = (size_t)(start + k0 + j) * ld + h * D + d;
+      ks[j][d] = to_f(k[row]) + to_f(bias[hd + h * D + d]);
+      vs[j][d] = to_f(v[row]) + to_f(bias[2 * hd + h * D + d]);
     }
     __syncthreads();
     if (active) {
-      for (int j = 0; j < kn; j++) {
-        float s = 0.f;
+      for (int j0 = 0; j0 < kn; j0 += CH) {
+        float s[CH];
 #pragma unroll
-        for (int d = 0; d < D; d++) s += q[d] * ks[j][d];
-        if (s > m) {
-          float c = __expf(m - s);
-          l *= c;
+        for (int u = 0; u < CH; u++) {
+          float t = 0.f;
+          if (j0 + u < kn) {
+            const float4* kr = reinterpret_cast<const float4*>(ks[j0 + u]);
 #pragma unroll
-          for (int d = 0; d < D; d++) acc[d] *= c;
-          m = s;
+            for (int d4 = 0; d4 < D / 4; d4++) {
+              float4 kv = kr[d4];
+              t += qr[4 * d4] * kv.x + qr[4 * d4 + 1] * kv.y + qr[4 * d4 + 2] * kv.z + qr[4 * d4 + 3] * kv.w;
+            }
+          } else {
+            t = -INFINITY;
+          }
+          s[u] = t;
         }
-        float e = __expf(s - m);
-        l += e;
+        float mx = m;
 #pragma unroll
-        for (int d = 0; d < D; d++) acc[d] += e * vs[j][d];
+        for (int u = 0; u < CH; u++) mx = fmaxf(mx, s[u]);
+        float c = __expf(m - mx);  // 0 on the first chunk (m = -inf)
+        l *= c;
+#pragma unroll
+        for (int d = 0; d < D; d++) acc[d] *= c;
+        m = mx;
+#pragma unroll
+        for (int u = 0; u < CH; u++) {
+          if (j0 + u < kn) {
+            float e = __expf(s[u] - m);
+            l += e;
+            const float4* vr = reinterpret_cast<const float4*>(vs[j0 + u]);
+#pragma unroll
+            for (int d4 = 0; d4 < D / 4; d4++) {
+              float4 vv = vr[d4];
+              acc[4 * d4] += e * vv.x;
+              acc[4 * d4 + 1] += e * vv.y;
+              acc[4 * d4 + 2] += e * vv.z;
+              acc[4 * d4 + 3] += e * vv.w;
+            }
+          }
+        }
       }
     }
     __syncthreads();
@@ -221,13 +272,15 @@ __device__ void pool(const T* x, const uint32_t* cu, float* out, int n, int mode
   extern "C" __global__ void bias_act_##NAME(const T* x, const T* bias, T* y, int n, int act) {      \
     bias_act<T>(x, bias, y, n, act);                                                                \
   }                                                                                                 \
-  extern "C" __global__ void attention32_##NAME(const T* qkv, const T* bias, const uint32_t* cu,    \
-                                                T* out, int heads, float scale) {                   \
-    attention<T, 32>(qkv, bias, cu, out, heads, scale);                                             \
+  extern "C" __global__ void attention32_##NAME(const T* q, const T* k, const T* v, const T* bias,  \
+                                                const uint32_t* cu, T* out, int heads, float scale, \
+                                                int ld) {                                           \
+    attention<T, 32>(q, k, v, bias, cu, out, heads, scale, ld);                                     \
   }                                                                                                 \
-  extern "C" __global__ void attention64_##NAME(const T* qkv, const T* bias, const uint32_t* cu,    \
-                                                T* out, int heads, float scale) {                   \
-    attention<T, 64>(qkv, bias, cu, out, heads, scale);                                             \
+  extern "C" __global__ void attention64_##NAME(const T* q, const T* k, const T* v, const T* bias,  \
+                                                const uint32_t* cu, T* out, int heads, float scale, \
+                                                int ld) {                                           \
+    attention<T, 64>(q, k, v, bias, cu, out, heads, scale, ld);                                     \
   }                                                                                                 \
   extern "C" __global__ void pool_##NAME(const T* x, const uint32_t* cu, float* out, int n,          \
                                          int mode, int normalize) {                                 \

@@ -163,8 +163,12 @@ pub(super) fn bias_act(
 ) -> Result<(CudaStorage, Shape)> {
     let name = "bias_act";
     let (rows, n) = rows_cols(l1, name)?;
-    if l2.shape().elem_count() != n {
-        candle_core::bail!("{name}: bias does not fit {n} columns");
+    if l2.shape().elem_count() != n || n % 2 != 0 {
+        candle_core::bail!("{name}: bias does not fit {n} columns (an even number)");
+    }
+    // The kernel reads element pairs: both inputs must start on an even element.
+    if l1.start_offset() % 2 != 0 || l2.start_offset() % 2 != 0 {
+        candle_core::bail!("{name}: inputs must start on an even element");
     }
     fn run<T: CudaDType + DeviceRepr>(
         op: &BiasAct,
@@ -181,7 +185,7 @@ pub(super) fn bias_act(
         let out = unsafe { dev.alloc::<T>(rows * n)? };
         let (n_i, act) = (n as i32, op.code());
         let cfg = LaunchConfig {
-            grid_dim: (rows.max(1) as u32, n.div_ceil(256) as u32, 1),
+            grid_dim: (rows.max(1) as u32, (n / 2).div_ceil(256) as u32, 1),
             block_dim: (256, 1, 1),
             shared_mem_bytes: 0,
         };
@@ -211,37 +215,63 @@ pub(super) fn attention(
     s3: &CudaStorage,
     l3: &Layout,
 ) -> Result<(CudaStorage, Shape)> {
+    use candle_core::Storage;
     let name = "attention";
-    let (t, w) = rows_cols(l1, name)?;
-    let hd = w / 3;
-    let d = hd / op.heads.max(1);
-    if w % 3 != 0 || d * op.heads != hd || l2.shape().elem_count() != w {
-        candle_core::bail!("{name}: qkv width {w} does not fit {} heads", op.heads);
-    }
+    let (t, hd, ld, d) = op.shape(l1, l2, l3)?;
     if d != 32 && d != 64 {
         candle_core::bail!("{name}: head size {d} has no kernel (32 or 64)");
     }
-    let texts = l3.shape().elem_count().saturating_sub(1);
+    let texts = op.cu.elem_count().saturating_sub(1);
     if texts > 65_535 {
         candle_core::bail!("{name}: {texts} texts in one batch, at most 65535");
     }
+    let (bias_storage, bias_layout) = op.bias.storage_and_layout();
+    let (cu_storage, cu_layout) = op.cu.storage_and_layout();
+    let (Storage::Cuda(bias_storage), Storage::Cuda(cu_storage)) = (&*bias_storage, &*cu_storage)
+    else {
+        candle_core::bail!("{name}: bias and offsets must be on the GPU too");
+    };
+    if cu_storage.dtype() != DType::U32 {
+        candle_core::bail!("{name}: row offsets must be u32");
+    }
+    #[allow(clippy::too_many_arguments)]
     fn run<T: CudaDType + DeviceRepr>(
         op: &Attention,
-        s: [(&CudaStorage, &Layout); 3],
+        s: [(&CudaStorage, &Layout); 4],
+        cu: (&CudaStorage, &Layout),
         t: usize,
         hd: usize,
+        ld: usize,
         d: usize,
         texts: usize,
         sfx: &str,
     ) -> Result<CudaSlice<T>> {
         let dev: &CudaDevice = &s[0].0.device;
-        let qkv = view(s[0].0.as_cuda_slice::<T>()?, s[0].1, "attention")?;
-        let bias = view(s[1].0.as_cuda_slice::<T>()?, s[1].1, "attention")?;
-        let cu = view(s[2].0.as_cuda_slice::<u32>()?, s[2].1, "attention")?;
+        // q, k, v start at their first element and run to the end of their buffer.
+        fn rows<'a, T: CudaDType>(
+            (st, l): (&'a CudaStorage, &Layout),
+            t: usize,
+            ld: usize,
+            hd: usize,
+        ) -> Result<CudaView<'a, T>> {
+            let slice = st.as_cuda_slice::<T>()?;
+            let (_, _, _, offset) = super::packed::row_view(l, "attention")?;
+            if t > 0 && slice.len() < offset + (t - 1) * ld + hd {
+                candle_core::bail!("attention: buffer too short");
+            }
+            Ok(slice.slice(offset..))
+        }
+        let (q, k, v) = (
+            rows::<T>(s[0], t, ld, hd)?,
+            rows::<T>(s[1], t, ld, hd)?,
+            rows::<T>(s[2], t, ld, hd)?,
+        );
+        let bias = view(s[3].0.as_cuda_slice::<T>()?, s[3].1, "attention")?;
+        let cu = view(cu.0.as_cuda_slice::<u32>()?, cu.1, "attention")?;
         let func = dev.get_or_load_custom_func(&format!("attention{d}_{sfx}"), MODULE, PTX)?;
         // SAFETY: every row of a text is written (the offsets cover all t rows).
         let out = unsafe { dev.alloc::<T>(t * hd)? };
-        let (heads, scale) = (op.heads as i32, op.scale);
+        let (heads, scale, ld_i) = (op.heads as i32, op.scale, ld as i32);
         let cfg = LaunchConfig {
             grid_dim: (
                 op.max_len.div_ceil(ATTN_ROWS).max(1) as u32,
@@ -252,23 +282,23 @@ pub(super) fn attention(
             shared_mem_bytes: 0,
         };
         let mut b = func.builder();
-        b.arg(&qkv)
-            .arg(&bias)
-            .arg(&cu)
-            .arg(&out)
-            .arg(&heads)
-            .arg(&scale);
-        // SAFETY: argument types and order match the kernel; the grid covers max_len rows.
+        b.arg(&q).arg(&k).arg(&v).arg(&bias).arg(&cu).arg(&out);
+        b.arg(&heads).arg(&scale).arg(&ld_i);
+        // SAFETY: argument types and order match the kernel; the grid covers max_len rows and
+        // the buffers were checked to hold t rows ld apart.
         unsafe { b.launch(cfg) }.w()?;
         Ok(out)
     }
-    if s3.dtype() != DType::U32 {
-        candle_core::bail!("{name}: row offsets must be u32");
-    }
     let sfx = suffix(s1.dtype(), name)?;
     let dev = &s1.device;
-    let args = [(s1, l1), (s2, l2), (s3, l3)];
-    let out = by_dtype!(s1.dtype(), dev, name, run(op, args, t, hd, d, texts, sfx))?;
+    let args = [(s1, l1), (s2, l2), (s3, l3), (bias_storage, bias_layout)];
+    let cu = (cu_storage, cu_layout);
+    let out = by_dtype!(
+        s1.dtype(),
+        dev,
+        name,
+        run(op, args, cu, t, hd, ld, d, texts, sfx)
+    )?;
     Ok((out, Shape::from((t, hd))))
 }
 
