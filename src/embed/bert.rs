@@ -42,9 +42,27 @@ fn linear(vb: VarBuilder, inp: usize, out: usize) -> candle_core::Result<Linear>
 
 /// Whether the packed pass computes q, k and v in one product (`NEWSCLUST_QKV=fused`, for
 /// comparison) rather than three.
-fn fused_qkv() -> bool {
-    static FUSED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *FUSED.get_or_init(|| std::env::var("NEWSCLUST_QKV").as_deref() == Ok("fused"))
+fn qkv_mode() -> QkvMode {
+    static MODE: std::sync::OnceLock<QkvMode> = std::sync::OnceLock::new();
+    *MODE.get_or_init(|| match std::env::var("NEWSCLUST_QKV").as_deref() {
+        Ok("fused") => QkvMode::Fused,
+        Ok("views") => QkvMode::Views,
+        Ok("own-t") => QkvMode::OwnTransposed,
+        _ => QkvMode::Own,
+    })
+}
+
+/// How the packed pass computes q, k and v (`NEWSCLUST_QKV`, for comparisons).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum QkvMode {
+    /// One product with the concatenated weight; q, k, v are column blocks of it.
+    Fused,
+    /// Three products with row blocks of the concatenated weight.
+    Views,
+    /// Three products with the weights as loaded (the default).
+    Own,
+    /// Three products with transposed, contiguous copies of the weights.
+    OwnTransposed,
 }
 
 /// The bias of `lin`, or zeros when it has none.
@@ -68,6 +86,7 @@ struct Layer {
     down: Linear,
     out_norm: LayerNorm,
     // The same weights laid out for the packed path.
+    q_k_v: [Tensor; 3],
     qkv_bias: Tensor,
     attn_params: Tensor,
     up_bias: Tensor,
@@ -137,12 +156,21 @@ impl BertEncoder {
                 _ => None,
             };
             let qkv = Linear::new(qkv_w, qkv_b);
+            let own = |l: &Linear| -> candle_core::Result<Tensor> {
+                if qkv_mode() == QkvMode::OwnTransposed {
+                    l.weight().t()?.contiguous()
+                } else {
+                    Ok(l.weight().clone())
+                }
+            };
+            let q_k_v = [own(&q)?, own(&k)?, own(&v)?];
             let attn_out = linear(a.pp("output.dense"), h, h)?;
             let attn_norm = LayerNorm::load(a.pp("output.LayerNorm"), h, cfg.layer_norm_eps)?;
             let up = linear(l.pp("intermediate.dense"), h, cfg.intermediate_size)?;
             let down = linear(l.pp("output.dense"), cfg.intermediate_size, h)?;
             let out_norm = LayerNorm::load(l.pp("output.LayerNorm"), h, cfg.layer_norm_eps)?;
             layers.push(Layer {
+                q_k_v,
                 qkv_bias: bias_of(&qkv, 3 * h)?,
                 attn_params: ln_params(&bias_of(&attn_out, h)?, &attn_norm)?,
                 up_bias: bias_of(&up, cfg.intermediate_size)?,
@@ -207,18 +235,25 @@ impl BertEncoder {
         let hd = self.heads * self.head_dim;
         for l in &self.layers {
             let w = l.qkv.weight();
-            let (q, k, v) = stage("qkv matmul", dev, || {
-                if fused_qkv() {
-                    // One product; q, k, v are column blocks of it.
+            let (q, k, v) = stage("qkv matmul", dev, || match qkv_mode() {
+                QkvMode::Fused => {
                     let qkv = x.matmul(&w.t()?)?;
                     Ok((
                         qkv.narrow(1, 0, hd)?,
                         qkv.narrow(1, hd, hd)?,
                         qkv.narrow(1, 2 * hd, hd)?,
                     ))
-                } else {
-                    // Three products: measured faster in f16 on an H100 (see README).
+                }
+                QkvMode::Views => {
                     let part = |i: usize| x.matmul(&w.narrow(0, i * hd, hd)?.t()?);
+                    Ok((part(0)?, part(1)?, part(2)?))
+                }
+                QkvMode::Own => {
+                    let part = |i: usize| x.matmul(&l.q_k_v[i].t()?);
+                    Ok((part(0)?, part(1)?, part(2)?))
+                }
+                QkvMode::OwnTransposed => {
+                    let part = |i: usize| x.matmul(&l.q_k_v[i]);
                     Ok((part(0)?, part(1)?, part(2)?))
                 }
             })?;

@@ -521,6 +521,14 @@ fn produce(
     tx: std::sync::mpsc::SyncSender<Produced>,
 ) {
     let path = reader.path().to_path_buf();
+    // Tokenizing leaves two cores to the embedding loop (which launches the GPU's work) and the
+    // writer: on 16 cores, a pool of all 16 slowed the GPU path down.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(cores.saturating_sub(2).max(1))
+        .thread_name(|i| format!("tokenize-{i}"))
+        .build()
+        .ok();
     let mut seen = SeenIds::default();
     let mut rows: Vec<EmbeddedArticle> = Vec::with_capacity(chunk_size);
     let mut texts: Vec<String> = Vec::with_capacity(chunk_size);
@@ -571,7 +579,11 @@ fn produce(
         }
         if rows.len() >= chunk_size || (end && !rows.is_empty()) {
             let t0 = Instant::now();
-            let msg = match tokenizer.encode_all(&texts) {
+            let tokens = match &pool {
+                Some(pool) => pool.install(|| tokenizer.encode_all(&texts)),
+                None => tokenizer.encode_all(&texts),
+            };
+            let msg = match tokens {
                 Ok(tokens) => Produced::Chunk(
                     std::mem::take(&mut rows),
                     tokens,
