@@ -58,12 +58,6 @@ step bench_padded b --dtypes f32,f16 --forward padded --batch-size 256 --repeat 
 # release its memory at each synchronisation.
 step bench_padded_events env NEWSCLUST_CUDA_EVENTS=1 "$bin" bench -i "$ag" $cols -m "$model" --devices cuda --dtypes f16 --forward padded --batch-size 256 --repeat 3 -o "$OUT/bench_cuda_padded_events.parquet"
 step bench_pool_release env NEWSCLUST_CUDA_POOL=release "$bin" bench -i "$ag" $cols -m "$model" --devices cuda --dtypes f16 --batch-size 1024 --repeat 3 -o "$OUT/bench_cuda_pool_release.parquet"
-# How q, k and v are computed (src/embed/bert.rs, QkvMode; the default is `own`).
-for mode in fused views own-t; do
-  step "bench_qkv_$mode" env NEWSCLUST_QKV=$mode "$bin" bench -i "$ag" $cols -m "$model" --devices cuda --dtypes f16,f32 --batch-size 1024 --repeat 3 -o "$OUT/bench_cuda_qkv_$mode.parquet"
-done
-step profile_own_t env NEWSCLUST_QKV=own-t NEWSCLUST_PROFILE=1 "$bin" bench -i "$ag" $cols -m "$model" --devices cuda --dtypes f16 --batch-size 1024 --repeat 1 -o "$OUT/bench_profile_own_t.parquet" 2> "$OUT/profile_own_t.txt"
-cat "$OUT/profile_own_t.txt"
 step profile env NEWSCLUST_PROFILE=1 "$bin" bench -i "$ag" $cols -m "$model" --devices cuda --dtypes f16,f32 --batch-size 1024 --repeat 1 -o "$OUT/bench_profile.parquet" 2> "$OUT/profile.txt"
 cat "$OUT/profile.txt"
 step bench_cpu "$bin" bench -i /tmp/ag1000.csv $cols -m "$model" --devices cpu --dtypes f32 --repeat 1 -o "$OUT/bench_cpu.parquet"
@@ -78,8 +72,6 @@ job embed_cuda_f16_padded -i "$ag" $cols -m "$model" --device cuda --dtype f16 -
 job embed_cuda_f16_x10 -i /tmp/ag_x10.csv $cols_x10 -m "$model" --device cuda --dtype f16 -o /tmp/emb_x10.parquet
 job embed_cuda_f16_x10_again -i /tmp/ag_x10.csv $cols_x10 -m "$model" --device cuda --dtype f16 -o /tmp/emb_x10.parquet
 job embed_cuda_f16_x10_third -i /tmp/ag_x10.csv $cols_x10 -m "$model" --device cuda --dtype f16 -o /tmp/emb_x10.parquet
-start=$(date +%s.%N); step embed_cuda_f16_x10_own_t env NEWSCLUST_QKV=own-t "$bin" embed -i /tmp/ag_x10.csv $cols_x10 -m "$model" --device cuda --dtype f16 -o /tmp/emb_x10.parquet 2> "$OUT/embed_cuda_f16_x10_own_t.log"; end=$(date +%s.%N)
-"$PY" -c "print('embed_cuda_f16_x10_own_t: %.2f s wall' % ($end - $start))" | tee -a "$OUT/jobs.txt"; tail -n 1 "$OUT/embed_cuda_f16_x10_own_t.log" | tee -a "$OUT/jobs.txt"
 job embed_cuda_bf16_x10 -i /tmp/ag_x10.csv $cols_x10 -m "$model" --device cuda --dtype bf16 -o /tmp/emb_x10.parquet
 # Process start and exit alone.
 { start=$(date +%s.%N); "$bin" --version; end=$(date +%s.%N); "$PY" -c "print('newsclust --version: %.3f s wall' % ($end - $start))"; } | tee -a "$OUT/jobs.txt"

@@ -1,0 +1,46 @@
+//! The CUDA kernels of the packed forward pass (src/embed/cuda/kernels.cu), checked on the CPU.
+//!
+//! CI has no GPU, and a CUDA build needs a toolkit; yet the kernels' index arithmetic, tiling,
+//! reductions and online softmax can be wrong in ways no GPU-less test would see. So the kernel
+//! source is compiled by the host C++ compiler against tests/cuda_emulation/ (thread indices,
+//! barriers, warp shuffles and half types written out in a few lines; every thread of a block is
+//! an OS thread) and its outputs are compared with naive computations from the definitions. On a
+//! GPU, `cuda_matches_sentence_transformers` in tests/parity.rs checks the real thing.
+//! Skipped, with a message, where there is no C++20 compiler (`$CXX`, else `g++`).
+
+use std::path::Path;
+use std::process::Command;
+
+#[test]
+fn cuda_kernels_match_their_definitions_on_the_cpu() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let emu = root.join("tests/cuda_emulation");
+    let kernels = root.join("src/embed/cuda/kernels.cu");
+    let cxx = std::env::var("CXX").unwrap_or_else(|_| "g++".into());
+    if Command::new(&cxx).arg("--version").output().is_err() {
+        eprintln!("no C++ compiler ({cxx}): skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let exe = dir.path().join("kernels_test");
+    let built = Command::new(&cxx)
+        .args(["-std=c++20", "-O1", "-pthread", "-Wno-unknown-pragmas"])
+        .arg(format!("-I{}", emu.display()))
+        .arg(format!("-DKERNELS=\"{}\"", kernels.display()))
+        .arg(emu.join("kernels_test.cpp"))
+        .arg("-o")
+        .arg(&exe)
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "{cxx} could not build the emulation:\n{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let run = Command::new(&exe).output().unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success() && stdout.contains("fails: 0"),
+        "kernels differ from their definitions:\n{stdout}"
+    );
+}
