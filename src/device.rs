@@ -158,7 +158,10 @@ fn open_cuda(choice: DeviceChoice, ordinal: usize) -> Result<Device, DeviceError
     // an error: catch it so `auto` can fall back to the CPU and `cuda` can say why.
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
-    let opened = std::panic::catch_unwind(|| Device::new_cuda(ordinal));
+    let opened = std::panic::catch_unwind(|| {
+        use candle_core::cuda_backend::cudarc::driver::CudaContext;
+        Device::new_cuda(ordinal).map_err(|e| (e, CudaContext::device_count().ok()))
+    });
     std::panic::set_hook(hook);
     match opened {
         Ok(Ok(device)) => {
@@ -178,10 +181,14 @@ fn open_cuda(choice: DeviceChoice, ordinal: usize) -> Result<Device, DeviceError
             }
             Ok(device)
         }
-        Ok(Err(err)) => Err(DeviceError::Unavailable {
-            choice,
-            reason: err.to_string(),
-        }),
+        Ok(Err((err, count))) => {
+            // candle appends a backtrace to driver errors: keep the message line only.
+            let mut reason = err.to_string().lines().next().unwrap_or_default().to_string();
+            if let Some(n) = count {
+                reason.push_str(&format!(" (this machine has {n} CUDA device(s))"));
+            }
+            Err(DeviceError::Unavailable { choice, reason })
+        }
         Err(panic) => {
             let message = panic
                 .downcast_ref::<String>()
