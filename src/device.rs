@@ -183,7 +183,12 @@ fn open_cuda(choice: DeviceChoice, ordinal: usize) -> Result<Device, DeviceError
         }
         Ok(Err((err, count))) => {
             // candle appends a backtrace to driver errors: keep the message line only.
-            let mut reason = err.to_string().lines().next().unwrap_or_default().to_string();
+            let mut reason = err
+                .to_string()
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_string();
             if let Some(n) = count {
                 reason.push_str(&format!(" (this machine has {n} CUDA device(s))"));
             }

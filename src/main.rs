@@ -486,9 +486,9 @@ fn run_all(args: RunArgs, quiet: bool, workers: usize) -> anyhow::Result<u8> {
     let embedded = embed_and_report(&job)?;
     let cjob = cluster_job(cluster, embeddings, out, Some(spec), resolve, device);
     let extra = serde_json::json!({
-        "config": { "input": job.input, "model": job.model, "batch_size": embedded.batch_size, "device": job.device.to_string() },
+        "config": { "input": job.input, "model": job.model, "batch_size": embedded.batch_size, "device": job.device.to_string(), "dtype": job.precision.name() },
         "counts": { "read": embedded.read, "skipped": embedded.skipped, "embedded": embedded.embedded, "truncated": embedded.truncated },
-        "seconds": { "tokenize": embedded.tokenize_seconds, "embed": embedded.embed_seconds, "embed_stage_total": embedded.total_seconds },
+        "seconds": { "load": embedded.load_seconds, "tokenize": embedded.tokenize_seconds, "embed": embedded.embed_seconds, "write_wait": embedded.write_wait_seconds, "embed_stage_total": embedded.total_seconds },
         "embedding_device": embedded.device,
     });
     let summary = run_cluster(&cjob, extra)?;

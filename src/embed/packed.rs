@@ -50,7 +50,7 @@ impl Packed {
     }
 
     /// Real tokens in the batch.
-    pub fn tokens(&self) -> usize {
+    pub fn n_tokens(&self) -> usize {
         self.tokens.elem_count() / 2
     }
 
@@ -614,7 +614,7 @@ mod tests {
         let p = Packed::new(&[&[5, 6, 7], &[], &[8]], &Device::Cpu)?;
         assert_eq!(p.tokens.to_vec1::<u32>()?, vec![5, 6, 7, 8, 0, 1, 2, 0]);
         assert_eq!(p.cu.to_vec1::<u32>()?, vec![0, 3, 3, 4]);
-        assert_eq!((p.tokens(), p.texts(), p.max_len), (4, 3, 3));
+        assert_eq!((p.n_tokens(), p.texts(), p.max_len), (4, 3, 3));
         Ok(())
     }
 
@@ -666,7 +666,7 @@ mod tests {
     fn attention_stays_within_each_text() -> Result<()> {
         let (heads, hd) = (2, 8);
         let p = packed(&[3, 1, 5])?;
-        let t = p.tokens();
+        let t = p.n_tokens();
         let (q, k, v, bias) = (
             rand(t * hd, 1),
             rand(t * hd, 2),
