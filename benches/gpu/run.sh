@@ -2,10 +2,11 @@
 # The GPU verification, run on the GPU machine from the repository root with gpu-kit/ carried
 # over (benches/gpu/prepare.sh makes it). Writes everything under $OUT (default /tmp/gpu-out).
 # 1. newsclust bench on AG News test (7,600 texts): cuda f32/f16/bf16 with the packed forward
-#    pass at batch 1024, f16 at batch 256 and 4096, the padded pass (f16, f32), a per-stage
-#    profile (NEWSCLUST_PROFILE=1), and the CPU on 1,000 texts;
-# 2. whole embed jobs (file to Parquet) on cuda f32/f16/bf16 for 7,600 texts and f16 for the
-#    same texts ten times over (76,000), and CPU f32 on 500 texts (for parity);
+#    pass at batch 1024, f16 at batch 256 and 4096, the padded pass (f16, f32), cudarc's event
+#    tracking and the memory pool's default release (src/device.rs), a per-stage profile
+#    (NEWSCLUST_PROFILE=1), and the CPU on 1,000 texts;
+# 2. whole embed jobs (file to Parquet, wall time) on cuda f32/f16/bf16 for 7,600 texts and
+#    for the same texts ten times over (76,000; f16 three times), and CPU f32 on 500 texts;
 # 3. GPU vs CPU k-means, `--device cuda:7`, and a run with the GPU hidden (CPU fallback);
 # 4. benches/gpu/compare.py: sentence-transformers and PyTorch SDPA on the same texts and
 #    weights, cosines newsclust vs sentence-transformers and CPU vs GPU, k-means ARI.
