@@ -68,15 +68,24 @@ impl TextTokenizer {
     }
 }
 
+/// Texts in one packed batch at most (the CUDA attention kernel's grid has one z-slot a text).
+pub const MAX_PACKED_TEXTS: usize = 65_535;
+
 /// Groups text indices into batches of at most `batch_size` texts and `max_tokens` tokens,
 /// longest first, so the texts in a batch have similar lengths. Tokens are counted padded to the
-/// batch's longest text, or as they are when `packed` (the packed forward pass does no padding).
+/// batch's longest text, or as they are when `packed` (the packed forward pass does no padding;
+/// its batches also hold at most [`MAX_PACKED_TEXTS`]).
 pub fn plan_batches(
     lengths: &[usize],
     batch_size: usize,
     max_tokens: usize,
     packed: bool,
 ) -> Vec<Vec<usize>> {
+    let batch_size = if packed {
+        batch_size.min(MAX_PACKED_TEXTS)
+    } else {
+        batch_size
+    };
     let mut order: Vec<usize> = (0..lengths.len()).collect();
     // Stable sort: equal lengths keep input order, so runs are reproducible.
     order.sort_by(|&a, &b| lengths[b].cmp(&lengths[a]));
@@ -127,5 +136,10 @@ mod tests {
         // Packed, the same texts cost 100 + 100 then 100 + 10 + 10: no padding counted.
         let batches = plan_batches(&lengths, 64, 250, true);
         assert_eq!(batches, vec![vec![0, 1], vec![2, 3, 4]]);
+        // Packed batches never exceed what the GPU kernels take, whatever the batch size asked.
+        let many = vec![3; MAX_PACKED_TEXTS + 5];
+        let batches = plan_batches(&many, usize::MAX, usize::MAX, true);
+        assert_eq!(batches.len(), 2);
+        assert_eq!(batches[0].len(), MAX_PACKED_TEXTS);
     }
 }
