@@ -2,7 +2,9 @@
 //!
 //! Written here rather than using `candle_transformers::models::bert::BertModel` because that one
 //! returns NaN in f16/bf16 (its mask bias is -inf; see ../shared/gpu/README.md) and because owning
-//! the forward pass lets us fuse Q/K/V into one matmul and use candle's fused softmax and layer norm.
+//! the forward pass lets us shape it: two passes over the same weights, `forward` on padded
+//! batches (Q/K/V in one matmul; the CPU default) and `forward_packed` on packed ones (our fused
+//! ops of `packed.rs`; the CUDA default).
 //! The maths follows the original BERT (Devlin et al. 2019) / Hugging Face `BertModel` layout.
 
 use candle_core::{DType, Device, Module, Tensor};
