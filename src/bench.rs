@@ -158,10 +158,7 @@ fn bench_one(
         let tokens = model.tokenizer.encode_all(texts)?;
         let tokenize = t0.elapsed().as_secs_f64();
         let t1 = Instant::now();
-        let packed = model.encoder.is_packed();
-        let max_tokens = crate::pipeline::max_batch_tokens(batch_size, packed);
-        vectors =
-            model.embed_tokens(&tokens, batch_size, max_tokens, job.cpu_workers, |_, _| {})?;
+        vectors = model.embed_tokens(&tokens, batch_size, job.cpu_workers, |_, _| {})?;
         sync(&device)?;
         let embed_s = t1.elapsed().as_secs_f64();
         if tokenize + embed_s < best.0 + best.1 {

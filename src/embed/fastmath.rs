@@ -138,7 +138,12 @@ dispatch!(softmax_rows, softmax_rows_generic, (xs: &mut [f32], n: usize));
 /// Elements per rayon task.
 const PAR_CHUNK: usize = 1 << 15;
 
-fn contiguous_f32<'a>(storage: &'a CpuStorage, layout: &Layout, op: &str) -> Result<&'a [f32]> {
+/// The f32 data of a contiguous CPU tensor (the CPU bodies of our custom ops are f32 only).
+pub(super) fn contiguous_f32<'a>(
+    storage: &'a CpuStorage,
+    layout: &Layout,
+    op: &str,
+) -> Result<&'a [f32]> {
     let CpuStorage::F32(data) = storage else {
         candle_core::bail!("{op}: f32 only")
     };

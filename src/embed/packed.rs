@@ -153,16 +153,6 @@ pub fn pool(x: &Tensor, packed: &Packed, pooling: Pooling, normalize: bool) -> R
     )
 }
 
-fn f32s<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<&'a [f32]> {
-    let CpuStorage::F32(data) = s else {
-        candle_core::bail!("{op}: the CPU path is f32 only")
-    };
-    match l.contiguous_offsets() {
-        Some((a, b)) => Ok(&data[a..b]),
-        None => candle_core::bail!("{op}: contiguous input only"),
-    }
-}
-
 /// The f32 data of a row view (see [`row_view`]) from its first element on.
 fn f32_rows<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<&'a [f32]> {
     let CpuStorage::F32(data) = s else {
@@ -183,7 +173,7 @@ fn u32s<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<&'a [u32]> {
 }
 
 /// (rows, n) of a 2-D layout.
-fn rows_cols(l: &Layout, op: &str) -> Result<(usize, usize)> {
+pub(super) fn rows_cols(l: &Layout, op: &str) -> Result<(usize, usize)> {
     match l.dims() {
         [r, n] => Ok((*r, *n)),
         d => candle_core::bail!("{op}: expected a matrix, got shape {d:?}"),
@@ -222,9 +212,9 @@ impl CustomOp3 for EmbedLayerNorm {
     ) -> Result<(CpuStorage, Shape)> {
         let (table_rows, n) = rows_cols(l1, self.name())?;
         let (table, idx, p) = (
-            f32s(s1, l1, self.name())?,
+            fastmath::contiguous_f32(s1, l1, self.name())?,
             u32s(s2, l2, self.name())?,
-            f32s(s3, l3, self.name())?,
+            fastmath::contiguous_f32(s3, l3, self.name())?,
         );
         if idx.len() % 2 != 0 || p.len() != 3 * n {
             candle_core::bail!("{}: shapes do not match", self.name());
@@ -283,9 +273,9 @@ impl CustomOp3 for AddLayerNorm {
     ) -> Result<(CpuStorage, Shape)> {
         let (rows, n) = rows_cols(l1, self.name())?;
         let (x, r, p) = (
-            f32s(s1, l1, self.name())?,
-            f32s(s2, l2, self.name())?,
-            f32s(s3, l3, self.name())?,
+            fastmath::contiguous_f32(s1, l1, self.name())?,
+            fastmath::contiguous_f32(s2, l2, self.name())?,
+            fastmath::contiguous_f32(s3, l3, self.name())?,
         );
         if r.len() != x.len() || p.len() != 3 * n {
             candle_core::bail!("{}: shapes do not match", self.name());
@@ -343,7 +333,10 @@ impl CustomOp2 for BiasAct {
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         let (_, n) = rows_cols(l1, self.name())?;
-        let (x, b) = (f32s(s1, l1, self.name())?, f32s(s2, l2, self.name())?);
+        let (x, b) = (
+            fastmath::contiguous_f32(s1, l1, self.name())?,
+            fastmath::contiguous_f32(s2, l2, self.name())?,
+        );
         if b.len() != n {
             candle_core::bail!(
                 "{}: bias has {} values for {n} columns",
@@ -453,7 +446,7 @@ impl CustomOp3 for Attention {
         else {
             candle_core::bail!("{name}: bias and offsets must be on the CPU too");
         };
-        let bias = f32s(bias_storage, bias_layout, name)?;
+        let bias = fastmath::contiguous_f32(bias_storage, bias_layout, name)?;
         let cu = u32s(cu_storage, cu_layout, name)?;
         if cu.last().map(|&e| e as usize) != Some(t) || (t > 0 && q.len() < (t - 1) * ld + hd) {
             candle_core::bail!("{name}: offsets do not cover {t} rows");
@@ -535,7 +528,10 @@ impl CustomOp2 for Pool {
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         let (_, n) = rows_cols(l1, self.name())?;
-        let (x, cu) = (f32s(s1, l1, self.name())?, u32s(s2, l2, self.name())?);
+        let (x, cu) = (
+            fastmath::contiguous_f32(s1, l1, self.name())?,
+            u32s(s2, l2, self.name())?,
+        );
         let b = cu.len().saturating_sub(1);
         let mut out = vec![0f32; b * n];
         for (o, win) in out.chunks_exact_mut(n).zip(cu.windows(2)) {

@@ -9,7 +9,7 @@ use candle_core::cuda_backend::{CudaDType, WrapErr};
 use candle_core::{CudaDevice, CudaStorage, DType, Layout, Result, Shape};
 use half::{bf16, f16};
 
-use super::packed::{AddLayerNorm, Attention, BiasAct, EmbedLayerNorm, Pool};
+use super::packed::{rows_cols, AddLayerNorm, Attention, BiasAct, EmbedLayerNorm, Pool};
 
 const PTX: &str = include_str!(concat!(env!("OUT_DIR"), "/packed_kernels.ptx"));
 const MODULE: &str = "newsclust_packed";
@@ -29,13 +29,6 @@ fn suffix(dtype: DType, op: &str) -> Result<&'static str> {
         DType::F16 => Ok("f16"),
         DType::BF16 => Ok("bf16"),
         other => candle_core::bail!("{op}: no kernel for {other:?}"),
-    }
-}
-
-fn rows_cols(l: &Layout, op: &str) -> Result<(usize, usize)> {
-    match l.dims() {
-        [r, n] => Ok((*r, *n)),
-        d => candle_core::bail!("{op}: expected a matrix, got shape {d:?}"),
     }
 }
 
