@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from agnews import ROOT, head_csv
 
 
 def main() -> None:
@@ -25,11 +25,9 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=2000)
     ap.add_argument("--rounds", type=int, default=2)
     args = ap.parse_args()
-    source = ROOT / "../shared/datasets/ag_news/test.csv"
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        lines = source.read_text(encoding="utf-8").splitlines(keepends=True)[: args.limit]
-        (tmp / "in.csv").write_text("".join(lines), encoding="utf-8")
+        head_csv(tmp / "in.csv", args.limit)
         for r in range(1, args.rounds + 1):
             started = time.perf_counter()
             subprocess.run(

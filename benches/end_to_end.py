@@ -9,24 +9,21 @@ articles of AG News test. Needs sentence-transformers and bertopic for this pyth
 """
 
 import argparse
-import csv
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from agnews import ROOT, head_csv, texts
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--limit", type=int, default=7600)
     args = ap.parse_args()
-    src = ROOT / "../shared/datasets/ag_news/test.csv"
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        lines = src.read_text(encoding="utf-8").splitlines(keepends=True)[: args.limit]
-        (tmp / "in.csv").write_text("".join(lines), encoding="utf-8")
+        head_csv(tmp / "in.csv", args.limit)
         started = time.perf_counter()
         subprocess.run([str(ROOT / "target/release/newsclust"), "run", "-q", "--device", "cpu", "--input", str(tmp / "in.csv"),
                         "--no-header", "--columns", "label,title,text", "--algorithm", "hdbscan", "--out", str(tmp / "nc")], check=True)
@@ -35,8 +32,7 @@ def main():
         started = time.perf_counter()
         from bertopic import BERTopic
         from sentence_transformers import SentenceTransformer
-        with open(tmp / "in.csv", newline="", encoding="utf-8") as f:
-            docs = [". ".join(p.strip() for p in (t, d) if p.strip()) for _, t, d in csv.reader(f)]
+        docs = texts(tmp / "in.csv")
         model = SentenceTransformer(str(ROOT / "models/sentence-transformers/all-MiniLM-L6-v2"), device="cpu")
         model.max_seq_length = 256
         emb = model.encode(docs, batch_size=64)

@@ -8,23 +8,10 @@ text newsclust embeds (title + ". " + description), and times `SentenceTransform
 """
 
 import argparse
-import csv
 import json
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def texts(limit: int):
-    rows = []
-    with open(ROOT / "../shared/datasets/ag_news/test.csv", newline="", encoding="utf-8") as f:
-        for i, (_, title, body) in enumerate(csv.reader(f)):
-            if i >= limit:
-                break
-            parts = [p.strip() for p in (title, body) if p.strip()]
-            rows.append(". ".join(parts))
-    return rows
+from agnews import ROOT, texts
 
 
 def main() -> None:
@@ -37,7 +24,7 @@ def main() -> None:
     import torch
     from sentence_transformers import SentenceTransformer
 
-    docs = texts(args.limit)
+    docs = texts(limit=args.limit)
     model = SentenceTransformer(args.model, device=args.device)
     model.max_seq_length = 256
     model.encode(docs[: args.batch_size], batch_size=args.batch_size)

@@ -9,23 +9,16 @@ against sentence-transformers `encode` fp32 (the faster of batch 64 and 256).
 """
 
 import argparse
-import csv
 import json
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
 
-
-def texts(path, limit=None):
-    out = []
-    with open(path, newline="", encoding="utf-8") as f:
-        for i, (_, t, d) in enumerate(csv.reader(f)):
-            if limit is not None and i >= limit:
-                break
-            out.append(". ".join(p.strip() for p in (t, d) if p.strip()))
-    return out
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from agnews import texts  # noqa: E402  (benches/agnews.py, one folder up)
 
 
 def vectors(path):
