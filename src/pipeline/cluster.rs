@@ -6,12 +6,12 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use super::{LoadedModel, PipelineError};
+use super::{LoadedModel, ModelParts, PipelineError};
 use crate::cluster::{
     self, Algorithm, Assignments, Clusterer, HdbscanClusterer, HdbscanParams, KMeansClusterer,
     KMeansParams,
 };
-use crate::device::DeviceChoice;
+use crate::device::{DeviceChoice, Precision};
 use crate::embed::Embedder;
 use crate::io::embeddings_in::{self, EmbeddedDocs};
 use crate::io::topics_out::{self, Staged};
@@ -154,11 +154,14 @@ pub fn run_cluster(
                 .map(|w| w.to_lowercase()),
         );
     }
+    // One device for the model (guided labels, --model check) and for k-means.
+    let device = job.device.open()?;
     let model = match (&job.model, &candidates) {
         (None, None) => None,
         (spec, _) => {
             let spec = spec.clone().unwrap_or_else(|| meta(super::meta::MODEL_ID));
-            Some(LoadedModel::load(&spec, &job.resolve, None, job.device)?)
+            let parts = ModelParts::resolve(&spec, &job.resolve, None)?;
+            Some(LoadedModel::from_parts(parts, &device, Precision::F32)?)
         }
     };
     if let (Some(m), Some(_)) = (&model, &job.model) {
@@ -175,7 +178,6 @@ pub fn run_cluster(
     data.normalize_rows();
 
     // k-means runs on the GPU when the device is one; everything else here is CPU work.
-    let device = job.device.open()?;
     let gpu = (!device.is_cpu()).then_some(&device);
     let (mut assignments, k_scores) = cluster_rows(job, &data, gpu)?;
     let reassigned = if job.reassign_outliers && job.algorithm == Algorithm::Hdbscan {
