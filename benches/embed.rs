@@ -8,7 +8,7 @@ use std::path::Path;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use newsclust::device::DeviceChoice;
 use newsclust::embed::{plan_batches, Embedder};
-use newsclust::io::{ArticleReader, FieldMap, Item, ReadOptions, TextSpec};
+use newsclust::io::{ArticleReader, FieldMap, ReadOptions, TextSpec};
 use newsclust::model::ResolveOptions;
 use newsclust::pipeline::LoadedModel;
 
@@ -30,14 +30,7 @@ fn texts() -> Vec<String> {
             ReadOptions::default(),
         )
     };
-    let spec = TextSpec::default();
-    ArticleReader::open(&path, &options)
-        .expect("bench input")
-        .filter_map(|item| match item.expect("readable") {
-            Item::Article(a) => spec.compose(&a),
-            Item::Bad(_) => None,
-        })
-        .collect()
+    ArticleReader::texts(&path, &options, &TextSpec::default()).expect("bench input")
 }
 
 fn model() -> LoadedModel {

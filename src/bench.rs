@@ -11,7 +11,7 @@ use crate::cluster::{kmeans, KMeansParams};
 use crate::device::{DeviceChoice, Precision};
 use crate::embed::Embedder;
 use crate::io::atomic::AtomicFile;
-use crate::io::{ArticleReader, Item, ReadOptions, TextSpec};
+use crate::io::{ArticleReader, ReadOptions, TextSpec};
 use crate::matrix::Matrix;
 use crate::model::ResolveOptions;
 use crate::pipeline::{LoadedModel, PipelineError};
@@ -69,7 +69,7 @@ pub fn run_bench(job: &BenchJob) -> Result<Vec<BenchRow>, PipelineError> {
             "--repeat, --batch-size and --k must be at least 1".into(),
         ));
     }
-    let texts = read_texts(job)?;
+    let texts = ArticleReader::texts(&job.input, &job.read, &job.text)?;
     if texts.is_empty() {
         return Err(PipelineError::NothingEmbedded(0));
     }
@@ -114,18 +114,6 @@ pub fn run_bench(job: &BenchJob) -> Result<Vec<BenchRow>, PipelineError> {
         write_outputs(out, &rows)?;
     }
     Ok(rows)
-}
-
-fn read_texts(job: &BenchJob) -> Result<Vec<String>, PipelineError> {
-    let mut out = Vec::new();
-    for item in ArticleReader::open(&job.input, &job.read)? {
-        if let Item::Article(a) = item? {
-            if let Some(t) = job.text.compose(&a) {
-                out.push(t);
-            }
-        }
-    }
-    Ok(out)
 }
 
 fn bench_one(

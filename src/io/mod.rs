@@ -130,6 +130,22 @@ impl ArticleReader {
     pub fn columns(&self) -> &InputColumns {
         &self.columns
     }
+
+    /// The texts to embed of the whole input, bad records and empty texts left out (for
+    /// benchmarks, which time embedding, not reading).
+    pub fn texts(
+        path: &Path,
+        options: &ReadOptions,
+        text: &TextSpec,
+    ) -> Result<Vec<String>, ReadError> {
+        let mut out = Vec::new();
+        for item in Self::open(path, options)? {
+            if let Item::Article(a) = item? {
+                out.extend(text.compose(&a));
+            }
+        }
+        Ok(out)
+    }
 }
 
 impl Iterator for ArticleReader {
