@@ -141,11 +141,12 @@ impl EmbeddingsWriter {
         })
     }
 
-    /// Appends rows; `embeddings` holds `rows.len() * dim` values in row order.
+    /// Appends rows; `embeddings` holds `rows.len() * dim` values in row order (taken, not
+    /// copied, into the Arrow column).
     pub fn write(
         &mut self,
         rows: &[EmbeddedArticle],
-        embeddings: &[f32],
+        embeddings: Vec<f32>,
     ) -> Result<(), WriteError> {
         assert_eq!(
             embeddings.len(),
@@ -184,7 +185,7 @@ impl EmbeddingsWriter {
         }
         arrays.push(Arc::new(n_tokens.finish()));
         arrays.push(Arc::new(truncated.finish()));
-        let values = Arc::new(Float32Array::from(embeddings.to_vec()));
+        let values = Arc::new(Float32Array::from(embeddings));
         let item = Arc::new(Field::new("item", DataType::Float32, false));
         let list = FixedSizeListArray::try_new(item, self.dim as i32, values, None)
             .map_err(|e| self.err(e))?;

@@ -401,7 +401,7 @@ pub fn run_embed(
         let writing = scope.spawn(move || -> Result<EmbeddingsWriter, WriteError> {
             let mut writer = writer;
             for (rows, vectors) in wrx {
-                writer.write(&rows, &vectors)?;
+                writer.write(&rows, vectors)?;
             }
             Ok(writer)
         });
