@@ -99,15 +99,16 @@ impl SentenceEncoder {
             .map_err(|e| model_err(format!("cannot load weights: {e}")))?;
         let encoder = BertEncoder::load(vb, &config.bert)
             .map_err(|e| model_err(format!("weights do not fit config.json: {e}")))?;
-        let packed = !device.is_cpu() && encoder.packed_supported();
-        Ok(Self {
+        let mut encoder = Self {
             encoder,
             pooling: config.pooling,
             normalize: config.normalize,
             dim: config.bert.hidden_size,
             device: device.clone(),
-            packed,
-        })
+            packed: false,
+        };
+        encoder.set_forward(Forward::Auto);
+        Ok(encoder)
     }
 
     /// Chooses the forward pass; returns whether batches now run packed (on CUDA the packed
