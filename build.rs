@@ -1,13 +1,21 @@
-//! With the `cuda` feature, compiles the packed-forward kernels (src/embed/cuda/kernels.cu) to
-//! PTX with nvcc ($NVCC, else nvcc on PATH or in $CUDA_HOME/bin) for compute capability
-//! $CUDA_COMPUTE_CAP (default 80: PTX for 8.0 is JIT-compiled by the driver for newer GPUs).
+//! With the `cuda` feature, compiles the packed-forward kernels (src/embed/cuda/kernels.cu) with
+//! nvcc ($NVCC, else nvcc on PATH or in $CUDA_HOME/bin) into
+//! - a fatbin holding machine code (SASS) for compute capability $CUDA_COMPUTE_CAP (default 80)
+//!   and for the common data-centre GPUs above it (8.6, 8.9, 9.0), plus PTX for
+//!   $CUDA_COMPUTE_CAP that the driver compiles for newer GPUs: a GPU the fatbin has SASS for
+//!   loads the kernels without the driver's JIT compiler (over a second on a fresh machine);
+//! - the same PTX on its own, loaded when `NEWSCLUST_CUDA_JIT=1` asks for it (to measure what
+//!   the JIT costs) or when the fatbin cannot be loaded.
+//!
 //! Without the feature it does nothing.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
+const SOURCE: &str = "src/embed/cuda/kernels.cu";
+
 fn main() {
-    println!("cargo:rerun-if-changed=src/embed/cuda/kernels.cu");
+    println!("cargo:rerun-if-changed={SOURCE}");
     println!("cargo:rerun-if-env-changed=CUDA_COMPUTE_CAP");
     println!("cargo:rerun-if-env-changed=NVCC");
     if std::env::var_os("CARGO_FEATURE_CUDA").is_none() {
@@ -15,7 +23,12 @@ fn main() {
     }
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     let cap = std::env::var("CUDA_COMPUTE_CAP").unwrap_or_else(|_| "80".into());
-    let cap: String = cap.chars().filter(|c| c.is_ascii_digit()).collect();
+    let cap: u32 = cap
+        .chars()
+        .filter(|c| c.is_ascii_digit())
+        .collect::<String>()
+        .parse()
+        .unwrap_or_else(|_| panic!("CUDA_COMPUTE_CAP={cap:?} is not a compute capability like 90"));
     let nvcc = std::env::var("NVCC")
         .ok()
         .unwrap_or_else(|| match std::env::var("CUDA_HOME") {
@@ -24,16 +37,32 @@ fn main() {
             }
             _ => "nvcc".into(),
         });
-    let status = Command::new(&nvcc)
-        .args(["--ptx", "-O3", "-std=c++17"])
-        .arg(format!("-arch=compute_{cap}"))
-        .arg("src/embed/cuda/kernels.cu")
-        .arg("-o")
-        .arg(out.join("packed_kernels.ptx"))
+    let mut sass: Vec<u32> = [80, 86, 89, 90].into_iter().filter(|&c| c >= cap).collect();
+    if !sass.contains(&cap) {
+        sass.insert(0, cap);
+    }
+    let mut fatbin = vec![
+        "--fatbin".to_string(),
+        format!("-gencode=arch=compute_{cap},code=compute_{cap}"),
+    ];
+    fatbin.extend(
+        sass.iter()
+            .map(|c| format!("-gencode=arch=compute_{c},code=sm_{c}")),
+    );
+    nvcc_run(&nvcc, &fatbin, &out.join("packed_kernels.fatbin"));
+    nvcc_run(
+        &nvcc,
+        &["--ptx".to_string(), format!("-arch=compute_{cap}")],
+        &out.join("packed_kernels.ptx"),
+    );
+}
+
+fn nvcc_run(nvcc: &str, mode: &[String], output: &Path) {
+    let status = Command::new(nvcc)
+        .args(mode)
+        .args(["-O3", "-std=c++17", SOURCE, "-o"])
+        .arg(output)
         .status()
         .unwrap_or_else(|e| panic!("cannot run {nvcc} (needed by the cuda feature): {e}"));
-    assert!(
-        status.success(),
-        "{nvcc} failed on src/embed/cuda/kernels.cu"
-    );
+    assert!(status.success(), "{nvcc} failed on {SOURCE}");
 }

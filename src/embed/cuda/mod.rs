@@ -1,5 +1,7 @@
 //! CUDA launches for the packed ops of `super::packed`; the kernels are in `kernels.cu`, compiled
-//! to PTX by build.rs and loaded into candle's CUDA context on first use.
+//! by build.rs and loaded into candle's CUDA context on first use (`load.rs`).
+
+mod load;
 
 use candle_core::backend::BackendStorage;
 use candle_core::cuda_backend::cudarc::driver::{
@@ -11,8 +13,6 @@ use half::{bf16, f16};
 
 use super::packed::{rows_cols, AddLayerNorm, Attention, BiasAct, EmbedLayerNorm, Pool};
 
-const PTX: &str = include_str!(concat!(env!("OUT_DIR"), "/packed_kernels.ptx"));
-const MODULE: &str = "newsclust_packed";
 /// Query rows per thread block in the attention kernel.
 const ATTN_ROWS: usize = 64;
 
@@ -69,7 +69,7 @@ pub(super) fn add_layer_norm(
         let x = view(s[0].0.as_cuda_slice::<T>()?, s[0].1, "add_layer_norm")?;
         let r = view(s[1].0.as_cuda_slice::<T>()?, s[1].1, "add_layer_norm")?;
         let p = view(s[2].0.as_cuda_slice::<T>()?, s[2].1, "add_layer_norm")?;
-        let func = dev.get_or_load_custom_func(&format!("add_layer_norm_{sfx}"), MODULE, PTX)?;
+        let func = load::kernel(dev, &format!("add_layer_norm_{sfx}"))?;
         // SAFETY: every element is written by the kernel.
         let out = unsafe { dev.alloc::<T>(rows * n)? };
         let (rows_i, n_i, eps) = (rows as i32, n as i32, op.eps);
@@ -123,7 +123,7 @@ pub(super) fn embed_layer_norm(
         let table = view(s[0].0.as_cuda_slice::<T>()?, s[0].1, "embed_layer_norm")?;
         let idx = view(s[1].0.as_cuda_slice::<u32>()?, s[1].1, "embed_layer_norm")?;
         let p = view(s[2].0.as_cuda_slice::<T>()?, s[2].1, "embed_layer_norm")?;
-        let func = dev.get_or_load_custom_func(&format!("embed_layer_norm_{sfx}"), MODULE, PTX)?;
+        let func = load::kernel(dev, &format!("embed_layer_norm_{sfx}"))?;
         // SAFETY: every element is written by the kernel.
         let out = unsafe { dev.alloc::<T>(t * n)? };
         let (rows_i, n_i, offset, eps) = (t as i32, n as i32, op.pos_offset as i32, op.eps);
@@ -173,7 +173,7 @@ pub(super) fn bias_act(
         let dev: &CudaDevice = &s[0].0.device;
         let x = view(s[0].0.as_cuda_slice::<T>()?, s[0].1, "bias_act")?;
         let bias = view(s[1].0.as_cuda_slice::<T>()?, s[1].1, "bias_act")?;
-        let func = dev.get_or_load_custom_func(&format!("bias_act_{sfx}"), MODULE, PTX)?;
+        let func = load::kernel(dev, &format!("bias_act_{sfx}"))?;
         // SAFETY: every element is written by the kernel.
         let out = unsafe { dev.alloc::<T>(rows * n)? };
         let (n_i, act) = (n as i32, op.code());
@@ -261,7 +261,7 @@ pub(super) fn attention(
         );
         let bias = view(s[3].0.as_cuda_slice::<T>()?, s[3].1, "attention")?;
         let cu = view(cu.0.as_cuda_slice::<u32>()?, cu.1, "attention")?;
-        let func = dev.get_or_load_custom_func(&format!("attention{d}_{sfx}"), MODULE, PTX)?;
+        let func = load::kernel(dev, &format!("attention{d}_{sfx}"))?;
         // SAFETY: every row of a text is written (the offsets cover all t rows).
         let out = unsafe { dev.alloc::<T>(t * hd)? };
         let (heads, scale, ld_i) = (op.heads as i32, op.scale, ld as i32);
@@ -321,7 +321,7 @@ pub(super) fn pool(
         let dev: &CudaDevice = &s[0].0.device;
         let x = view(s[0].0.as_cuda_slice::<T>()?, s[0].1, "pool")?;
         let cu = view(s[1].0.as_cuda_slice::<u32>()?, s[1].1, "pool")?;
-        let func = dev.get_or_load_custom_func(&format!("pool_{sfx}"), MODULE, PTX)?;
+        let func = load::kernel(dev, &format!("pool_{sfx}"))?;
         // SAFETY: every element is written by the kernel.
         let out = unsafe { dev.alloc::<f32>(texts * n)? };
         let (n_i, mode, normalize) = (n as i32, op.code(), op.normalize as i32);

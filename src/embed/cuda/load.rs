@@ -1,0 +1,107 @@
+//! Loads the packed kernels (build.rs: a fatbin with machine code, or PTX) once per CUDA
+//! context and keeps their function handles, so a launch looks a handle up instead of asking
+//! the driver for it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use candle_core::cuda_backend::cudarc::driver::{
+    CudaContext, CudaFunction, CudaModule, CudaStream, LaunchArgs,
+};
+use candle_core::cuda_backend::cudarc::nvrtc::Ptx;
+use candle_core::cuda_backend::WrapErr;
+use candle_core::{CudaDevice, Result};
+
+/// Machine code for the GPUs build.rs compiled for, and PTX for newer ones.
+const FATBIN: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/packed_kernels.fatbin"));
+/// The same kernels as PTX only: compiled by the driver when loaded.
+const PTX: &str = include_str!(concat!(env!("OUT_DIR"), "/packed_kernels.ptx"));
+
+/// The kernels of one context. The module holds its context alive, so the context pointer used
+/// as a key cannot be reused by another context while the entry exists.
+struct Loaded {
+    ctx: usize,
+    module: Arc<CudaModule>,
+    functions: HashMap<String, CudaFunction>,
+}
+
+static LOADED: Mutex<Vec<Loaded>> = Mutex::new(Vec::new());
+
+/// A kernel ready to launch on the device's stream.
+pub(super) struct Kernel {
+    stream: Arc<CudaStream>,
+    function: CudaFunction,
+}
+
+impl Kernel {
+    pub(super) fn builder(&self) -> LaunchArgs<'_> {
+        self.stream.launch_builder(&self.function)
+    }
+}
+
+/// The kernel `name` on `dev`, loading the module on first use in the device's context.
+pub(super) fn kernel(dev: &CudaDevice, name: &str) -> Result<Kernel> {
+    let stream = dev.cuda_stream();
+    let ctx = stream.context();
+    let key = ctx.cu_ctx() as usize;
+    let mut loaded = LOADED.lock().unwrap_or_else(|e| e.into_inner());
+    let index = match loaded.iter().position(|l| l.ctx == key) {
+        Some(i) => i,
+        None => {
+            loaded.push(Loaded {
+                ctx: key,
+                module: load(ctx)?,
+                functions: HashMap::new(),
+            });
+            loaded.len() - 1
+        }
+    };
+    let entry = &mut loaded[index];
+    let function = match entry.functions.get(name) {
+        Some(f) => f.clone(),
+        None => {
+            let f = entry.module.load_function(name).w()?;
+            entry.functions.insert(name.to_string(), f.clone());
+            f
+        }
+    };
+    Ok(Kernel { stream, function })
+}
+
+/// The fatbin (no JIT where it has machine code for the GPU), else the PTX.
+fn load(ctx: &Arc<CudaContext>) -> Result<Arc<CudaModule>> {
+    let started = std::time::Instant::now();
+    let jit = std::env::var_os("NEWSCLUST_CUDA_JIT").is_some_and(|v| v != "0");
+    let module = if jit {
+        ctx.load_module(Ptx::from_src(PTX)).w()?
+    } else {
+        match ctx.load_module(Ptx::from_binary(FATBIN.to_vec())) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!("cannot load the packed kernels' machine code ({e}); compiling their PTX instead");
+                ctx.load_module(Ptx::from_src(PTX)).w()?
+            }
+        }
+    };
+    tracing::debug!(
+        "packed kernels loaded from {} in {:.3} s",
+        if jit {
+            "PTX (NEWSCLUST_CUDA_JIT)"
+        } else {
+            "the fatbin"
+        },
+        started.elapsed().as_secs_f64()
+    );
+    Ok(module)
+}
+
+#[cfg(test)]
+mod tests {
+    /// The fatbin build.rs embeds is one (its magic number), not PTX text or an empty file.
+    #[test]
+    fn the_embedded_image_is_a_fatbin() {
+        assert!(super::FATBIN.len() > 1024);
+        assert_eq!(&super::FATBIN[..4], &0xBA55_ED50u32.to_le_bytes());
+        assert!(super::PTX.contains(".entry"));
+    }
+}
