@@ -32,8 +32,11 @@ const EXIT_SKIPPED: u8 = 3;
 )]
 struct Cli {
     /// Hide progress and info lines (warnings and errors still show).
-    #[arg(long, short, global = true)]
+    #[arg(long, short, global = true, conflicts_with = "verbose")]
     quiet: bool,
+    /// Also show debug lines: load steps and the time of every batch.
+    #[arg(long, short, global = true)]
+    verbose: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -288,7 +291,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => newsclust::device::configure_cpu_workers(args.threads),
         Command::Cluster(_) | Command::Eval(_) => 1,
     };
-    init_logging(cli.quiet);
+    init_logging(cli.quiet, cli.verbose);
     match run(cli, workers) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
@@ -298,9 +301,11 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(quiet: bool) {
+fn init_logging(quiet: bool, verbose: bool) {
     let level = if quiet {
         tracing::Level::WARN
+    } else if verbose {
+        tracing::Level::DEBUG
     } else {
         tracing::Level::INFO
     };
@@ -399,7 +404,7 @@ fn embed_and_report(job: &EmbedJob) -> anyhow::Result<EmbedSummary> {
     let summary = run_embed(job, |bad| tracing::warn!("skipped {bad}"))?;
     let rate = summary.embedded as f64 / summary.total_seconds.max(1e-9);
     tracing::info!(
-        "wrote {} ({} embedded, {} skipped, {} truncated; {} tokens; {:.2} s in all: load {:.2} s, tokenize {:.2} s (own thread), embed {:.2} s, waiting for the writer {:.2} s; {:.0} docs/s on {})",
+        "wrote {} ({} embedded, {} skipped, {} truncated; {} tokens; {:.2} s in all: load {:.2} s (device {:.2} s beside input and tokenizer, weights {:.2} s), tokenize {:.2} s (own thread), embed {:.2} s, waiting for the writer {:.2} s; {:.0} docs/s on {})",
         job.out.display(),
         summary.embedded,
         summary.skipped,
@@ -407,6 +412,8 @@ fn embed_and_report(job: &EmbedJob) -> anyhow::Result<EmbedSummary> {
         summary.tokens,
         summary.total_seconds,
         summary.load_seconds,
+        summary.device_seconds,
+        summary.weights_seconds,
         summary.tokenize_seconds,
         summary.embed_seconds,
         summary.write_wait_seconds,
@@ -488,7 +495,7 @@ fn run_all(args: RunArgs, quiet: bool, workers: usize) -> anyhow::Result<u8> {
     let extra = serde_json::json!({
         "config": { "input": job.input, "model": job.model, "batch_size": embedded.batch_size, "device": job.device.to_string(), "dtype": job.precision.name() },
         "counts": { "read": embedded.read, "skipped": embedded.skipped, "embedded": embedded.embedded, "truncated": embedded.truncated },
-        "seconds": { "load": embedded.load_seconds, "tokenize": embedded.tokenize_seconds, "embed": embedded.embed_seconds, "write_wait": embedded.write_wait_seconds, "embed_stage_total": embedded.total_seconds },
+        "seconds": { "load": embedded.load_seconds, "device": embedded.device_seconds, "weights": embedded.weights_seconds, "tokenize": embedded.tokenize_seconds, "embed": embedded.embed_seconds, "write_wait": embedded.write_wait_seconds, "embed_stage_total": embedded.total_seconds },
         "embedding_device": embedded.device,
     });
     let summary = run_cluster(&cjob, extra)?;

@@ -121,8 +121,13 @@ pub struct EmbedSummary {
     pub model_id: String,
     pub model_revision: String,
     pub dimension: usize,
-    /// Opening the device and loading the model.
+    /// From the start until the model is ready (input opened, tokenizer and device ready,
+    /// weights loaded).
     pub load_seconds: f64,
+    /// Opening the device (on its own thread, beside opening the input and the tokenizer).
+    pub device_seconds: f64,
+    /// Loading the weights onto the device.
+    pub weights_seconds: f64,
     pub tokenize_seconds: f64,
     pub embed_seconds: f64,
     /// Time the embedding loop waited for the Parquet writer (it runs on its own thread).
@@ -296,11 +301,13 @@ impl LoadedModel {
         // Side by side in groups of `workers` batches, so progress still moves as they finish.
         let group = if parallel { workers } else { 1 };
         for batches in batches.chunks(group) {
+            let t = Instant::now();
             let outputs: Vec<Result<Vec<f32>, EmbedError>> = if parallel {
                 batches.par_iter().map(embed).collect()
             } else {
                 batches.iter().map(embed).collect()
             };
+            let seconds = t.elapsed().as_secs_f64();
             for (batch, out) in batches.iter().zip(outputs) {
                 let out = out?;
                 for (row, &i) in batch.iter().enumerate() {
@@ -308,6 +315,15 @@ impl LoadedModel {
                         .copy_from_slice(&out[row * dim..(row + 1) * dim]);
                 }
                 let batch_tokens: usize = batch.iter().map(|&i| lengths[i]).sum();
+                // Where a job's time goes, batch by batch (RUST_LOG=debug): the first batches
+                // pay for what runs once (kernel loading, the memory pool growing).
+                tracing::debug!(
+                    "batch of {} texts, {} tokens: {:.4} s (with {} beside it)",
+                    batch.len(),
+                    batch_tokens,
+                    seconds,
+                    batches.len() - 1
+                );
                 on_batch(batch.len() as u64, batch_tokens as u64);
             }
         }
@@ -336,15 +352,6 @@ pub fn run_embed(
     if job.device == DeviceChoice::Cpu {
         job.precision.check(&candle_core::Device::Cpu)?;
     }
-    let reader = ArticleReader::open(&job.input, &job.read)?;
-    let columns = reader.columns().clone();
-    let parts = ModelParts::resolve(&job.model, &job.resolve, job.max_length)?;
-    let tokenizer = parts.tokenizer.clone();
-    // The chunk size is needed before the device opens: `auto` plans for a GPU.
-    let chunk_size = chunk_size(job.batch_size.unwrap_or(match job.device {
-        DeviceChoice::Cpu => CPU_BATCH,
-        _ => GPU_BATCH,
-    }));
     let mut summary = EmbedSummary::default();
     let mut skip = |bad: BadRecord, summary: &mut EmbedSummary| -> Result<(), PipelineError> {
         summary.read += 1;
@@ -358,15 +365,50 @@ pub fn run_embed(
     // Four stages on their own threads, handing over chunks through bounded channels (memory
     // stays flat): a producer reads and tokenizes (it starts while the device and the model
     // load, and runs up to `AHEAD` chunks ahead), this thread embeds, a writer writes Parquet.
+    // Before them, the device opens on a thread of its own (a GPU's context and libraries take
+    // a while) while this thread opens the input and loads the tokenizer.
     const AHEAD: usize = 3;
     let (tx, rx) = std::sync::mpsc::sync_channel::<Produced>(AHEAD);
     let (wtx, wrx) = std::sync::mpsc::sync_channel::<(Vec<EmbeddedArticle>, Vec<f32>)>(2);
     let writer = std::thread::scope(|scope| -> Result<EmbeddingsWriter, PipelineError> {
+        let opening = scope.spawn(|| {
+            let t = Instant::now();
+            job.device.open().map(|d| (d, t.elapsed().as_secs_f64()))
+        });
+        let join_device = move || {
+            opening
+                .join()
+                .map_err(|_| PipelineError::Config("opening the device panicked".into()))?
+                .map_err(PipelineError::from)
+        };
+        let inputs = (|| -> Result<_, PipelineError> {
+            let reader = ArticleReader::open(&job.input, &job.read)?;
+            let parts = ModelParts::resolve(&job.model, &job.resolve, job.max_length)?;
+            Ok((reader, parts))
+        })();
+        let (reader, parts) = match inputs {
+            Ok(v) => v,
+            Err(err) => {
+                // A device that cannot open is reported first, as when it opened first.
+                join_device()?;
+                return Err(err);
+            }
+        };
+        let columns = reader.columns().clone();
+        let tokenizer = parts.tokenizer.clone();
+        // The chunk size is needed before the device is known: `auto` plans for a GPU.
+        let chunk_size = chunk_size(job.batch_size.unwrap_or(match job.device {
+            DeviceChoice::Cpu => CPU_BATCH,
+            _ => GPU_BATCH,
+        }));
         let text = &job.text;
         scope.spawn(move || produce(reader, text, &tokenizer, chunk_size, tx));
         // Returning early (an error) drops `rx`, which stops the producer at its next send.
-        let device = job.device.open()?;
+        let (device, device_seconds) = join_device()?;
+        summary.device_seconds = device_seconds;
+        let t = Instant::now();
         let mut model = LoadedModel::from_parts(parts, &device, job.precision)?;
+        summary.weights_seconds = t.elapsed().as_secs_f64();
         model.encoder.set_forward(job.forward);
         let dim = model.encoder.dim();
         summary.load_seconds = started.elapsed().as_secs_f64();
