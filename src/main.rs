@@ -278,6 +278,7 @@ struct EmbedArgs {
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 fn main() -> ExitCode {
+    let started = std::time::Instant::now();
     // candle allocates a fresh buffer for every tensor op; returning freed memory to the OS makes
     // each new buffer page-fault and be zeroed by the kernel (15% of CPU embedding time).
     // SAFETY: sets a process-wide allocator option; no other thread runs yet.
@@ -292,13 +293,16 @@ fn main() -> ExitCode {
         Command::Cluster(_) | Command::Eval(_) => 1,
     };
     init_logging(cli.quiet, cli.verbose);
-    match run(cli, workers) {
+    let code = match run(cli, workers) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             tracing::error!("{err:#}");
             ExitCode::from(EXIT_FATAL)
         }
-    }
+    };
+    // With a process's wall time, says what starting and exiting cost.
+    tracing::debug!("{:.3} s from main to exit", started.elapsed().as_secs_f64());
+    code
 }
 
 fn init_logging(quiet: bool, verbose: bool) {

@@ -1,15 +1,19 @@
 """Side-by-side numbers for benches/gpu/run.sh: PyTorch and sentence-transformers on the texts and
 weights newsclust used, embedding parity, and GPU vs CPU k-means. Prints a Markdown table.
 
-    python3 benches/gpu/compare.py --kit gpu-kit --out /tmp/gpu-out [--device cuda] [--x10 ag_x10.csv]
+    python3 benches/gpu/compare.py --kit gpu-kit --out /tmp/gpu-out [--device cuda] [--repeated ag_x10.csv ag_x30.csv]
 
 Ratios it prints: newsclust's embedding stage (`bench`, embed docs/s) against PyTorch SDPA on the
 same texts, and newsclust's whole `embed` job (file to Parquet, wall time from run.sh's jobs.txt)
-against sentence-transformers `encode` fp32 (the faster of batch 64 and 256).
+against sentence-transformers `encode` fp32 (the faster of batch 64 and 256) on the same texts.
+A job named `..._xK` read the texts K times over: it is set against sentence-transformers on the
+largest repeated set measured with at most K copies (its rate stops changing past a few
+thousand texts; the ratio's label says which set).
 """
 
 import argparse
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -98,7 +102,8 @@ def main():
     ap.add_argument("--out", default="/tmp/gpu-out")
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--limit", type=int, default=None)
-    ap.add_argument("--x10", default=None, help="the same texts ten times over (run.sh writes it)")
+    ap.add_argument("--repeated", nargs="*", default=[],
+                    help="the same texts K times over, named ..._xK.csv (run.sh writes them)")
     args = ap.parse_args()
     import torch
     from sentence_transformers import SentenceTransformer
@@ -119,12 +124,14 @@ def main():
         if st_best is None or n / secs > st_best[1]:
             st_best = (batch, n / secs)
             st_vec = vec
-    st_x10 = None
-    if args.x10:
-        docs10 = texts(args.x10)
-        _, secs = st_encode(st, docs10, st_best[0])
-        st_x10 = len(docs10) / secs
-        rows.append((f"sentence-transformers encode fp32, batch {st_best[0]}, {len(docs10)} texts", st_x10))
+    # Texts per second of sentence-transformers by copies of the texts (1: the texts once).
+    st_rate = {1: st_best[1]}
+    for path in args.repeated:
+        copies = int(re.search(r"_x(\d+)", Path(path).name).group(1))
+        many = texts(path)
+        _, secs = st_encode(st, many, st_best[0])
+        st_rate[copies] = len(many) / secs
+        rows.append((f"sentence-transformers encode fp32, batch {st_best[0]}, {len(many)} texts", st_rate[copies]))
     del st
     pt32, s32 = torch_sdpa(model_dir, docs, args.device, torch.float32)
     rows.append(("PyTorch SDPA fp32, embedding stage, batch 256", n / s32))
@@ -162,10 +169,13 @@ def main():
             ratios["newsclust embedding stage f32 (bench) / PyTorch SDPA fp32"] = row["embed_docs_per_s"] / (n / s32)
     walls = job_walls(out)
     for name, secs in walls.items():
-        if "_x10" in name and st_x10:
-            ratios[f"{name} whole job ({10 * n / secs:.0f} docs/s) / sentence-transformers encode fp32"] = (10 * n / secs) / st_x10
-        elif name.startswith("embed_cuda"):
-            ratios[f"{name} whole job ({n / secs:.0f} docs/s) / sentence-transformers encode fp32"] = (n / secs) / st_best[1]
+        if not name.startswith("embed_") or "cpu" in name:
+            continue
+        m = re.search(r"_x(\d+)", name)
+        copies = int(m.group(1)) if m else 1
+        ref = max(k for k in st_rate if k <= copies)
+        docs = copies * n
+        ratios[f"{name} whole job ({docs} texts, {docs / secs:.0f} docs/s) / sentence-transformers encode fp32 on {ref * n} texts"] = (docs / secs) / st_rate[ref]
     result["ratios"] = ratios
     (out / "summary.json").write_text(json.dumps(result, indent=1))
     print(f"| reference on {args.device} | docs/s |\n|---|---|")

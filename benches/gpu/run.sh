@@ -1,14 +1,17 @@
 #!/bin/sh
 # The GPU verification, run on the GPU machine from the repository root with gpu-kit/ carried
 # over (benches/gpu/prepare.sh makes it). Writes everything under $OUT (default /tmp/gpu-out).
+# 0. Whole embed jobs on a fresh JIT cache (CUDA_CACHE_PATH empty, as on a new cloud machine),
+#    with the kernels' machine code (the default) and with their PTX (NEWSCLUST_CUDA_JIT=1);
 # 1. newsclust bench on AG News test (7,600 texts): cuda f32/f16/bf16 with the packed forward
-#    pass at batch 1024, f16 at batch 256 and 4096, the padded pass (f16, f32), cudarc's event
-#    tracking and the memory pool's default release (src/device.rs), a per-stage profile
+#    pass at batch 1024, f16 at batch 256, the padded pass (f16, f32), a per-stage profile
 #    (NEWSCLUST_PROFILE=1), and the CPU on 1,000 texts;
-# 2. whole embed jobs (file to Parquet, wall time) on cuda f32/f16/bf16 for 7,600 texts and
-#    for the same texts ten times over (76,000; f16 three times), and CPU f32 on 500 texts;
+# 2. whole embed jobs (file to Parquet, wall time) on cuda f32/f16/bf16 for 7,600 texts and for
+#    the same texts 10, 30 and 100 times over (76,000 to 760,000; f16 at 76,000 three times, once
+#    with -v: every batch's time, and main-to-exit time against the wall), and CPU f32 on 500;
 # 3. GPU vs CPU k-means, `--device cuda:7`, and a run with the GPU hidden (CPU fallback);
-# 4. benches/gpu/compare.py: sentence-transformers and PyTorch SDPA on the same texts and
+# 4. the CUDA body of tests/parity.rs (when prepare.sh packed the test binary);
+# 5. benches/gpu/compare.py: sentence-transformers and PyTorch SDPA on the same texts and
 #    weights, cosines newsclust vs sentence-transformers and CPU vs GPU, k-means ARI.
 set -u
 PY=${PYTHON:-python3}
@@ -24,47 +27,55 @@ export LD_LIBRARY_PATH="$NV${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 bin=/tmp/newsclust
 xz -dc "$kit/newsclust.xz" > "$bin" && chmod +x "$bin"
 # Same weights on both sides: the f16 copy widened back to f32.
+xz -dc "$kit/model/model.f16.safetensors.xz" > /tmp/model.f16.safetensors
+xz -dc "$kit/ag_news.csv.xz" > "$kit/ag_news.csv"
 "$PY" - "$kit/model" <<'PYEOF'
 import sys, os
 from safetensors.numpy import load_file, save_file
 d = sys.argv[1]
-t = load_file(os.path.join(d, "model.f16.safetensors"))
+t = load_file("/tmp/model.f16.safetensors")
 save_file({k: (v.astype("float32") if v.dtype.kind == "f" else v) for k, v in t.items()}, os.path.join(d, "model.safetensors"))
 PYEOF
 model="$kit/model"
 ag="$kit/ag_news.csv"
 head -n 1000 "$ag" > /tmp/ag1000.csv
 head -n 500 "$ag" > /tmp/ag500.csv
-# AG News ten times over, each copy with its own ids (the label column is the id here).
-"$PY" - "$ag" /tmp/ag_x10.csv <<'PYEOF'
+# AG News 10, 30 and 100 times over, each copy with its own ids (the label column is the id here).
+"$PY" - "$ag" <<'PYEOF'
 import csv, sys
 rows = list(csv.reader(open(sys.argv[1], newline="", encoding="utf-8")))
-with open(sys.argv[2], "w", newline="", encoding="utf-8") as f:
-    w = csv.writer(f)
-    for k in range(10):
-        for i, (_, t, d) in enumerate(rows):
-            w.writerow([f"{k}-{i}", t, d])
+for times in (10, 30, 100):
+    with open(f"/tmp/ag_x{times}.csv", "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        for k in range(times):
+            for i, (_, t, d) in enumerate(rows):
+                w.writerow([f"{k}-{i}", t, d])
 PYEOF
 cols="--no-header --columns label,title,text"
 cols_x10="--no-header --columns id,title,text"
 { nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv; nproc; lscpu | grep 'Model name'; } > "$OUT/machine.txt" 2>&1
 cat "$OUT/machine.txt"
 
+# A whole job, timed from outside; JOB_ENV="VAR=value ..." sets its environment.
+job() { name=$1; shift; start=$(date +%s.%N); step "$name" env ${JOB_ENV:-} "$bin" embed "$@" 2> "$OUT/$name.log"; end=$(date +%s.%N);
+  "$PY" -c "print('$name: %.2f s wall' % ($end - $start))" | tee -a "$OUT/jobs.txt"; grep -E "INFO wrote|from main to exit" "$OUT/$name.log" | tee -a "$OUT/jobs.txt"; }
+# 0. A new machine's jobs: nothing compiled yet in the driver's JIT cache (an empty one each).
+# The first also pays for the machine's first CUDA use: compare the second and the third.
+mkdir -p /tmp/jit-empty-1 /tmp/jit-empty-2 /tmp/jit-empty-3
+JOB_ENV="CUDA_CACHE_PATH=/tmp/jit-empty-1" job embed_fresh_f16_x10 -v -i /tmp/ag_x10.csv $cols_x10 -m "$model" --device cuda --dtype f16 -o /tmp/emb_x10.parquet
+JOB_ENV="CUDA_CACHE_PATH=/tmp/jit-empty-2 NEWSCLUST_CUDA_JIT=1" job embed_fresh_ptx_f16_x10 -v -i /tmp/ag_x10.csv $cols_x10 -m "$model" --device cuda --dtype f16 -o /tmp/emb_x10.parquet
+JOB_ENV="CUDA_CACHE_PATH=/tmp/jit-empty-3" job embed_fresh_again_f16_x10 -v -i /tmp/ag_x10.csv $cols_x10 -m "$model" --device cuda --dtype f16 -o /tmp/emb_x10.parquet
+
 b() { "$bin" bench -i "$ag" $cols -m "$model" --devices cuda "$@"; }
 step bench_packed b --dtypes f32,f16,bf16 --batch-size 1024 --repeat 3 -o "$OUT/bench_cuda.parquet"
 step bench_b256 b --dtypes f16 --batch-size 256 --repeat 3 -o "$OUT/bench_cuda_b256.parquet"
-step bench_b4096 b --dtypes f16 --batch-size 4096 --repeat 3 -o "$OUT/bench_cuda_b4096.parquet"
 step bench_padded b --dtypes f32,f16 --forward padded --batch-size 256 --repeat 3 -o "$OUT/bench_cuda_padded.parquet"
-# What settings of src/device.rs are worth: cudarc's event tracking kept, the memory pool left to
-# release its memory at each synchronisation.
-step bench_padded_events env NEWSCLUST_CUDA_EVENTS=1 "$bin" bench -i "$ag" $cols -m "$model" --devices cuda --dtypes f16 --forward padded --batch-size 256 --repeat 3 -o "$OUT/bench_cuda_padded_events.parquet"
-step bench_pool_release env NEWSCLUST_CUDA_POOL=release "$bin" bench -i "$ag" $cols -m "$model" --devices cuda --dtypes f16 --batch-size 1024 --repeat 3 -o "$OUT/bench_cuda_pool_release.parquet"
+# (cudarc's event tracking, NEWSCLUST_CUDA_EVENTS=1, and the memory pool's default release,
+# NEWSCLUST_CUDA_POOL=release, were measured on 2026-11-26: no difference and -7%; README.)
 step profile env NEWSCLUST_PROFILE=1 "$bin" bench -i "$ag" $cols -m "$model" --devices cuda --dtypes f16,f32 --batch-size 1024 --repeat 1 -o "$OUT/bench_profile.parquet" 2> "$OUT/profile.txt"
 cat "$OUT/profile.txt"
 step bench_cpu "$bin" bench -i /tmp/ag1000.csv $cols -m "$model" --devices cpu --dtypes f32 --repeat 1 -o "$OUT/bench_cpu.parquet"
 
-job() { name=$1; shift; start=$(date +%s.%N); step "$name" "$bin" embed "$@" 2> "$OUT/$name.log"; end=$(date +%s.%N);
-  "$PY" -c "print('$name: %.2f s wall' % ($end - $start))" | tee -a "$OUT/jobs.txt"; tail -n 1 "$OUT/$name.log" | tee -a "$OUT/jobs.txt"; }
 for dt in f32 f16 bf16; do
   job "embed_cuda_$dt" -i "$ag" $cols -m "$model" --device cuda --dtype $dt -o "$OUT/emb_cuda_$dt.parquet"
 done
@@ -72,8 +83,11 @@ job embed_cuda_f16_again -i "$ag" $cols -m "$model" --device cuda --dtype f16 -o
 job embed_cuda_f16_padded -i "$ag" $cols -m "$model" --device cuda --dtype f16 --forward padded --batch-size 256 -o /tmp/emb_padded.parquet
 job embed_cuda_f16_x10 -i /tmp/ag_x10.csv $cols_x10 -m "$model" --device cuda --dtype f16 -o /tmp/emb_x10.parquet
 job embed_cuda_f16_x10_again -i /tmp/ag_x10.csv $cols_x10 -m "$model" --device cuda --dtype f16 -o /tmp/emb_x10.parquet
-job embed_cuda_f16_x10_third -i /tmp/ag_x10.csv $cols_x10 -m "$model" --device cuda --dtype f16 -o /tmp/emb_x10.parquet
+job embed_cuda_f16_x10_verbose -v -i /tmp/ag_x10.csv $cols_x10 -m "$model" --device cuda --dtype f16 -o /tmp/emb_x10.parquet
 job embed_cuda_bf16_x10 -i /tmp/ag_x10.csv $cols_x10 -m "$model" --device cuda --dtype bf16 -o /tmp/emb_x10.parquet
+job embed_cuda_f16_x30 -v -i /tmp/ag_x30.csv $cols_x10 -m "$model" --device cuda --dtype f16 -o /tmp/emb_x30.parquet
+job embed_cuda_f16_x100 -v -i /tmp/ag_x100.csv $cols_x10 -m "$model" --device cuda --dtype f16 -o /tmp/emb_x100.parquet
+rm -f /tmp/emb_x30.parquet /tmp/emb_x100.parquet
 # Process start and exit alone.
 { start=$(date +%s.%N); "$bin" --version; end=$(date +%s.%N); "$PY" -c "print('newsclust --version: %.3f s wall' % ($end - $start))"; } | tee -a "$OUT/jobs.txt"
 job embed_cuda_f32_x10 -i /tmp/ag_x10.csv $cols_x10 -m "$model" --device cuda --dtype f32 -o /tmp/emb_x10_f32.parquet
@@ -85,7 +99,14 @@ step kmeans_cpu "$bin" cluster -q --embeddings "$OUT/emb_cuda_f32.parquet" --k 4
 CUDA_VISIBLE_DEVICES= "$bin" embed -i /tmp/ag500.csv $cols -m "$model" --limit 20 -o "$OUT/auto_nogpu.parquet" 2> "$OUT/auto_nogpu.txt"; echo "exit $?" >> "$OUT/auto_nogpu.txt"
 cat "$OUT/cuda7.txt" "$OUT/auto_nogpu.txt"
 
-[ -n "${SKIP_COMPARE:-}" ] || step compare "$PY" benches/gpu/compare.py --kit "$kit" --out "$OUT" --x10 /tmp/ag_x10.csv
+# 4. The test suite's CUDA body (tests/parity.rs), when prepare.sh packed its binary.
+if [ -f "$kit/parity.xz" ]; then
+  xz -dc "$kit/parity.xz" > /tmp/parity && chmod +x /tmp/parity
+  step parity_test env NEWSCLUST_TEST_MODEL="$model" /tmp/parity --nocapture --test-threads 1 > "$OUT/parity_test.txt" 2>&1
+  tail -n 25 "$OUT/parity_test.txt"
+fi
+
+[ -n "${SKIP_COMPARE:-}" ] || step compare "$PY" benches/gpu/compare.py --kit "$kit" --out "$OUT" --repeated /tmp/ag_x10.csv /tmp/ag_x30.csv
 echo "failed steps:${failed:- none}" | tee "$OUT/failed.txt"
 # The device tool brings back a limited number of files: pack the small ones into one.
 mkdir -p /tmp/results && cp "$OUT"/*.txt "$OUT"/*.log "$OUT"/*.json /tmp/results/ 2>/dev/null

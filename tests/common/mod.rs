@@ -9,11 +9,15 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 pub const MODEL_ID: &str = "sentence-transformers/all-MiniLM-L6-v2";
 
-/// The default model as installed by `models/install-default.sh`.
+/// The default model as installed by `models/install-default.sh`, or the folder named by
+/// `NEWSCLUST_TEST_MODEL` (to run a test binary away from this checkout, e.g. on a GPU machine).
 pub fn model_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("models")
-        .join(MODEL_ID);
+    let dir = match std::env::var_os("NEWSCLUST_TEST_MODEL") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("models")
+            .join(MODEL_ID),
+    };
     assert!(
         dir.join("model.safetensors").is_file(),
         "the default model is not installed at {}: run `sh models/install-default.sh` first",
