@@ -30,6 +30,8 @@ pub struct BenchJob {
     pub batch_size: Option<usize>,
     /// Packed or padded forward pass (default: by device).
     pub forward: crate::embed::Forward,
+    /// The packed pass's attention kernel on CUDA in f16/bf16.
+    pub attention: crate::embed::AttentionKernel,
     pub repeat: usize,
     /// k of the timed k-means.
     pub k: usize,
@@ -42,7 +44,7 @@ pub struct BenchJob {
 pub struct BenchRow {
     pub device: String,
     pub dtype: String,
-    /// `packed` or `padded`.
+    /// `packed`, `packed-tc` (attention on tensor cores) or `padded`.
     pub forward: String,
     pub batch_size: u64,
     pub docs: u64,
@@ -92,6 +94,7 @@ pub fn run_bench(job: &BenchJob) -> Result<Vec<BenchRow>, PipelineError> {
                     Err(e) => return Err(e),
                 };
             model.encoder.set_forward(job.forward);
+            model.encoder.set_attention(job.attention);
             rows.push(bench_one(job, &model, dtype, &texts)?);
             let profile = crate::embed::profile::take_report();
             if !profile.is_empty() {
@@ -166,7 +169,9 @@ fn bench_one(
     Ok(BenchRow {
         device: model.encoder.device_name(),
         dtype: dtype.name().into(),
-        forward: if model.encoder.is_packed() {
+        forward: if model.encoder.uses_tensor_cores() {
+            "packed-tc"
+        } else if model.encoder.is_packed() {
             "packed"
         } else {
             "padded"

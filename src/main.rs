@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use newsclust::cluster::Algorithm;
 use newsclust::device::{DeviceChoice, Precision};
-use newsclust::embed::Forward;
+use newsclust::embed::{AttentionKernel, Forward};
 use newsclust::io::{Field, FieldMap, FieldOverride, InputFormat, ReadOptions, TextSpec};
 use newsclust::model::ResolveOptions;
 use newsclust::pipeline::{
@@ -77,6 +77,9 @@ struct BenchArgs {
     /// Forward pass: packed (no padding) or padded; auto: packed on CUDA, padded on the CPU.
     #[arg(long, value_enum, default_value_t = Forward::Auto)]
     forward: Forward,
+    /// Attention kernel of the packed pass on CUDA in f16/bf16.
+    #[arg(long, value_enum, default_value_t = AttentionKernel::CudaCores)]
+    attention: AttentionKernel,
     /// Timed repeats after one warm-up; the best is reported.
     #[arg(long, default_value_t = 3)]
     repeat: usize,
@@ -255,6 +258,9 @@ struct ModelArgs {
     /// Forward pass: packed (no padding) or padded; auto: packed on CUDA, padded on the CPU.
     #[arg(long, value_enum, default_value_t = Forward::Auto)]
     forward: Forward,
+    /// Attention kernel of the packed pass on CUDA in f16/bf16.
+    #[arg(long, value_enum, default_value_t = AttentionKernel::CudaCores)]
+    attention: AttentionKernel,
     /// CPU threads (default: all cores); batches run side by side, one per thread.
     #[arg(long)]
     threads: Option<usize>,
@@ -397,6 +403,7 @@ fn embed_job(
         precision: model.dtype,
         batch_size: model.batch_size,
         forward: model.forward,
+        attention: model.attention,
         cpu_workers: workers,
         out,
         strict,
@@ -550,6 +557,7 @@ fn bench(args: BenchArgs, workers: usize) -> anyhow::Result<u8> {
         dtypes,
         batch_size,
         forward,
+        attention,
         repeat,
         k,
         threads: _,
@@ -566,6 +574,7 @@ fn bench(args: BenchArgs, workers: usize) -> anyhow::Result<u8> {
         dtypes,
         batch_size,
         forward,
+        attention,
         repeat,
         k,
         cpu_workers: workers,

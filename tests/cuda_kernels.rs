@@ -3,8 +3,9 @@
 //! CI has no GPU, and a CUDA build needs a toolkit; yet the kernels' index arithmetic, tiling,
 //! reductions and online softmax can be wrong in ways no GPU-less test would see. So the kernel
 //! source is compiled by the host C++ compiler against tests/cuda_emulation/ (thread indices,
-//! barriers, warp shuffles and half types written out in a few lines; every thread of a block is
-//! an OS thread) and its outputs are compared with naive computations from the definitions. On a
+//! barriers, warp shuffles, half types and the WMMA tensor-core API written out in a few lines;
+//! every thread of a block is an OS thread) and its outputs are compared with naive computations
+//! from the definitions. On a
 //! GPU, `cuda_matches_sentence_transformers` in tests/parity.rs checks the real thing.
 //! Skipped, with a message, where there is no C++20 compiler (`$CXX`, else `g++`).
 

@@ -5,7 +5,7 @@ mod common;
 
 use common::{cosine, model_dir, Table};
 use newsclust::device::{DeviceChoice, Precision};
-use newsclust::embed::Forward;
+use newsclust::embed::{AttentionKernel, Forward};
 use newsclust::io::{Field, TextSpec};
 use newsclust::pipeline::{run_embed, EmbedJob};
 
@@ -30,13 +30,25 @@ fn reference() -> Reference {
 #[test]
 fn embed_job_matches_sentence_transformers() {
     // The CPU default: padded batches.
-    check_job(DeviceChoice::Cpu, Precision::F32, Forward::Auto, 0.999);
+    check_job(
+        DeviceChoice::Cpu,
+        Precision::F32,
+        Forward::Auto,
+        CUDA_CORES,
+        0.999,
+    );
 }
 
 #[test]
 fn packed_forward_matches_sentence_transformers() {
     // The packed pass (no padding; the CUDA default) through its CPU reference ops.
-    check_job(DeviceChoice::Cpu, Precision::F32, Forward::Packed, 0.999);
+    check_job(
+        DeviceChoice::Cpu,
+        Precision::F32,
+        Forward::Packed,
+        CUDA_CORES,
+        0.999,
+    );
 }
 
 #[test]
@@ -46,21 +58,32 @@ fn cuda_matches_sentence_transformers() {
         eprintln!("no CUDA GPU here: skipped");
         return;
     }
-    for (precision, forward, tol) in [
-        (Precision::F32, Forward::Packed, 0.999),
-        (Precision::F32, Forward::Padded, 0.999),
-        (Precision::F16, Forward::Packed, 0.99),
-        (Precision::Bf16, Forward::Packed, 0.99),
-        (Precision::F16, Forward::Padded, 0.99),
+    let tc = AttentionKernel::TensorCores;
+    for (precision, forward, attention, tol) in [
+        (Precision::F32, Forward::Packed, CUDA_CORES, 0.999),
+        (Precision::F32, Forward::Padded, CUDA_CORES, 0.999),
+        (Precision::F16, Forward::Packed, CUDA_CORES, 0.99),
+        (Precision::Bf16, Forward::Packed, CUDA_CORES, 0.99),
+        (Precision::F16, Forward::Packed, tc, 0.99),
+        (Precision::Bf16, Forward::Packed, tc, 0.99),
+        (Precision::F16, Forward::Padded, CUDA_CORES, 0.99),
     ] {
-        eprintln!("cuda {precision:?} {forward:?}");
-        check_job(DeviceChoice::Cuda(0), precision, forward, tol);
+        eprintln!("cuda {precision:?} {forward:?} {attention:?}");
+        check_job(DeviceChoice::Cuda(0), precision, forward, attention, tol);
     }
 }
 
 /// Embeds the reference texts with the whole job and compares with sentence-transformers:
 /// every cosine ≥ `tol`, same token counts and truncation flags, unit norms, input order.
-fn check_job(device: DeviceChoice, precision: Precision, forward: Forward, tol: f64) {
+const CUDA_CORES: AttentionKernel = AttentionKernel::CudaCores;
+
+fn check_job(
+    device: DeviceChoice,
+    precision: Precision,
+    forward: Forward,
+    attention: AttentionKernel,
+    tol: f64,
+) {
     let reference = reference();
     assert!(reference.items.len() >= 24);
     let dir = tempfile::tempdir().unwrap();
@@ -80,6 +103,7 @@ fn check_job(device: DeviceChoice, precision: Precision, forward: Forward, tol: 
     job.device = device;
     job.precision = precision;
     job.forward = forward;
+    job.attention = attention;
     job.text = TextSpec {
         fields: vec![Field::Text],
         separator: " ".into(),

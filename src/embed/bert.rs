@@ -42,8 +42,6 @@ fn linear(vb: VarBuilder, inp: usize, out: usize) -> candle_core::Result<Linear>
     candle_nn::linear(inp, out, vb)
 }
 
-/// Whether the packed pass computes q, k and v in one product (`NEWSCLUST_QKV=fused`, for
-/// comparison) rather than three.
 /// The bias of `lin`, or zeros when it has none.
 fn bias_of(lin: &Linear, n: usize) -> candle_core::Result<Tensor> {
     match lin.bias() {
@@ -89,6 +87,8 @@ pub struct BertEncoder {
     head_dim: usize,
     act: Act,
     dtype: DType,
+    /// Packed attention on tensor cores (CUDA, f16/bf16; see `SentenceEncoder::set_attention`).
+    tensor_cores: bool,
 }
 
 impl BertEncoder {
@@ -174,6 +174,7 @@ impl BertEncoder {
             head_dim: h / cfg.num_attention_heads,
             act,
             dtype: vb.dtype(),
+            tensor_cores: false,
         })
     }
 
@@ -183,6 +184,14 @@ impl BertEncoder {
 
     pub fn dtype(&self) -> DType {
         self.dtype
+    }
+
+    pub fn set_tensor_cores(&mut self, on: bool) {
+        self.tensor_cores = on;
+    }
+
+    pub fn tensor_cores(&self) -> bool {
+        self.tensor_cores
     }
 
     /// Whether [`Self::forward_packed`] can run this model on `device`: the CPU always; CUDA
@@ -203,7 +212,11 @@ impl BertEncoder {
         let mut x = stage("embeddings", dev, || {
             packed::embed_layer_norm(&self.table, p, &self.embed_params, self.vocab, self.eps)
         })?;
-        let scale = (1.0 / (self.head_dim as f64).sqrt()) as f32;
+        let heads = packed::Heads {
+            count: self.heads,
+            scale: (1.0 / (self.head_dim as f64).sqrt()) as f32,
+            tensor_cores: self.tensor_cores,
+        };
         for l in &self.layers {
             // Three products with the weights as loaded. One product with the concatenated
             // weight, or three with row blocks of it, measured the same on an H100 (README).
@@ -212,7 +225,7 @@ impl BertEncoder {
                 Ok((part(0)?, part(1)?, part(2)?))
             })?;
             let ctx = stage("attention", dev, || {
-                packed::attention(&q, &k, &v, &l.qkv_bias, p, self.heads, scale)
+                packed::attention(&q, &k, &v, &l.qkv_bias, p, &heads)
             })?;
             let a = stage("attn-out matmul", dev, || {
                 ctx.matmul(&l.attn_out.weight().t()?)

@@ -64,6 +64,17 @@ pub struct SentenceEncoder {
     packed: bool,
 }
 
+/// Which kernel computes the packed pass's attention on CUDA in f16/bf16 (`--attention`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum AttentionKernel {
+    /// One thread per query, f32 arithmetic on the CUDA cores (measured on an H100: README).
+    #[default]
+    CudaCores,
+    /// WMMA products on the tensor cores, softmax in f32 (kernels: attention_tc.cuh). f32 models
+    /// and the CPU use the other kernel.
+    TensorCores,
+}
+
 /// Which forward pass runs a batch (`--forward`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Forward {
@@ -126,6 +137,22 @@ impl SentenceEncoder {
     /// Whether batches run packed (their cost is real tokens, not padded ones).
     pub fn is_packed(&self) -> bool {
         self.packed
+    }
+
+    /// Chooses the packed pass's attention kernel; returns whether batches now run on tensor
+    /// cores (packed, on CUDA, in f16/bf16).
+    pub fn set_attention(&mut self, kernel: AttentionKernel) -> bool {
+        self.encoder
+            .set_tensor_cores(kernel == AttentionKernel::TensorCores);
+        self.uses_tensor_cores()
+    }
+
+    /// Whether the packed pass's attention runs on tensor cores.
+    pub fn uses_tensor_cores(&self) -> bool {
+        self.packed
+            && self.encoder.tensor_cores()
+            && !self.device.is_cpu()
+            && matches!(self.encoder.dtype(), DType::F16 | DType::BF16)
     }
 
     fn embed_tensor(&self, seqs: &[&[u32]]) -> candle_core::Result<Tensor> {

@@ -117,28 +117,36 @@ pub fn bias_act(x: &Tensor, bias: &Tensor, act: Act) -> Result<Tensor> {
 /// Multi-head self-attention within each packed text. `q`, `k`, `v` (T, heads·head_dim) are
 /// the projections without bias — three matrices, or three column blocks of one (rows may be
 /// further apart than they are wide, but equally so in all three); `bias` (3·heads·head_dim, q
-/// then k then v) is added here. `scale` multiplies the queries (1/√head_dim). Returns
-/// (T, heads·head_dim).
+/// then k then v) is added here. Returns (T, heads·head_dim).
 pub fn attention(
     q: &Tensor,
     k: &Tensor,
     v: &Tensor,
     bias: &Tensor,
     packed: &Packed,
-    heads: usize,
-    scale: f32,
+    heads: &Heads,
 ) -> Result<Tensor> {
     q.apply_op3_no_bwd(
         k,
         v,
         &Attention {
-            heads,
-            scale,
+            heads: heads.count,
+            scale: heads.scale,
             max_len: packed.max_len,
             bias: bias.clone(),
             cu: packed.cu.clone(),
+            tensor_cores: heads.tensor_cores,
         },
     )
+}
+
+/// How [`attention`] splits and scales: `count` heads, queries times `scale` (1/√head_dim), and
+/// on CUDA in f16/bf16 the tensor-core kernel when `tensor_cores`.
+#[derive(Clone, Copy, Debug)]
+pub struct Heads {
+    pub count: usize,
+    pub scale: f32,
+    pub tensor_cores: bool,
 }
 
 /// One f32 vector per text, (B, n), pooled over its own token rows, scaled to unit length when
@@ -383,6 +391,10 @@ pub(super) struct Attention {
     pub max_len: usize,
     pub bias: Tensor,
     pub cu: Tensor,
+    /// On CUDA in f16/bf16: the tensor-core kernel (attention_tc.cuh) instead of the one that
+    /// computes with the CUDA cores. The CPU body ignores it.
+    #[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+    pub tensor_cores: bool,
 }
 
 /// Rows of a (rows, width) matrix whose rows may be `ld` ≥ width apart: (rows, width, ld, offset).
@@ -680,8 +692,11 @@ mod tests {
             &tensor(&v)?,
             &bias_t,
             &p,
-            heads,
-            scale,
+            &Heads {
+                count: heads,
+                scale,
+                tensor_cores: false,
+            },
         )?;
         // The same from column blocks of one (t, 3·hd) matrix: rows 3·hd apart.
         let qkv = Tensor::cat(&[tensor(&q)?, tensor(&k)?, tensor(&v)?], 1)?;
@@ -691,8 +706,11 @@ mod tests {
             &qkv.narrow(1, 2 * hd, hd)?,
             &bias_t,
             &p,
-            heads,
-            scale,
+            &Heads {
+                count: heads,
+                scale,
+                tensor_cores: true,
+            },
         )?;
         for got in [split, blocks] {
             let got = got.flatten_all()?.to_vec1::<f32>()?;

@@ -12,8 +12,8 @@ use rayon::prelude::*;
 
 use crate::device::{DeviceChoice, DeviceError, Precision};
 use crate::embed::{
-    plan_batches, EmbedError, Embedder, Forward, ModelConfig, SentenceEncoder, TextTokenizer,
-    Tokens,
+    plan_batches, AttentionKernel, EmbedError, Embedder, Forward, ModelConfig, SentenceEncoder,
+    TextTokenizer, Tokens,
 };
 use crate::io::embeddings_out::{EmbeddedArticle, EmbeddingsWriter, WriteError};
 use crate::io::{ArticleReader, BadRecord, Item, Location, ReadError, ReadOptions, TextSpec};
@@ -74,6 +74,8 @@ pub struct EmbedJob {
     pub batch_size: Option<usize>,
     /// Packed or padded forward pass (default: by device).
     pub forward: Forward,
+    /// The packed pass's attention kernel on CUDA in f16/bf16.
+    pub attention: AttentionKernel,
     /// Batches embedded side by side on the CPU (see [`crate::device::configure_cpu_workers`]).
     pub cpu_workers: usize,
     pub out: PathBuf,
@@ -99,6 +101,7 @@ impl EmbedJob {
             precision: Precision::F32,
             batch_size: None,
             forward: Forward::Auto,
+            attention: AttentionKernel::default(),
             cpu_workers: 1,
             out: out.into(),
             strict: false,
@@ -410,6 +413,7 @@ pub fn run_embed(
         let mut model = LoadedModel::from_parts(parts, &device, job.precision)?;
         summary.weights_seconds = t.elapsed().as_secs_f64();
         model.encoder.set_forward(job.forward);
+        model.encoder.set_attention(job.attention);
         let dim = model.encoder.dim();
         summary.load_seconds = started.elapsed().as_secs_f64();
         summary.device = model.encoder.device_name();
@@ -432,7 +436,9 @@ pub fn run_embed(
             },
             model.config.max_length,
             summary.device,
-            if model.encoder.is_packed() {
+            if model.encoder.uses_tensor_cores() {
+                "packed (attention on tensor cores)"
+            } else if model.encoder.is_packed() {
                 "packed"
             } else {
                 "padded"

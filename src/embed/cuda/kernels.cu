@@ -2,7 +2,8 @@
 //
 // Layout: a batch of B texts is packed into T = sum(len_i) token rows; `cu` holds the B + 1 row
 // offsets (cu[0] = 0, cu[B] = T). Every kernel computes in f32 whatever the storage type.
-// Compiled to PTX by build.rs (nvcc --ptx) when the `cuda` feature is on.
+// Compiled by build.rs (nvcc: a fatbin, and PTX) when the `cuda` feature is on. The tensor-core
+// attention for f16/bf16 is in attention_tc.cuh.
 
 #include <cuda_fp16.h>
 #include <cuda_bf16.h>
@@ -290,3 +291,20 @@ __device__ void pool(const T* x, const uint32_t* cu, float* out, int n, int mode
 INSTANTIATE(float, f32)
 INSTANTIATE(__half, f16)
 INSTANTIATE(__nv_bfloat16, bf16)
+
+#include "attention_tc.cuh"
+
+#define INSTANTIATE_TC(T, NAME)                                                                     \
+  extern "C" __global__ void attention_tc32_##NAME(const T* q, const T* k, const T* v, const T* bias, \
+                                                   const uint32_t* cu, T* out, int heads,          \
+                                                   float scale, int ld) {                          \
+    attention_tc<T, 32>(q, k, v, bias, cu, out, heads, scale, ld);                                  \
+  }                                                                                                 \
+  extern "C" __global__ void attention_tc64_##NAME(const T* q, const T* k, const T* v, const T* bias, \
+                                                   const uint32_t* cu, T* out, int heads,          \
+                                                   float scale, int ld) {                          \
+    attention_tc<T, 64>(q, k, v, bias, cu, out, heads, scale, ld);                                  \
+  }
+
+INSTANTIATE_TC(__half, f16)
+INSTANTIATE_TC(__nv_bfloat16, bf16)

@@ -13,7 +13,7 @@ use half::{bf16, f16};
 
 use super::packed::{rows_cols, AddLayerNorm, Attention, BiasAct, EmbedLayerNorm, Pool};
 
-/// Query rows per thread block in the attention kernel.
+/// Query rows per thread block in the attention kernels (TC_QT in attention_tc.cuh).
 const ATTN_ROWS: usize = 64;
 
 fn view<'a, T>(s: &'a CudaSlice<T>, l: &Layout, op: &str) -> Result<CudaView<'a, T>> {
@@ -261,7 +261,14 @@ pub(super) fn attention(
         );
         let bias = view(s[3].0.as_cuda_slice::<T>()?, s[3].1, "attention")?;
         let cu = view(cu.0.as_cuda_slice::<u32>()?, cu.1, "attention")?;
-        let func = load::kernel(dev, &format!("attention{d}_{sfx}"))?;
+        // The tensor-core kernel (f16/bf16 only) runs four warps over the same 64 rows.
+        let tc = op.tensor_cores && sfx != "f32";
+        let (name, threads) = if tc {
+            (format!("attention_tc{d}_{sfx}"), 4 * 32)
+        } else {
+            (format!("attention{d}_{sfx}"), ATTN_ROWS as u32)
+        };
+        let func = load::kernel(dev, &name)?;
         // SAFETY: every row of a text is written (the offsets cover all t rows).
         let out = unsafe { dev.alloc::<T>(t * hd)? };
         let (heads, scale, ld_i) = (op.heads as i32, op.scale, ld as i32);
@@ -271,7 +278,7 @@ pub(super) fn attention(
                 op.heads as u32,
                 texts.max(1) as u32,
             ),
-            block_dim: (ATTN_ROWS as u32, 1, 1),
+            block_dim: (threads, 1, 1),
             shared_mem_bytes: 0,
         };
         let mut b = func.builder();
