@@ -5,7 +5,7 @@ mod common;
 
 use common::{cosine, model_dir, Table};
 use newsclust::device::{DeviceChoice, Precision};
-use newsclust::embed::{AttentionKernel, Forward};
+use newsclust::embed::{AttentionKernel, Embedder, Forward};
 use newsclust::io::{Field, TextSpec};
 use newsclust::pipeline::{run_embed, EmbedJob};
 
@@ -161,4 +161,62 @@ fn check_job(
             .count()
             >= 2
     );
+}
+
+/// One batch queued behind another (`SentenceEncoder::set_overlap`; on CUDA the vectors come
+/// back asynchronously) leaves every text's vector where it was, and still matches
+/// sentence-transformers. On the CPU always; on a GPU when one answers.
+#[test]
+fn queued_batches_keep_their_vectors() {
+    use newsclust::model::ResolveOptions;
+    use newsclust::pipeline::LoadedModel;
+    let reference = reference();
+    let texts: Vec<&str> = reference.items.iter().map(|i| i.text.as_str()).collect();
+    let mut devices = vec![(DeviceChoice::Cpu, Precision::F32, 1e-6)];
+    if DeviceChoice::Cuda(0).open().is_ok() {
+        devices.push((DeviceChoice::Cuda(0), Precision::F32, 1e-5));
+        devices.push((DeviceChoice::Cuda(0), Precision::F16, 1e-2));
+    }
+    for (device, precision, tol) in devices {
+        let dir = model_dir();
+        let mut model = LoadedModel::load_as(
+            dir.to_str().unwrap(),
+            &ResolveOptions::from_env(),
+            None,
+            device,
+            precision,
+        )
+        .unwrap();
+        let tokens = model.tokenizer.encode_all(&texts).unwrap();
+        let dim = model.encoder.dim();
+        model.encoder.set_overlap(false);
+        let one_by_one = model.embed_tokens(&tokens, 4, 1, |_, _| {}).unwrap();
+        model.encoder.set_overlap(true);
+        let mut seen = 0;
+        let queued = model
+            .embed_tokens(&tokens, 4, 1, |texts, _| seen += texts)
+            .unwrap();
+        assert_eq!(
+            seen as usize,
+            texts.len(),
+            "progress counts every text once"
+        );
+        assert_eq!(queued.len(), one_by_one.len());
+        for (i, item) in reference.items.iter().enumerate() {
+            let (a, b) = (
+                &queued[i * dim..(i + 1) * dim],
+                &one_by_one[i * dim..(i + 1) * dim],
+            );
+            let worst = a
+                .iter()
+                .zip(b)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0f32, f32::max);
+            assert!(
+                worst <= tol,
+                "{device} {precision:?} text {i}: differs by {worst}"
+            );
+            assert!(cosine(a, &item.embedding) >= 0.99, "{device} text {i}");
+        }
+    }
 }

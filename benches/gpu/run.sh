@@ -4,12 +4,14 @@
 # 0. Whole embed jobs on a fresh JIT cache (CUDA_CACHE_PATH empty, as on a new cloud machine),
 #    with the kernels' machine code (the default) and with their PTX (NEWSCLUST_CUDA_JIT=1);
 # 1. newsclust bench on AG News test (7,600 texts): cuda f32/f16/bf16 with the packed forward
-#    pass at batch 1024, f16/bf16 with attention on tensor cores, f16 at batch 256, the padded
+#    pass at batch 1024, f16/bf16 with attention on tensor cores, f16 with the next batch queued
+#    (NEWSCLUST_OVERLAP=1) with either attention kernel, f16 at batch 256, the padded
 #    pass (f16, f32), per-stage profiles (NEWSCLUST_PROFILE=1), and the CPU on 1,000 texts;
 # 2. whole embed jobs (file to Parquet, wall time) on cuda f32/f16/bf16 for 7,600 texts and for
 #    the same texts 10, 30 and 100 times over (76,000 to 760,000; f16 at 76,000 three times, once
 #    with -v: every batch's time, and main-to-exit time against the wall), f16/bf16 with
-#    attention on tensor cores, and CPU f32 on 500;
+#    attention on tensor cores, with the next batch queued before the last is back
+#    (NEWSCLUST_OVERLAP=1), both, and CPU f32 on 500;
 # 3. GPU vs CPU k-means, `--device cuda:7`, and a run with the GPU hidden (CPU fallback);
 # 4. the CUDA body of tests/parity.rs (when prepare.sh packed the test binary);
 # 5. benches/gpu/compare.py: sentence-transformers and PyTorch SDPA on the same texts and
@@ -70,6 +72,8 @@ JOB_ENV="CUDA_CACHE_PATH=/tmp/jit-empty-3" job embed_fresh_again_f16_x10 -v -i /
 b() { "$bin" bench -i "$ag" $cols -m "$model" --devices cuda "$@"; }
 step bench_packed b --dtypes f32,f16,bf16 --batch-size 1024 --repeat 3 -o "$OUT/bench_cuda.parquet"
 step bench_tc b --dtypes f16,bf16 --batch-size 1024 --attention tensor-cores --repeat 3 -o "$OUT/bench_cuda_tc.parquet"
+step bench_overlap env NEWSCLUST_OVERLAP=1 "$bin" bench -i "$ag" $cols -m "$model" --devices cuda --dtypes f16 --batch-size 1024 --repeat 3 -o "$OUT/bench_cuda_overlap.parquet"
+step bench_tc_overlap env NEWSCLUST_OVERLAP=1 "$bin" bench -i "$ag" $cols -m "$model" --devices cuda --dtypes f16 --attention tensor-cores --batch-size 1024 --repeat 3 -o "$OUT/bench_cuda_tc_overlap.parquet"
 step bench_b256 b --dtypes f16 --batch-size 256 --repeat 3 -o "$OUT/bench_cuda_b256.parquet"
 step bench_padded b --dtypes f32,f16 --forward padded --batch-size 256 --repeat 3 -o "$OUT/bench_cuda_padded.parquet"
 # (cudarc's event tracking, NEWSCLUST_CUDA_EVENTS=1, and the memory pool's default release,
@@ -85,6 +89,8 @@ done
 for dt in f16 bf16; do
   job "embed_cuda_${dt}_tc" -i "$ag" $cols -m "$model" --device cuda --dtype $dt --attention tensor-cores -o "$OUT/emb_cuda_${dt}_tc.parquet"
 done
+JOB_ENV="NEWSCLUST_OVERLAP=1" job embed_cuda_f16_overlap -i "$ag" $cols -m "$model" --device cuda --dtype f16 -o "$OUT/emb_cuda_f16_overlap.parquet"
+JOB_ENV="NEWSCLUST_OVERLAP=1" job embed_cuda_f16_tc_overlap -i "$ag" $cols -m "$model" --device cuda --dtype f16 --attention tensor-cores -o "$OUT/emb_cuda_f16_tc_overlap.parquet"
 job embed_cuda_f16_again -i "$ag" $cols -m "$model" --device cuda --dtype f16 -o /tmp/emb_again.parquet
 job embed_cuda_f16_padded -i "$ag" $cols -m "$model" --device cuda --dtype f16 --forward padded --batch-size 256 -o /tmp/emb_padded.parquet
 job embed_cuda_f16_x10 -i /tmp/ag_x10.csv $cols_x10 -m "$model" --device cuda --dtype f16 -o /tmp/emb_x10.parquet
@@ -93,6 +99,10 @@ job embed_cuda_f16_x10_verbose -v -i /tmp/ag_x10.csv $cols_x10 -m "$model" --dev
 job embed_cuda_bf16_x10 -i /tmp/ag_x10.csv $cols_x10 -m "$model" --device cuda --dtype bf16 -o /tmp/emb_x10.parquet
 job embed_cuda_f16_tc_x10 -i /tmp/ag_x10.csv $cols_x10 -m "$model" --device cuda --dtype f16 --attention tensor-cores -o /tmp/emb_x10.parquet
 job embed_cuda_f16_tc_x10_again -v -i /tmp/ag_x10.csv $cols_x10 -m "$model" --device cuda --dtype f16 --attention tensor-cores -o /tmp/emb_x10.parquet
+JOB_ENV="NEWSCLUST_OVERLAP=1" job embed_cuda_f16_overlap_x10 -i /tmp/ag_x10.csv $cols_x10 -m "$model" --device cuda --dtype f16 -o /tmp/emb_x10.parquet
+JOB_ENV="NEWSCLUST_OVERLAP=1" job embed_cuda_f16_tc_overlap_x10 -v -i /tmp/ag_x10.csv $cols_x10 -m "$model" --device cuda --dtype f16 --attention tensor-cores -o /tmp/emb_x10.parquet
+JOB_ENV="NEWSCLUST_OVERLAP=1" job embed_cuda_f16_tc_overlap_x10_again -i /tmp/ag_x10.csv $cols_x10 -m "$model" --device cuda --dtype f16 --attention tensor-cores -o /tmp/emb_x10.parquet
+JOB_ENV="NEWSCLUST_OVERLAP=1" job embed_cuda_f16_tc_overlap_x100 -v -i /tmp/ag_x100.csv $cols_x10 -m "$model" --device cuda --dtype f16 --attention tensor-cores -o /tmp/emb_x100.parquet
 job embed_cuda_f16_tc_x100 -v -i /tmp/ag_x100.csv $cols_x10 -m "$model" --device cuda --dtype f16 --attention tensor-cores -o /tmp/emb_x100.parquet
 job embed_cuda_f16_x30 -v -i /tmp/ag_x30.csv $cols_x10 -m "$model" --device cuda --dtype f16 -o /tmp/emb_x30.parquet
 job embed_cuda_f16_x100 -v -i /tmp/ag_x100.csv $cols_x10 -m "$model" --device cuda --dtype f16 -o /tmp/emb_x100.parquet

@@ -9,6 +9,7 @@ pub mod config;
 mod cuda;
 mod fastmath;
 pub mod packed;
+mod pending;
 pub mod pooling;
 pub mod profile;
 pub mod retry;
@@ -22,6 +23,7 @@ use candle_nn::VarBuilder;
 pub use bert::BertEncoder;
 pub use config::{BertConfig, ModelConfig};
 pub use packed::Packed;
+pub use pending::Pending;
 pub use pooling::Pooling;
 use profile::stage;
 pub use tokenize::{plan_batches, TextTokenizer, Tokens};
@@ -62,6 +64,11 @@ pub struct SentenceEncoder {
     device: Device,
     /// Run the packed (padding-free) forward pass; see [`SentenceEncoder::set_forward`].
     packed: bool,
+    /// Queue the next batch before the last one is back (see [`SentenceEncoder::overlaps`]).
+    overlap: bool,
+    /// Page-locked buffers the vectors of submitted batches are copied into.
+    #[cfg(feature = "cuda")]
+    pinned: cuda::download::PinnedPool,
 }
 
 /// Which kernel computes the packed pass's attention on CUDA in f16/bf16 (`--attention`).
@@ -117,6 +124,9 @@ impl SentenceEncoder {
             dim: config.bert.hidden_size,
             device: device.clone(),
             packed: false,
+            overlap: std::env::var("NEWSCLUST_OVERLAP").as_deref() == Ok("1"),
+            #[cfg(feature = "cuda")]
+            pinned: Default::default(),
         };
         encoder.set_forward(Forward::Auto);
         Ok(encoder)

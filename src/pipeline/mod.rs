@@ -300,6 +300,9 @@ impl LoadedModel {
             let seqs: Vec<&[u32]> = batch.iter().map(|&i| tokens[i].ids.as_slice()).collect();
             self.embed(&seqs)
         };
+        if self.encoder.overlaps() {
+            return self.embed_overlapped(tokens, &batches, vectors, on_batch);
+        }
         let parallel = workers > 1 && self.encoder.device().is_cpu();
         // Side by side in groups of `workers` batches, so progress still moves as they finish.
         let group = if parallel { workers } else { 1 };
@@ -329,6 +332,56 @@ impl LoadedModel {
                 );
                 on_batch(batch.len() as u64, batch_tokens as u64);
             }
+        }
+        Ok(vectors)
+    }
+
+    /// [`Self::embed_tokens`] with one batch queued behind the one in work (see
+    /// [`SentenceEncoder::submit`]); a batch that runs out of memory waits for the one before
+    /// it, then goes through [`Self::embed`] (halved, or on the CPU).
+    fn embed_overlapped(
+        &self,
+        tokens: &[Tokens],
+        batches: &[Vec<usize>],
+        mut vectors: Vec<f32>,
+        mut on_batch: impl FnMut(u64, u64),
+    ) -> Result<Vec<f32>, EmbedError> {
+        let dim = self.encoder.dim();
+        let mut done = |batch: &[usize], out: Vec<f32>, t: &mut Instant| {
+            for (row, &i) in batch.iter().enumerate() {
+                vectors[i * dim..(i + 1) * dim].copy_from_slice(&out[row * dim..(row + 1) * dim]);
+            }
+            let batch_tokens: usize = batch.iter().map(|&i| tokens[i].ids.len()).sum();
+            tracing::debug!(
+                "batch of {} texts, {} tokens: back {:.4} s after the one before (queued)",
+                batch.len(),
+                batch_tokens,
+                t.elapsed().as_secs_f64()
+            );
+            *t = Instant::now();
+            on_batch(batch.len() as u64, batch_tokens as u64);
+        };
+        let mut t = Instant::now();
+        let mut in_work: Option<(&[usize], crate::embed::Pending)> = None;
+        for batch in batches {
+            let seqs: Vec<&[u32]> = batch.iter().map(|&i| tokens[i].ids.as_slice()).collect();
+            let next = match self.encoder.submit(&seqs) {
+                Ok(pending) => pending,
+                Err(err) if crate::embed::retry::is_out_of_memory(&err) => {
+                    if let Some((prev, pending)) = in_work.take() {
+                        done(prev, pending.wait()?, &mut t);
+                    }
+                    done(batch, self.embed(&seqs)?, &mut t);
+                    continue;
+                }
+                Err(err) => return Err(err),
+            };
+            if let Some((prev, pending)) = in_work.replace((batch, next)) {
+                done(prev, pending.wait()?, &mut t);
+            }
+        }
+        if let Some((prev, pending)) = in_work {
+            done(prev, pending.wait()?, &mut t);
         }
         Ok(vectors)
     }

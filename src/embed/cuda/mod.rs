@@ -1,6 +1,7 @@
 //! CUDA launches for the packed ops of `super::packed`; the kernels are in `kernels.cu`, compiled
 //! by build.rs and loaded into candle's CUDA context on first use (`load.rs`).
 
+pub(super) mod download;
 mod load;
 
 use candle_core::backend::BackendStorage;
