@@ -81,70 +81,25 @@ static void test_bias_act() {
   }
 }
 
-static void test_attention() {
-  // Texts of 5, 70 (two key tiles), 0 and 1 tokens; q, k, v as three matrices and as column
-  // blocks of one matrix (rows 3·hd apart).
-  for (int d : {32, 64}) {
-    for (int blocks = 0; blocks < 2; blocks++) {
-      int heads = 3, hd = heads * d, w = 3 * hd, T = 76, B = 4, max_len = 70;
-      std::vector<uint32_t> cu = {0, 5, 75, 75, 76};
-      float scale = 1 / sqrtf(d);
-      std::vector<float> qkv(T * w), q(T * hd), k(T * hd), v(T * hd), bias(w), out(T * hd, -999.f);
-      for (auto& x : qkv) x = rnd() * 2;
-      for (auto& x : bias) x = rnd();
-      for (int t = 0; t < T; t++)
-        for (int c = 0; c < hd; c++) {
-          q[t * hd + c] = qkv[t * w + c];
-          k[t * hd + c] = qkv[t * w + hd + c];
-          v[t * hd + c] = qkv[t * w + 2 * hd + c];
-        }
-      int ld = blocks ? w : hd;
-      const float* qp = blocks ? qkv.data() : q.data();
-      const float* kp = blocks ? qkv.data() + hd : k.data();
-      const float* vp = blocks ? qkv.data() + 2 * hd : v.data();
-      launch({(unsigned)((max_len + 63) / 64), (unsigned)heads, (unsigned)B}, {64, 1, 1}, [&] {
-        if (d == 32) attention32_f32(qp, kp, vp, bias.data(), cu.data(), out.data(), heads, scale, ld);
-        else attention64_f32(qp, kp, vp, bias.data(), cu.data(), out.data(), heads, scale, ld);
-      });
-      for (int b = 0; b < B; b++)
-        for (int h = 0; h < heads; h++)
-          for (int i = cu[b]; i < (int)cu[b + 1]; i++) {
-            std::vector<double> s;
-            double mx = -1e300;
-            for (int j = cu[b]; j < (int)cu[b + 1]; j++) {
-              double dot = 0;
-              for (int c = h * d; c < (h + 1) * d; c++)
-                dot += (qkv[i * w + c] + bias[c]) * scale * (qkv[j * w + hd + c] + bias[hd + c]);
-              s.push_back(dot);
-              mx = std::max(mx, dot);
-            }
-            double z = 0;
-            for (auto& x : s) { x = exp(x - mx); z += x; }
-            for (int c = h * d; c < (h + 1) * d; c++) {
-              double o = 0;
-              for (int j = cu[b]; j < (int)cu[b + 1]; j++) o += s[j - cu[b]] / z * (qkv[j * w + 2 * hd + c] + bias[2 * hd + c]);
-              check("attention", out[i * hd + c], o, 1e-4);
-            }
-          }
-    }
-  }
-}
-
 template <typename T> static T to_t(float x);
+template <> float to_t<float>(float x) { return x; }
 template <> __half to_t<__half>(float x) { return __float2half(x); }
 template <> __nv_bfloat16 to_t<__nv_bfloat16>(float x) { return __float2bfloat16(x); }
 
-// The tensor-core kernel (attention_tc.cuh) against the definition, on inputs already in T:
-// texts of 5, 70 (three key tiles), 0, 1, 130 (three query blocks) and 16 tokens, with q, k, v as
-// three matrices and as column blocks of one. The reference rounds the scaled queries to T as
-// the kernel does; what is left is the rounding of the probabilities.
+// An attention kernel pair (head size 32 and 64) against the definition, on texts of `lens`
+// tokens, with q, k, v as three matrices and as column blocks of one matrix (rows 3·hd apart),
+// on inputs already in T. The reference rounds the scaled queries to T as the kernels do (a no-op
+// in f32); what is left is the kernels' own rounding (the probabilities, in the tensor-core one).
 template <typename T, typename K32, typename K64>
-static void test_attention_tc(const char* name, K32 k32, K64 k64) {
+static void check_attention(const char* name, std::vector<int> lens, int heads, unsigned threads, K32 k32,
+                            K64 k64, float tol) {
+  auto f = [](T x) { return (double)nvcuda::wmma::emu_value(x); };
   for (int d : {32, 64}) {
     for (int blocks = 0; blocks < 2; blocks++) {
       std::vector<uint32_t> cu = {0};
-      for (int len : {5, 70, 0, 1, 130, 16}) cu.push_back(cu.back() + len);
-      int heads = 2, hd = heads * d, w = 3 * hd, B = (int)cu.size() - 1, T_ = (int)cu.back(), max_len = 130;
+      for (int len : lens) cu.push_back(cu.back() + len);
+      int hd = heads * d, w = 3 * hd, B = (int)lens.size(), T_ = (int)cu.back();
+      int max_len = *std::max_element(lens.begin(), lens.end());
       float scale = 1 / sqrtf(d);
       std::vector<T> qkv(T_ * w), q(T_ * hd), k(T_ * hd), v(T_ * hd), bias(w), out(T_ * hd, to_t<T>(-999.f));
       for (auto& x : qkv) x = to_t<T>(rnd() * 2);
@@ -159,11 +114,10 @@ static void test_attention_tc(const char* name, K32 k32, K64 k64) {
       const T* qp = blocks ? qkv.data() : q.data();
       const T* kp = blocks ? qkv.data() + hd : k.data();
       const T* vp = blocks ? qkv.data() + 2 * hd : v.data();
-      launch({(unsigned)((max_len + 63) / 64), (unsigned)heads, (unsigned)B}, {128, 1, 1}, [&] {
+      launch({(unsigned)((max_len + 63) / 64), (unsigned)heads, (unsigned)B}, {threads, 1, 1}, [&] {
         if (d == 32) k32(qp, kp, vp, bias.data(), cu.data(), out.data(), heads, scale, ld);
         else k64(qp, kp, vp, bias.data(), cu.data(), out.data(), heads, scale, ld);
       });
-      auto f = [](T x) { return (double)nvcuda::wmma::emu_value(x); };
       for (int b = 0; b < B; b++)
         for (int h = 0; h < heads; h++)
           for (int i = cu[b]; i < (int)cu[b + 1]; i++) {
@@ -183,11 +137,22 @@ static void test_attention_tc(const char* name, K32 k32, K64 k64) {
             for (int c = h * d; c < (h + 1) * d; c++) {
               double o = 0;
               for (int j = cu[b]; j < (int)cu[b + 1]; j++) o += s[j - cu[b]] / z * (f(qkv[j * w + 2 * hd + c]) + f(bias[2 * hd + c]));
-              check(name, f(out[i * hd + c]), o, 5e-3);
+              check(name, f(out[i * hd + c]), o, tol);
             }
           }
     }
   }
+}
+
+static void test_attention() {
+  // One thread a query (f32): texts of 5, 70 (two key tiles), 0 and 1 tokens.
+  check_attention<float>("attention", {5, 70, 0, 1}, 3, 64, attention32_f32, attention64_f32, 1e-4);
+  // Tensor cores (attention_tc.cuh), four warps a block: also 130 tokens (three query blocks)
+  // and 16; key tiles of 32.
+  check_attention<__half>("attention_tc f16", {5, 70, 0, 1, 130, 16}, 2, 128, attention_tc32_f16,
+                          attention_tc64_f16, 5e-3);
+  check_attention<__nv_bfloat16>("attention_tc bf16", {5, 70, 0, 1, 130, 16}, 2, 128, attention_tc32_bf16,
+                                 attention_tc64_bf16, 5e-3);
 }
 
 static void test_pool() {
@@ -222,8 +187,6 @@ int main() {
   test_embed_layer_norm();
   test_bias_act();
   test_attention();
-  test_attention_tc<__half>("attention_tc f16", attention_tc32_f16, attention_tc64_f16);
-  test_attention_tc<__nv_bfloat16>("attention_tc bf16", attention_tc32_bf16, attention_tc64_bf16);
   test_pool();
   printf("fails: %d\n", fails);
   return fails != 0;
