@@ -315,14 +315,10 @@ impl LoadedModel {
             };
             let seconds = t.elapsed().as_secs_f64();
             for (batch, out) in batches.iter().zip(outputs) {
-                let out = out?;
-                for (row, &i) in batch.iter().enumerate() {
-                    vectors[i * dim..(i + 1) * dim]
-                        .copy_from_slice(&out[row * dim..(row + 1) * dim]);
-                }
+                place(&mut vectors, dim, batch, &out?);
                 let batch_tokens: usize = batch.iter().map(|&i| lengths[i]).sum();
-                // Where a job's time goes, batch by batch (RUST_LOG=debug): the first batches
-                // pay for what runs once (kernel loading, the memory pool growing).
+                // Where a job's time goes, batch by batch (-v): the first batches pay for what
+                // runs once (kernel loading, the memory pool growing).
                 tracing::debug!(
                     "batch of {} texts, {} tokens: {:.4} s (with {} beside it)",
                     batch.len(),
@@ -348,9 +344,7 @@ impl LoadedModel {
     ) -> Result<Vec<f32>, EmbedError> {
         let dim = self.encoder.dim();
         let mut done = |batch: &[usize], out: Vec<f32>, t: &mut Instant| {
-            for (row, &i) in batch.iter().enumerate() {
-                vectors[i * dim..(i + 1) * dim].copy_from_slice(&out[row * dim..(row + 1) * dim]);
-            }
+            place(&mut vectors, dim, batch, &out);
             let batch_tokens: usize = batch.iter().map(|&i| tokens[i].ids.len()).sum();
             tracing::debug!(
                 "batch of {} texts, {} tokens: back {:.4} s after the one before (queued)",
@@ -390,6 +384,13 @@ impl LoadedModel {
     pub fn embed(&self, seqs: &[&[u32]]) -> Result<Vec<f32>, EmbedError> {
         let fallback = || self.cpu_fallback().map(|e| e as &dyn Embedder);
         crate::embed::retry::embed_resilient(&self.encoder, &fallback, seqs)
+    }
+}
+
+/// Puts a batch's vectors (`out`, row after row) at its texts' places in `vectors`.
+fn place(vectors: &mut [f32], dim: usize, batch: &[usize], out: &[f32]) {
+    for (row, &i) in batch.iter().enumerate() {
+        vectors[i * dim..(i + 1) * dim].copy_from_slice(&out[row * dim..(row + 1) * dim]);
     }
 }
 
