@@ -307,4 +307,7 @@ INSTANTIATE(__nv_bfloat16, bf16)
   }
 
 INSTANTIATE_TC(__half, f16)
+// bf16 tensor-core products need compute capability 8.0 (a build for an older GPU has none).
+#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
 INSTANTIATE_TC(__nv_bfloat16, bf16)
+#endif
