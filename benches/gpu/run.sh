@@ -24,6 +24,10 @@ failed=""
 step() { name=$1; shift; echo "== $name" >&2; "$@" || failed="$failed $name"; }
 mkdir -p "$OUT"
 kit=gpu-kit
+# The device tool brings back a limited number of files: the small ones go into one archive,
+# $OUT/results.tgz, made after the jobs (in case a later step overruns) and again at the end.
+pack() { rm -rf /tmp/results && mkdir -p /tmp/results && cp "$OUT"/*.txt "$OUT"/*.log "$OUT"/*.json /tmp/results/ 2>/dev/null
+  tar czf /tmp/results.tgz -C /tmp results && mv /tmp/results.tgz "$OUT/"; }
 NV=$(dirname "$(find / -xdev -name libcublas.so.13 -path '*nvidia/cu13*' 2>/dev/null | head -1)")
 export LD_LIBRARY_PATH="$NV${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 [ -d /usr/local/nvidia/lib64 ] && export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:/usr/local/nvidia/lib64"
@@ -118,6 +122,7 @@ step kmeans_cpu "$bin" cluster -q --embeddings "$OUT/emb_cuda_f32.parquet" --k 4
 CUDA_VISIBLE_DEVICES= "$bin" embed -i /tmp/ag500.csv $cols -m "$model" --limit 20 -o "$OUT/auto_nogpu.parquet" 2> "$OUT/auto_nogpu.txt"; echo "exit $?" >> "$OUT/auto_nogpu.txt"
 cat "$OUT/cuda7.txt" "$OUT/auto_nogpu.txt"
 
+pack
 # 4. The test suite's CUDA body (tests/parity.rs), when prepare.sh packed its binary.
 if [ -f "$kit/parity.xz" ]; then
   xz -dc "$kit/parity.xz" > /tmp/parity && chmod +x /tmp/parity
@@ -127,6 +132,5 @@ fi
 
 [ -n "${SKIP_COMPARE:-}" ] || step compare "$PY" benches/gpu/compare.py --kit "$kit" --out "$OUT" --repeated /tmp/ag_x10.csv /tmp/ag_x30.csv
 echo "failed steps:${failed:- none}" | tee "$OUT/failed.txt"
-# The device tool brings back a limited number of files: pack the small ones into one.
-mkdir -p /tmp/results && cp "$OUT"/*.txt "$OUT"/*.log "$OUT"/*.json /tmp/results/ 2>/dev/null
-tar czf /tmp/results.tgz -C /tmp results && rm -rf "$OUT"/* && mv /tmp/results.tgz "$OUT/"
+pack
+rm -rf "$OUT"/*.parquet "$OUT"/km_* "$OUT"/*.txt "$OUT"/*.log "$OUT"/*.json
