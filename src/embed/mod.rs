@@ -69,6 +69,9 @@ pub struct SentenceEncoder {
     /// Page-locked buffers the vectors of submitted batches are copied into.
     #[cfg(feature = "cuda")]
     pinned: cuda::download::PinnedPool,
+    /// This encoder counts as a user of its context's kernels (`cuda::load::retain`).
+    #[cfg(feature = "cuda")]
+    kernels_retained: bool,
 }
 
 /// Which kernel computes the packed pass's attention on CUDA in f16/bf16 (`--attention`).
@@ -127,8 +130,18 @@ impl SentenceEncoder {
             overlap: std::env::var("NEWSCLUST_OVERLAP").as_deref() == Ok("1"),
             #[cfg(feature = "cuda")]
             pinned: Default::default(),
+            #[cfg(feature = "cuda")]
+            kernels_retained: false,
         };
         encoder.set_forward(Forward::Auto);
+        #[cfg(feature = "cuda")]
+        if let Device::Cuda(cuda) = device {
+            // Failing here is not fatal: a pass that needs the kernels reports it when it runs.
+            match cuda::load::retain(cuda) {
+                Ok(()) => encoder.kernels_retained = true,
+                Err(e) => tracing::warn!("cannot load newsclust's CUDA kernels: {e}"),
+            }
+        }
         Ok(encoder)
     }
 
@@ -226,6 +239,16 @@ impl Embedder for SentenceEncoder {
 
     fn device_name(&self) -> String {
         crate::device::describe(&self.device)
+    }
+}
+
+/// The kernels loaded for this encoder's context go with the last encoder there.
+#[cfg(feature = "cuda")]
+impl Drop for SentenceEncoder {
+    fn drop(&mut self) {
+        if let (Device::Cuda(cuda), true) = (&self.device, self.kernels_retained) {
+            cuda::load::release(cuda);
+        }
     }
 }
 

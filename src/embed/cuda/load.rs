@@ -1,6 +1,7 @@
 //! Loads the packed kernels (build.rs: a fatbin with machine code, or PTX) once per CUDA
 //! context and keeps their function handles, so a launch looks a handle up instead of asking
-//! the driver for it.
+//! the driver for it. An encoder counts itself a user of its context's kernels while it lives
+//! ([`retain`], [`release`]): the module, which holds the context, goes with the last one.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -23,6 +24,8 @@ struct Loaded {
     ctx: usize,
     module: Arc<CudaModule>,
     functions: HashMap<String, CudaFunction>,
+    /// Encoders using them (an entry made by a bare launch has none and stays).
+    users: usize,
 }
 
 static LOADED: Mutex<Vec<Loaded>> = Mutex::new(Vec::new());
@@ -39,12 +42,9 @@ impl Kernel {
     }
 }
 
-/// The kernel `name` on `dev`, loading the module on first use in the device's context.
-pub(super) fn kernel(dev: &CudaDevice, name: &str) -> Result<Kernel> {
-    let stream = dev.cuda_stream();
-    let ctx = stream.context();
+/// The entry of `ctx`, loading the module if there is none.
+fn entry<'a>(loaded: &'a mut Vec<Loaded>, ctx: &Arc<CudaContext>) -> Result<&'a mut Loaded> {
     let key = ctx.cu_ctx() as usize;
-    let mut loaded = LOADED.lock().unwrap_or_else(|e| e.into_inner());
     let index = match loaded.iter().position(|l| l.ctx == key) {
         Some(i) => i,
         None => {
@@ -52,11 +52,43 @@ pub(super) fn kernel(dev: &CudaDevice, name: &str) -> Result<Kernel> {
                 ctx: key,
                 module: load(ctx)?,
                 functions: HashMap::new(),
+                users: 0,
             });
             loaded.len() - 1
         }
     };
-    let entry = &mut loaded[index];
+    Ok(&mut loaded[index])
+}
+
+fn lock() -> std::sync::MutexGuard<'static, Vec<Loaded>> {
+    LOADED.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Loads the kernels for `dev` now (at model load rather than in the first batch) and counts
+/// one more user.
+pub(crate) fn retain(dev: &CudaDevice) -> Result<()> {
+    let mut loaded = lock();
+    entry(&mut loaded, dev.cuda_stream().context())?.users += 1;
+    Ok(())
+}
+
+/// One user less; the last one unloads the kernels (and lets the context go).
+pub(crate) fn release(dev: &CudaDevice) {
+    let key = dev.cuda_stream().context().cu_ctx() as usize;
+    let mut loaded = lock();
+    if let Some(i) = loaded.iter().position(|l| l.ctx == key) {
+        loaded[i].users = loaded[i].users.saturating_sub(1);
+        if loaded[i].users == 0 {
+            loaded.swap_remove(i);
+        }
+    }
+}
+
+/// The kernel `name` on `dev`, loading the module on first use in the device's context.
+pub(super) fn kernel(dev: &CudaDevice, name: &str) -> Result<Kernel> {
+    let stream = dev.cuda_stream();
+    let mut loaded = lock();
+    let entry = entry(&mut loaded, stream.context())?;
     let function = match entry.functions.get(name) {
         Some(f) => f.clone(),
         None => {

@@ -2,7 +2,7 @@
 //! by build.rs and loaded into candle's CUDA context on first use (`load.rs`).
 
 pub(super) mod download;
-mod load;
+pub(super) mod load;
 
 use candle_core::backend::BackendStorage;
 use candle_core::cuda_backend::cudarc::driver::{
