@@ -300,10 +300,11 @@ impl LoadedModel {
             let seqs: Vec<&[u32]> = batch.iter().map(|&i| tokens[i].ids.as_slice()).collect();
             self.embed(&seqs)
         };
-        if self.encoder.overlaps() {
+        let parallel = workers > 1 && self.encoder.device().is_cpu();
+        // Queued batches pay on a GPU; side-by-side batches on the CPU come first.
+        if self.encoder.overlaps() && !parallel {
             return self.embed_overlapped(tokens, &batches, vectors, on_batch);
         }
-        let parallel = workers > 1 && self.encoder.device().is_cpu();
         // Side by side in groups of `workers` batches, so progress still moves as they finish.
         let group = if parallel { workers } else { 1 };
         for batches in batches.chunks(group) {
