@@ -44,7 +44,8 @@ pub struct BenchJob {
 pub struct BenchRow {
     pub device: String,
     pub dtype: String,
-    /// `packed`, `packed-tc` (attention on tensor cores) or `padded`.
+    /// `packed`, `packed-tc` (attention on tensor cores) or `padded`; `+queued` when batches
+    /// are queued on a GPU (`NEWSCLUST_OVERLAP=1`).
     pub forward: String,
     pub batch_size: u64,
     pub docs: u64,
@@ -169,14 +170,7 @@ fn bench_one(
     Ok(BenchRow {
         device: model.encoder.device_name(),
         dtype: dtype.name().into(),
-        forward: if model.encoder.uses_tensor_cores() {
-            "packed-tc"
-        } else if model.encoder.is_packed() {
-            "packed"
-        } else {
-            "padded"
-        }
-        .into(),
+        forward: forward_name(model),
         batch_size: batch_size as u64,
         docs,
         tokens: n_tokens,
@@ -333,4 +327,21 @@ fn write_outputs(out: &std::path::Path, rows: &[BenchRow]) -> Result<(), Pipelin
     guard.commit().map_err(|e| err(&e))?;
     json_guard.commit().map_err(|e| err(&e))?;
     Ok(())
+}
+
+/// How the forward pass ran, for the `forward` column.
+fn forward_name(model: &LoadedModel) -> String {
+    let enc = &model.encoder;
+    let pass = if enc.uses_tensor_cores() {
+        "packed-tc"
+    } else if enc.is_packed() {
+        "packed"
+    } else {
+        "padded"
+    };
+    if enc.overlaps() && !enc.device().is_cpu() {
+        format!("{pass}+queued")
+    } else {
+        pass.to_string()
+    }
 }
