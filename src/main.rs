@@ -71,15 +71,8 @@ struct BenchArgs {
     /// Precisions to time, e.g. `f32,f16` (the CPU runs f32 only).
     #[arg(long, value_enum, value_delimiter = ',', default_value = "f32")]
     dtypes: Vec<Precision>,
-    /// Texts per forward pass (default: 16 on the CPU, 1024 on a GPU).
-    #[arg(long)]
-    batch_size: Option<usize>,
-    /// Forward pass: packed (no padding) or padded; auto: packed on CUDA, padded on the CPU.
-    #[arg(long, value_enum, default_value_t = Forward::Auto)]
-    forward: Forward,
-    /// Attention kernel of the packed pass on CUDA in f16/bf16.
-    #[arg(long, value_enum, default_value_t = AttentionKernel::CudaCores)]
-    attention: AttentionKernel,
+    #[command(flatten)]
+    pass: PassArgs,
     /// Timed repeats after one warm-up; the best is reported.
     #[arg(long, default_value_t = 3)]
     repeat: usize,
@@ -238,6 +231,20 @@ struct InputArgs {
     strict: bool,
 }
 
+/// How batches run through the model (`embed`, `run` and `bench`).
+#[derive(Args)]
+struct PassArgs {
+    /// Texts per forward pass (default: 16 on the CPU, 1024 on a GPU).
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Forward pass: packed (no padding) or padded; auto: packed on CUDA, padded on the CPU.
+    #[arg(long, value_enum, default_value_t = Forward::Auto)]
+    forward: Forward,
+    /// Attention kernel of the packed pass on CUDA in f16/bf16.
+    #[arg(long, value_enum, default_value_t = AttentionKernel::CudaCores)]
+    attention: AttentionKernel,
+}
+
 #[derive(Args)]
 struct ModelArgs {
     /// A sentence-transformers model folder, or a hub id `org/name[@revision]`.
@@ -252,15 +259,8 @@ struct ModelArgs {
     /// Precision of the model on the GPU (the CPU computes in f32).
     #[arg(long, value_enum, default_value_t = Precision::F32)]
     dtype: Precision,
-    /// Texts per forward pass (default: 16 on the CPU, 1024 on a GPU).
-    #[arg(long)]
-    batch_size: Option<usize>,
-    /// Forward pass: packed (no padding) or padded; auto: packed on CUDA, padded on the CPU.
-    #[arg(long, value_enum, default_value_t = Forward::Auto)]
-    forward: Forward,
-    /// Attention kernel of the packed pass on CUDA in f16/bf16.
-    #[arg(long, value_enum, default_value_t = AttentionKernel::CudaCores)]
-    attention: AttentionKernel,
+    #[command(flatten)]
+    pass: PassArgs,
     /// CPU threads (default: all cores); batches run side by side, one per thread.
     #[arg(long)]
     threads: Option<usize>,
@@ -401,9 +401,9 @@ fn embed_job(
         max_length: model.max_length,
         device: model.device,
         precision: model.dtype,
-        batch_size: model.batch_size,
-        forward: model.forward,
-        attention: model.attention,
+        batch_size: model.pass.batch_size,
+        forward: model.pass.forward,
+        attention: model.pass.attention,
         cpu_workers: workers,
         out,
         strict,
@@ -555,9 +555,7 @@ fn bench(args: BenchArgs, workers: usize) -> anyhow::Result<u8> {
         models_dir,
         devices,
         dtypes,
-        batch_size,
-        forward,
-        attention,
+        pass,
         repeat,
         k,
         threads: _,
@@ -572,9 +570,9 @@ fn bench(args: BenchArgs, workers: usize) -> anyhow::Result<u8> {
         resolve: resolve_options(models_dir),
         devices,
         dtypes,
-        batch_size,
-        forward,
-        attention,
+        batch_size: pass.batch_size,
+        forward: pass.forward,
+        attention: pass.attention,
         repeat,
         k,
         cpu_workers: workers,
