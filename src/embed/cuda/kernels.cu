@@ -46,11 +46,17 @@ __device__ __forceinline__ float warp_sum(float v) {
   return v;
 }
 
-// LayerNorm of one row held by a warp (v[i] is column lane + 32 i), written to yr.
-// p holds bias (already added by the caller), gamma and beta: 3 * n values.
+// yr = LayerNorm(a + b + bias) * gamma + beta for one row of n <= 1024 columns, by one warp
+// (lane holds columns lane + 32 i). p holds bias, gamma and beta: 3 * n values.
 template <typename T>
-__device__ __forceinline__ void warp_layer_norm(float (&v)[32], const T* p, T* yr, int n, float eps) {
+__device__ __forceinline__ void warp_layer_norm(const T* a, const T* b, const T* p, T* yr, int n, float eps) {
   int lane = threadIdx.x;
+  float v[32];
+#pragma unroll
+  for (int i = 0; i < 32; i++) {
+    int c = lane + i * 32;
+    v[i] = c < n ? to_f(a[c]) + to_f(b[c]) + to_f(p[c]) : 0.f;
+  }
   float s = 0.f;
 #pragma unroll
   for (int i = 0; i < 32; i++) s += v[i];
@@ -78,16 +84,7 @@ template <typename T>
 __device__ void add_layer_norm(const T* x, const T* r, const T* p, T* y, int rows, int n, float eps) {
   int row = blockIdx.x * blockDim.y + threadIdx.y;
   if (row >= rows) return;
-  int lane = threadIdx.x;
-  const T* xr = x + (size_t)row * n;
-  const T* rr = r + (size_t)row * n;
-  float v[32];
-#pragma unroll
-  for (int i = 0; i < 32; i++) {
-    int c = lane + i * 32;
-    v[i] = c < n ? to_f(xr[c]) + to_f(rr[c]) + to_f(p[c]) : 0.f;
-  }
-  warp_layer_norm<T>(v, p, y + (size_t)row * n, n, eps);
+  warp_layer_norm<T>(x + (size_t)row * n, r + (size_t)row * n, p, y + (size_t)row * n, n, eps);
 }
 
 // BERT's embedding layer on packed tokens: y = LayerNorm(word[ids[t]] + pos[positions[t]] +
@@ -98,16 +95,9 @@ __device__ void embed_layer_norm(const T* table, const uint32_t* idx, const T* p
                                  int pos_offset, float eps) {
   int row = blockIdx.x * blockDim.y + threadIdx.y;
   if (row >= rows) return;
-  int lane = threadIdx.x;
   const T* wr = table + (size_t)idx[row] * n;
   const T* pr = table + ((size_t)pos_offset + idx[rows + row]) * n;
-  float v[32];
-#pragma unroll
-  for (int i = 0; i < 32; i++) {
-    int c = lane + i * 32;
-    v[i] = c < n ? to_f(wr[c]) + to_f(pr[c]) + to_f(p[c]) : 0.f;
-  }
-  warp_layer_norm<T>(v, p, y + (size_t)row * n, n, eps);
+  warp_layer_norm<T>(wr, pr, p, y + (size_t)row * n, n, eps);
 }
 
 __device__ __forceinline__ float activate(float v, int act) {
