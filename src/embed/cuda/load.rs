@@ -104,24 +104,22 @@ pub(super) fn kernel(dev: &CudaDevice, name: &str) -> Result<Kernel> {
 fn load(ctx: &Arc<CudaContext>) -> Result<Arc<CudaModule>> {
     let started = std::time::Instant::now();
     let jit = std::env::var_os("NEWSCLUST_CUDA_JIT").is_some_and(|v| v != "0");
-    let module = if jit {
-        ctx.load_module(Ptx::from_src(PTX)).w()?
+    let (module, from) = if jit {
+        (
+            ctx.load_module(Ptx::from_src(PTX)).w()?,
+            "PTX (NEWSCLUST_CUDA_JIT)",
+        )
     } else {
         match ctx.load_module(Ptx::from_binary(FATBIN.to_vec())) {
-            Ok(m) => m,
+            Ok(m) => (m, "the fatbin"),
             Err(e) => {
                 tracing::warn!("cannot load the packed kernels' machine code ({e}); compiling their PTX instead");
-                ctx.load_module(Ptx::from_src(PTX)).w()?
+                (ctx.load_module(Ptx::from_src(PTX)).w()?, "PTX")
             }
         }
     };
     tracing::debug!(
-        "packed kernels loaded from {} in {:.3} s",
-        if jit {
-            "PTX (NEWSCLUST_CUDA_JIT)"
-        } else {
-            "the fatbin"
-        },
+        "packed kernels loaded from {from} in {:.3} s",
         started.elapsed().as_secs_f64()
     );
     Ok(module)
