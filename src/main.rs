@@ -16,7 +16,8 @@ use newsclust::embed::{AttentionKernel, Forward};
 use newsclust::io::{Field, FieldMap, FieldOverride, InputFormat, ReadOptions, TextSpec};
 use newsclust::model::ResolveOptions;
 use newsclust::pipeline::{
-    run_cluster, run_embed, ClusterJob, ClusterSummary, EmbedJob, EmbedSummary, KChoice,
+    run_cluster, run_embed_keeping_model, ClusterJob, ClusterSummary, EmbedJob, EmbedSummary,
+    KChoice, LoadedModel,
 };
 use newsclust::topics::TopicParams;
 
@@ -299,16 +300,47 @@ fn main() -> ExitCode {
         Command::Cluster(_) | Command::Eval(_) => 1,
     };
     init_logging(cli.quiet, cli.verbose);
-    let code = match run(cli, workers) {
-        Ok(code) => ExitCode::from(code),
+    let mut kept = Vec::new();
+    let code = match run(cli, workers, &mut kept) {
+        Ok(code) => code,
         Err(err) => {
             tracing::error!("{err:#}");
-            ExitCode::from(EXIT_FATAL)
+            EXIT_FATAL
         }
     };
+    exit(code, kept, started)
+}
+
+/// Ends the process. The models finished jobs kept (a GPU's weights, memory pool, context and
+/// libraries with them) are not freed piece by piece: the process ends at once (`_exit`) and the
+/// operating system takes everything back. Every output is complete, synced and renamed by then,
+/// and stdout and stderr are flushed. `NEWSCLUST_TEARDOWN=1` frees them first, the usual way
+/// (to compare the two).
+fn exit(code: u8, kept: Vec<LoadedModel>, started: std::time::Instant) -> ExitCode {
+    let teardown = std::env::var_os("NEWSCLUST_TEARDOWN").is_some_and(|v| v == "1");
+    if teardown && !kept.is_empty() {
+        let t = std::time::Instant::now();
+        drop(kept);
+        tracing::debug!(
+            "model and device freed in {:.3} s",
+            t.elapsed().as_secs_f64()
+        );
+    }
     // With a process's wall time, says what starting and exiting cost.
     tracing::debug!("{:.3} s from main to exit", started.elapsed().as_secs_f64());
-    code
+    if teardown {
+        return ExitCode::from(code);
+    }
+    use std::io::Write;
+    let flushed = std::io::stdout().flush().is_ok();
+    let _ = std::io::stderr().flush();
+    if !flushed && code == EXIT_OK {
+        // Output that could not be written is an error, as Rust's own exit would report.
+        return ExitCode::from(EXIT_FATAL);
+    }
+    // SAFETY: `_exit` ends the process without running destructors or exit handlers; nothing
+    // is left to write (files are closed and renamed, standard streams flushed above).
+    unsafe { libc::_exit(i32::from(code)) }
 }
 
 fn init_logging(quiet: bool, verbose: bool) {
@@ -328,20 +360,26 @@ fn init_logging(quiet: bool, verbose: bool) {
         .init();
 }
 
-fn run(cli: Cli, workers: usize) -> anyhow::Result<u8> {
+/// Runs the command; models its jobs loaded go to `kept` (freed, or not, when the process ends).
+fn run(cli: Cli, workers: usize, kept: &mut Vec<LoadedModel>) -> anyhow::Result<u8> {
     match cli.command {
-        Command::Embed(args) => embed(args, cli.quiet, workers),
-        Command::Run(args) => run_all(args, cli.quiet, workers),
+        Command::Embed(args) => embed(args, cli.quiet, workers, kept),
+        Command::Run(args) => run_all(args, cli.quiet, workers, kept),
         Command::Cluster(args) => cluster(args),
         Command::Eval(args) => eval(args),
         Command::Bench(args) => bench(args, workers),
     }
 }
 
-fn embed(args: EmbedArgs, quiet: bool, workers: usize) -> anyhow::Result<u8> {
+fn embed(
+    args: EmbedArgs,
+    quiet: bool,
+    workers: usize,
+    kept: &mut Vec<LoadedModel>,
+) -> anyhow::Result<u8> {
     let EmbedArgs { input, model, out } = args;
     let job = embed_job(input, model, out, quiet, workers);
-    let summary = embed_and_report(&job)?;
+    let summary = embed_and_report(&job, kept)?;
     Ok(exit_code(&summary))
 }
 
@@ -411,8 +449,9 @@ fn embed_job(
     }
 }
 
-fn embed_and_report(job: &EmbedJob) -> anyhow::Result<EmbedSummary> {
-    let summary = run_embed(job, |bad| tracing::warn!("skipped {bad}"))?;
+fn embed_and_report(job: &EmbedJob, kept: &mut Vec<LoadedModel>) -> anyhow::Result<EmbedSummary> {
+    let (summary, model) = run_embed_keeping_model(job, |bad| tracing::warn!("skipped {bad}"))?;
+    kept.push(model);
     let rate = summary.embedded as f64 / summary.total_seconds.max(1e-9);
     tracing::info!(
         "wrote {} ({} embedded, {} skipped, {} truncated; {} tokens; {:.2} s in all: load {:.2} s (device {:.2} s beside input and tokenizer, weights {:.2} s), tokenize {:.2} s (own thread), embed {:.2} s, waiting for the writer {:.2} s; {:.0} docs/s on {})",
@@ -489,7 +528,12 @@ fn report_cluster(s: &ClusterSummary) {
     }
 }
 
-fn run_all(args: RunArgs, quiet: bool, workers: usize) -> anyhow::Result<u8> {
+fn run_all(
+    args: RunArgs,
+    quiet: bool,
+    workers: usize,
+    kept: &mut Vec<LoadedModel>,
+) -> anyhow::Result<u8> {
     let RunArgs {
         input,
         model,
@@ -501,7 +545,7 @@ fn run_all(args: RunArgs, quiet: bool, workers: usize) -> anyhow::Result<u8> {
     let spec = model.model.clone();
     let embeddings = out.join("embeddings.parquet");
     let job = embed_job(input, model, embeddings.clone(), quiet, workers);
-    let embedded = embed_and_report(&job)?;
+    let embedded = embed_and_report(&job, kept)?;
     let cjob = cluster_job(cluster, embeddings, out, Some(spec), resolve, device);
     let extra = serde_json::json!({
         "config": { "input": job.input, "model": job.model, "batch_size": embedded.batch_size, "device": job.device.to_string(), "dtype": job.precision.name() },

@@ -7,7 +7,7 @@ use common::{cosine, model_dir, Table};
 use newsclust::device::{DeviceChoice, Precision};
 use newsclust::embed::{AttentionKernel, Embedder, Forward};
 use newsclust::io::{Field, TextSpec};
-use newsclust::pipeline::{run_embed, EmbedJob};
+use newsclust::pipeline::{run_embed_keeping_model, EmbedJob};
 
 #[derive(serde::Deserialize)]
 struct Reference {
@@ -109,7 +109,9 @@ fn check_job(
         separator: " ".into(),
     };
     let mut bad = Vec::new();
-    let summary = run_embed(&job, |b| bad.push(b.clone())).unwrap();
+    // The model comes back alive (the command line exits without freeing it): the output must
+    // be whole already, and the model (its device, on a GPU) must still embed.
+    let (summary, model) = run_embed_keeping_model(&job, |b| bad.push(b.clone())).unwrap();
     // The reference has texts that are not empty after trimming, so none is skipped.
     assert!(bad.is_empty(), "{bad:?}");
     assert_eq!(summary.embedded as usize, reference.items.len());
@@ -153,6 +155,20 @@ fn check_job(
         assert!((norm - 1.0).abs() < 1e-4, "normalized: norm {norm}");
     }
     eprintln!("min cosine against sentence-transformers: {min_cos:.7}");
+    let tokens = model
+        .tokenizer
+        .encode_all(&[&reference.items[0].text, &reference.items[5].text])
+        .unwrap();
+    let again = model.embed_tokens(&tokens, 2, 1, |_, _| {}).unwrap();
+    let dim = model.encoder.dim();
+    for (row, i) in [0, 5].into_iter().enumerate() {
+        let c = cosine(
+            &again[row * dim..(row + 1) * dim],
+            &reference.items[i].embedding,
+        );
+        assert!(c >= tol, "kept model, item {i}: cosine {c}");
+    }
+    drop(model);
     // The reference truncates two texts past 256 tokens; make sure the test covers that case.
     assert!(
         truncated

@@ -398,8 +398,25 @@ fn place(vectors: &mut [f32], dim: usize, batch: &[usize], out: &[f32]) {
 /// Runs `newsclust embed`. `on_bad` sees every skipped record (the CLI prints them).
 pub fn run_embed(
     job: &EmbedJob,
-    mut on_bad: impl FnMut(&BadRecord),
+    on_bad: impl FnMut(&BadRecord),
 ) -> Result<EmbedSummary, PipelineError> {
+    let (summary, model) = run_embed_keeping_model(job, on_bad)?;
+    let t = Instant::now();
+    drop(model);
+    tracing::debug!(
+        "model and device freed in {:.3} s",
+        t.elapsed().as_secs_f64()
+    );
+    Ok(summary)
+}
+
+/// [`run_embed`], handing the loaded model (and with it the device) back instead of freeing
+/// it: a program about to exit can skip freeing a GPU's memory and context, and one that embeds
+/// again can reuse them. The output file is complete and synced when this returns.
+pub fn run_embed_keeping_model(
+    job: &EmbedJob,
+    mut on_bad: impl FnMut(&BadRecord),
+) -> Result<(EmbedSummary, LoadedModel), PipelineError> {
     let started = Instant::now();
     if job.batch_size == Some(0) {
         return Err(PipelineError::Config(
@@ -431,7 +448,7 @@ pub fn run_embed(
     const AHEAD: usize = 8;
     let (tx, rx) = std::sync::mpsc::sync_channel::<Produced>(AHEAD);
     let (wtx, wrx) = std::sync::mpsc::sync_channel::<(Vec<EmbeddedArticle>, Vec<f32>)>(2);
-    let writer = std::thread::scope(|scope| -> Result<EmbeddingsWriter, PipelineError> {
+    let (writer, model) = std::thread::scope(|scope| -> Result<_, PipelineError> {
         let opening = scope.spawn(|| {
             let t = Instant::now();
             job.device.open().map(|d| (d, t.elapsed().as_secs_f64()))
@@ -545,17 +562,24 @@ pub fn run_embed(
         let written = writing
             .join()
             .map_err(|_| PipelineError::Config("the Parquet writer thread panicked".into()))?;
-        summary.write_wait_seconds += t.elapsed().as_secs_f64();
+        let waited = t.elapsed().as_secs_f64();
+        summary.write_wait_seconds += waited;
+        tracing::debug!("the writer finished its last rows {waited:.3} s after the last batch");
         progress.finish();
         embedded?;
-        Ok(written?)
+        Ok((written?, model))
     })?;
     if summary.embedded == 0 {
         return Err(PipelineError::NothingEmbedded(summary.skipped));
     }
+    let t = Instant::now();
     writer.finish()?;
+    tracing::debug!(
+        "Parquet footer, sync and rename {:.3} s",
+        t.elapsed().as_secs_f64()
+    );
     summary.total_seconds = started.elapsed().as_secs_f64();
-    Ok(summary)
+    Ok((summary, model))
 }
 
 /// The Parquet footer metadata of an embeddings file.
