@@ -74,7 +74,10 @@ pub fn run_bench(job: &BenchJob) -> Result<Vec<BenchRow>, PipelineError> {
     }
     let texts = ArticleReader::texts(&job.input, &job.read, &job.text)?;
     if texts.is_empty() {
-        return Err(PipelineError::NothingEmbedded(0));
+        return Err(PipelineError::Config(format!(
+            "{}: no text to embed (no records, or every one bad or empty)",
+            job.input.display()
+        )));
     }
     let mut rows = Vec::new();
     for &device in &job.devices {

@@ -304,11 +304,25 @@ fn main() -> ExitCode {
     let code = match run(cli, workers, &mut kept) {
         Ok(code) => code,
         Err(err) => {
-            tracing::error!("{err:#}");
+            tracing::error!("{}", message(&err));
             EXIT_FATAL
         }
     };
     exit(code, kept, started)
+}
+
+/// The error and its causes, each cause only where the message does not already say it (our
+/// errors name their cause in their own message and also expose it as `source`).
+fn message(err: &anyhow::Error) -> String {
+    let mut text = err.to_string();
+    for cause in err.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
 }
 
 /// Ends the process. The models finished jobs kept (a GPU's weights, memory pool, context and

@@ -219,6 +219,16 @@ fn missing_input_file_is_fatal() {
     let out = dir.path().join("o.parquet");
     let run = embed(dir.path().join("nope.jsonl").to_str().unwrap(), &out, &[]);
     common::assert_fatal(&run, &["nope.jsonl", "cannot open input"]);
+    // The reason once: the error names it, and the CLI does not repeat it from the error's source.
+    let reason = std::fs::File::open(dir.path().join("nope.jsonl"))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        run.stderr.matches(reason.as_str()).count(),
+        1,
+        "{}",
+        run.stderr
+    );
     assert_no_output(&out);
 }
 
@@ -317,7 +327,19 @@ fn all_records_bad_is_fatal_without_output() {
     let input = write(dir.path(), "in.jsonl", b"{\"title\": \"\"}\nnot json\n");
     let out = dir.path().join("o.parquet");
     let run = embed(&input, &out, &[]);
-    common::assert_fatal(&run, &["no article could be embedded"]);
+    common::assert_fatal(
+        &run,
+        &["no article could be embedded: all 2 records were skipped"],
+    );
+    assert_no_output(&out);
+
+    // A header and nothing else.
+    let input = write(dir.path(), "in.csv", b"id,title,text\n");
+    let run = embed(&input, &out, &[]);
+    common::assert_fatal(
+        &run,
+        &["no article could be embedded: the input holds no records"],
+    );
     assert_no_output(&out);
 }
 

@@ -53,10 +53,19 @@ pub enum PipelineError {
     Strict(BadRecord),
     #[error("{0}")]
     Config(String),
-    #[error("no article could be embedded: all {0} records were skipped")]
+    #[error("no article could be embedded: {}", nothing_embedded(*.0))]
     NothingEmbedded(u64),
     #[error(transparent)]
     Cluster(#[from] crate::cluster::ClusterError),
+}
+
+/// Why a job embedded nothing, from the records it skipped.
+fn nothing_embedded(skipped: u64) -> String {
+    match skipped {
+        0 => "the input holds no records".into(),
+        1 => "its one record was skipped".into(),
+        n => format!("all {n} records were skipped"),
+    }
 }
 
 /// Everything `newsclust embed` needs.
