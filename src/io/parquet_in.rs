@@ -4,7 +4,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow_array::{Array, RecordBatch, StringArray};
+use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
 use arrow_schema::DataType;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 
@@ -87,6 +87,32 @@ fn castable(dt: &DataType) -> bool {
     ) || matches!(dt, Dictionary(_, v) if castable(v))
 }
 
+/// Timestamps with a named time zone ("UTC", "Europe/Paris": pandas and polars write them) as
+/// the same instants labelled `+00:00`: Arrow stores every timestamp as a UTC instant, and
+/// naming zones would need the time zone database. Offsets and other columns stay as they are.
+fn utc_offset(column: &ArrayRef) -> ArrayRef {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{
+        TimestampMicrosecondType as Us, TimestampMillisecondType as Ms,
+        TimestampNanosecondType as Ns, TimestampSecondType as S,
+    };
+    use arrow_schema::TimeUnit;
+    const UTC: &str = "+00:00";
+    let DataType::Timestamp(unit, Some(tz)) = column.data_type() else {
+        return column.clone();
+    };
+    if tz.starts_with(['+', '-']) {
+        // An offset ("+02:00") formats as it is.
+        return column.clone();
+    }
+    match unit {
+        TimeUnit::Second => Arc::new(column.as_primitive::<S>().clone().with_timezone(UTC)),
+        TimeUnit::Millisecond => Arc::new(column.as_primitive::<Ms>().clone().with_timezone(UTC)),
+        TimeUnit::Microsecond => Arc::new(column.as_primitive::<Us>().clone().with_timezone(UTC)),
+        TimeUnit::Nanosecond => Arc::new(column.as_primitive::<Ns>().clone().with_timezone(UTC)),
+    }
+}
+
 struct ParquetItems {
     path: PathBuf,
     plan: ColumnPlan,
@@ -107,8 +133,9 @@ impl ParquetItems {
                 self.batch.push(None);
                 continue;
             }
+            let column = utc_offset(column);
             let text =
-                arrow_cast::cast(column, &DataType::Utf8).map_err(|e| ReadError::Parquet {
+                arrow_cast::cast(&column, &DataType::Utf8).map_err(|e| ReadError::Parquet {
                     path: self.path.clone(),
                     message: format!("row {}: {e}", self.position),
                 })?;
@@ -160,5 +187,72 @@ impl Iterator for ParquetItems {
         self.row_in_batch += 1;
         self.position += 1;
         Some(Ok(Item::Article(article)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::{StringArray, TimestampMillisecondArray, TimestampSecondArray};
+    use arrow_schema::{Field, Schema, TimeUnit};
+
+    #[test]
+    fn timestamps_with_named_zones_read_as_utc_instants() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("in.parquet");
+        let ts = |tz: &str| DataType::Timestamp(TimeUnit::Millisecond, Some(tz.into()));
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Utf8, false),
+            Field::new("title", DataType::Utf8, false),
+            Field::new("date", ts("UTC"), true),
+            Field::new("paris", ts("Europe/Paris"), true),
+            Field::new(
+                "offset",
+                DataType::Timestamp(TimeUnit::Second, Some("+02:00".into())),
+                true,
+            ),
+        ]));
+        // 2021-05-03T10:30:00Z, and a missing value.
+        let ms = [Some(1_620_037_800_000), None];
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(StringArray::from(vec!["a", "b"])),
+                Arc::new(StringArray::from(vec!["A title", "B title"])),
+                Arc::new(TimestampMillisecondArray::from(ms.to_vec()).with_timezone("UTC")),
+                Arc::new(
+                    TimestampMillisecondArray::from(ms.to_vec()).with_timezone("Europe/Paris"),
+                ),
+                Arc::new(
+                    TimestampSecondArray::from(vec![Some(1_620_037_800), None])
+                        .with_timezone("+02:00"),
+                ),
+            ],
+        )
+        .unwrap();
+        let mut writer =
+            parquet::arrow::ArrowWriter::try_new(File::create(&path).unwrap(), schema, None)
+                .unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+
+        let file = File::open(&path).unwrap();
+        let (columns, items) = open(&path, file, &ReadOptions::default()).unwrap();
+        assert!(columns.has_date);
+        assert_eq!(columns.extra, ["paris", "offset"]);
+        let articles: Vec<_> = items
+            .map(|item| match item.unwrap() {
+                Item::Article(a) => a,
+                Item::Bad(b) => panic!("{b}"),
+            })
+            .collect();
+        let utc = "2021-05-03T10:30:00Z".to_string();
+        assert_eq!(articles[0].date.as_ref(), Some(&utc));
+        assert_eq!(
+            articles[0].extra,
+            [Some(utc), Some("2021-05-03T12:30:00+02:00".into())]
+        );
+        assert_eq!(articles[1].date, None);
+        assert_eq!(articles[1].extra, [None, None]);
     }
 }
