@@ -285,6 +285,34 @@ fn bad_records_are_reported_counted_and_skipped() {
 }
 
 #[test]
+fn jsonl_keys_missing_from_the_first_record_are_reported_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = concat!(
+        "{\"id\": \"a\", \"title\": \"Chip alliance grows\", \"source\": \"wire\"}\r\n",
+        "{\"id\": \"b\", \"title\": \"Cloud shifts\", \"date\": \"2020-01-01\", \"extra\": 1}\r\n",
+        "{\"id\": \"c\", \"title\": \"More\", \"date\": \"2020-01-02\", \"extra\": 2}\r\n",
+    );
+    let input = write(dir.path(), "in.jsonl", jsonl.as_bytes());
+    let out = dir.path().join("o.parquet");
+    let run = embed(&input, &out, &[]);
+    // Nothing is skipped: the records are whole, only those keys are not kept.
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for key in ["date", "extra"] {
+        let line = format!("in.jsonl: line 2: key '{key}' is not among the first record's keys");
+        assert_eq!(run.stderr.matches(&line).count(), 1, "{}", run.stderr);
+        assert_eq!(run.stderr.matches(&format!("key '{key}'")).count(), 1);
+    }
+    assert!(!run.stderr.contains("key 'source'"), "{}", run.stderr);
+    let table = Table::read(&out);
+    let schema = table.batches[0].schema();
+    assert!(schema.field_with_name("date").is_err());
+    assert_eq!(
+        table.strings("source"),
+        vec![Some("wire".into()), None, None]
+    );
+}
+
+#[test]
 fn csv_bad_records_name_line_and_field() {
     let dir = tempfile::tempdir().unwrap();
     let csv = b"id,title,text\n1,Good,Body\n2,Too,many,fields\n3,Bad \xc3\x28 utf8,Body\n4,Fine,Also fine\n";

@@ -26,6 +26,8 @@ pub(super) fn open(
         plan: None,
         pending: None,
         options_fields: options.fields.clone(),
+        kept: Vec::new(),
+        unknown: std::collections::HashSet::new(),
         done: false,
     };
     // Read up to the first object to learn its keys; keep what was read for the iterator.
@@ -55,6 +57,15 @@ pub(super) fn open(
     columns.has_label = first_keys
         .iter()
         .any(|k| k == options.fields.column(Field::Label));
+    // Keys whose values reach the output: the text fields always, the others when in the first record.
+    items.kept = names
+        .iter()
+        .filter(|n| {
+            let optional = [Field::Date, Field::Label].map(|f| options.fields.column(f));
+            !optional.contains(&n.as_str()) || first_keys.contains(n)
+        })
+        .cloned()
+        .collect();
     items.names = names;
     items.plan = Some(plan);
     items.pending = first;
@@ -76,6 +87,10 @@ struct JsonlItems {
     plan: Option<ColumnPlan>,
     pending: Option<Result<Raw, ReadError>>,
     options_fields: super::FieldMap,
+    /// Keys whose values reach the output.
+    kept: Vec<String>,
+    /// Keys seen that the first record did not have (each reported once).
+    unknown: std::collections::HashSet<String>,
     done: bool,
 }
 
@@ -110,6 +125,8 @@ impl JsonlItems {
             if text.trim().is_empty() {
                 continue;
             }
+            // Without its line end, serde's position in a malformed line reads "line 1 column N".
+            let text = text.trim_end_matches(['\n', '\r']);
             return Some(Ok(match serde_json::from_str::<Value>(text) {
                 Ok(Value::Object(map)) => Raw::Object(self.line, map),
                 Ok(other) => Raw::Bad(
@@ -121,7 +138,7 @@ impl JsonlItems {
         }
     }
 
-    fn to_item(&self, raw: Raw, position: u64) -> Item {
+    fn to_item(&mut self, raw: Raw, position: u64) -> Item {
         let (line, map) = match raw {
             Raw::Object(line, map) => (line, map),
             Raw::Bad(line, reason) => {
@@ -132,6 +149,14 @@ impl JsonlItems {
                 })
             }
         };
+        for key in map.keys() {
+            if !self.kept.contains(key) && self.unknown.insert(key.clone()) {
+                tracing::warn!(
+                    "{}: line {line}: key '{key}' is not among the first record's keys, so it is not passed through (the first record decides the columns)",
+                    self.path.display()
+                );
+            }
+        }
         let plan = self.plan.as_ref().expect("plan is set in open()");
         // Article fields must be scalars; anything else is a bad record naming the field.
         for field in Field::ALL {
