@@ -138,7 +138,7 @@ impl JsonlItems {
         }
     }
 
-    fn to_item(&mut self, raw: Raw, position: u64) -> Item {
+    fn item(&mut self, raw: Raw, position: u64) -> Item {
         let (line, map) = match raw {
             Raw::Object(line, map) => (line, map),
             Raw::Bad(line, reason) => {
@@ -215,7 +215,7 @@ impl Iterator for JsonlItems {
                 Some(Err(err))
             }
             Some(Ok(raw)) => {
-                let item = self.to_item(raw, self.position);
+                let item = self.item(raw, self.position);
                 self.position += 1;
                 Some(Ok(item))
             }
