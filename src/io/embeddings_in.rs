@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use arrow_array::{Array, FixedSizeListArray, Float32Array, RecordBatch, StringArray};
+use arrow_array::cast::AsArray;
+use arrow_array::types::Float32Type;
+use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
 use arrow_schema::DataType;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
@@ -58,28 +60,35 @@ pub fn read(path: &Path) -> Result<EmbeddedDocs, EmbeddingsReadError> {
         })
         .unwrap_or_default();
     let schema = builder.schema().clone();
-    let dim = match schema
-        .field_with_name("embedding")
-        .map(|f| f.data_type().clone())
-    {
-        Ok(DataType::FixedSizeList(item, n)) if item.data_type() == &DataType::Float32 => {
-            n as usize
-        }
-        Ok(other) => {
-            return Err(err(format!(
-                "column 'embedding' has type {other}, expected FixedSizeList<Float32>"
-            )))
-        }
+    let declared = match schema.field_with_name("embedding") {
+        Ok(field) => match vector_type(field.data_type()) {
+            Some(fixed) => fixed,
+            None => {
+                return Err(err(format!(
+                    "column 'embedding' has type {}, expected a list of floats (FixedSizeList<Float32> as `newsclust embed` writes, or a list of float32/float64)",
+                    field.data_type()
+                )))
+            }
+        },
         Err(_) => {
             return Err(err(
                 "no 'embedding' column: is this a `newsclust embed` output?".into(),
             ))
         }
     };
-    if let Some(meta_dim) = metadata.get(crate::pipeline::meta::DIMENSION) {
-        if meta_dim.parse::<usize>().ok() != Some(dim) {
+    let meta_dim = match metadata.get(crate::pipeline::meta::DIMENSION) {
+        Some(text) => Some(text.parse::<usize>().map_err(|_| {
+            err(format!(
+                "metadata '{}' is not a number: {text}",
+                crate::pipeline::meta::DIMENSION
+            ))
+        })?),
+        None => None,
+    };
+    if let (Some(meta), Some(fixed)) = (meta_dim, declared) {
+        if meta != fixed {
             return Err(err(format!(
-                "metadata says dimension {meta_dim}, the embedding column has {dim}"
+                "metadata says dimension {meta}, the embedding column has {fixed}"
             )));
         }
     }
@@ -99,10 +108,11 @@ pub fn read(path: &Path) -> Result<EmbeddedDocs, EmbeddingsReadError> {
         texts: Vec::new(),
         dates: has_date.then(Vec::new),
         labels: has_label.then(Vec::new),
-        embeddings: Matrix::new(Vec::new(), dim.max(1)).expect("empty"),
+        embeddings: Matrix::new(Vec::new(), 1).expect("empty"),
         metadata,
     };
     let mut values: Vec<f32> = Vec::new();
+    let mut dim = declared;
     for batch in reader {
         let batch = batch.map_err(|e| err(e.to_string()))?;
         let strings = |name: &str| -> Result<Vec<Option<String>>, EmbeddingsReadError> {
@@ -126,27 +136,98 @@ pub fn read(path: &Path) -> Result<EmbeddedDocs, EmbeddingsReadError> {
             l.extend(strings("label")?);
         }
         let col = batch.column_by_name("embedding").expect("checked above");
-        let list = col
-            .as_any()
-            .downcast_ref::<FixedSizeListArray>()
-            .ok_or_else(|| err("bad embedding column".into()))?;
-        if list.null_count() > 0 {
-            return Err(err("the embedding column has nulls".into()));
-        }
-        let flat = list
-            .values()
-            .as_any()
-            .downcast_ref::<Float32Array>()
-            .ok_or_else(|| err("bad embedding values".into()))?;
-        let start = list.value_offset(0).max(0) as usize;
-        values.extend_from_slice(&flat.values()[start..start + list.len() * dim]);
+        let first = docs.ids.len() - batch.num_rows();
+        vectors(col, first, &mut dim, &mut values).map_err(&err)?;
     }
-    if values.iter().any(|v| !v.is_finite()) {
-        return Err(err("the embeddings contain NaN or infinite values".into()));
+    let dim = dim.or(declared).or(meta_dim).unwrap_or(1);
+    if let Some(meta) = meta_dim.filter(|&m| m != dim) {
+        return Err(err(format!(
+            "metadata says dimension {meta}, the embedding column has {dim}"
+        )));
     }
     docs.embeddings =
         Matrix::new(values, dim).ok_or_else(|| err(format!("dimension {dim} is not usable")))?;
     Ok(docs)
+}
+
+/// For a column type that can hold vectors, its fixed length if the type has one.
+fn vector_type(dt: &DataType) -> Option<Option<usize>> {
+    let float = |f: &arrow_schema::FieldRef| {
+        matches!(
+            f.data_type(),
+            DataType::Float16 | DataType::Float32 | DataType::Float64
+        )
+    };
+    match dt {
+        DataType::FixedSizeList(item, n) if float(item) => Some(Some(*n as usize)),
+        DataType::List(item) | DataType::LargeList(item) if float(item) => Some(None),
+        _ => None,
+    }
+}
+
+/// Appends the vectors of one batch's embedding column (rows numbered from `first`) to
+/// `values`, in f32. Every vector must be there, have `dim` finite values (the first one sets
+/// `dim` when the column type does not), and the error names the first row that does not.
+fn vectors(
+    col: &ArrayRef,
+    first: usize,
+    dim: &mut Option<usize>,
+    values: &mut Vec<f32>,
+) -> Result<(), String> {
+    // Each row's range in the list's values, whatever the list type.
+    let (items, ranges): (&ArrayRef, Vec<std::ops::Range<usize>>) = match col.data_type() {
+        DataType::FixedSizeList(_, _) => {
+            let list = col.as_fixed_size_list();
+            let n = list.value_length() as usize;
+            let ranges = (0..list.len())
+                .map(|i| {
+                    let start = list.value_offset(i) as usize;
+                    start..start + n
+                })
+                .collect();
+            (list.values(), ranges)
+        }
+        DataType::List(_) => {
+            let list = col.as_list::<i32>();
+            let o = list.value_offsets();
+            let ranges = (0..list.len()).map(|i| o[i] as usize..o[i + 1] as usize);
+            (list.values(), ranges.collect())
+        }
+        DataType::LargeList(_) => {
+            let list = col.as_list::<i64>();
+            let o = list.value_offsets();
+            let ranges = (0..list.len()).map(|i| o[i] as usize..o[i + 1] as usize);
+            (list.values(), ranges.collect())
+        }
+        other => return Err(format!("column 'embedding' has type {other}")),
+    };
+    let items = arrow_cast::cast(items, &DataType::Float32)
+        .map_err(|e| format!("column 'embedding': {e}"))?;
+    let items = items.as_primitive::<Float32Type>();
+    for (i, range) in ranges.into_iter().enumerate() {
+        let row = first + i;
+        if col.is_null(i) {
+            return Err(format!("row {row}: the embedding is missing"));
+        }
+        let want = *dim.get_or_insert(range.len());
+        if range.len() != want {
+            return Err(format!(
+                "row {row}: the embedding has {} values, the ones before {want}",
+                range.len()
+            ));
+        }
+        if items.null_count() > 0 && range.clone().any(|j| items.is_null(j)) {
+            return Err(format!("row {row}: the embedding has a missing value"));
+        }
+        let v = &items.values()[range];
+        if v.iter().any(|x| !x.is_finite()) {
+            return Err(format!(
+                "row {row}: the embedding has NaN or infinite values"
+            ));
+        }
+        values.extend_from_slice(v);
+    }
+    Ok(())
 }
 
 fn strings(batch: &RecordBatch, name: &str) -> Result<Vec<Option<String>>, String> {
@@ -162,4 +243,107 @@ fn strings(batch: &RecordBatch, name: &str) -> Result<Vec<Option<String>>, Strin
     Ok((0..col.len())
         .map(|i| (!col.is_null(i)).then(|| col.value(i).to_string()))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::builder::{Float64Builder, LargeListBuilder, ListBuilder};
+    use arrow_array::{FixedSizeListArray, Float64Array};
+    use arrow_schema::{Field, Schema};
+    use std::sync::Arc;
+
+    const ROWS: [[f64; 3]; 3] = [[1.0, 0.0, 0.0], [0.5, 0.5, 0.0], [0.0, 0.25, 0.75]];
+
+    fn write(dir: &Path, name: &str, embedding: ArrayRef) -> PathBuf {
+        let n = embedding.len();
+        let ids: Vec<String> = (0..n).map(|i| format!("d{i}")).collect();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Utf8, false),
+            Field::new("title", DataType::Utf8, false),
+            Field::new("embedding", embedding.data_type().clone(), true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(StringArray::from(ids.clone())),
+                Arc::new(StringArray::from(ids)),
+                embedding,
+            ],
+        )
+        .unwrap();
+        let path = dir.join(name);
+        let file = std::fs::File::create(&path).unwrap();
+        let mut w = parquet::arrow::ArrowWriter::try_new(file, schema, None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        path
+    }
+
+    fn list(rows: &[Option<Vec<f64>>]) -> ArrayRef {
+        let mut b = ListBuilder::new(Float64Builder::new());
+        for row in rows {
+            match row {
+                Some(v) => {
+                    b.values().append_slice(v);
+                    b.append(true);
+                }
+                None => b.append(false),
+            }
+        }
+        Arc::new(b.finish())
+    }
+
+    #[test]
+    fn vectors_read_from_any_float_list_type() {
+        let dir = tempfile::tempdir().unwrap();
+        let rows: Vec<Option<Vec<f64>>> = ROWS.iter().map(|r| Some(r.to_vec())).collect();
+        let mut large = LargeListBuilder::new(Float64Builder::new());
+        for r in ROWS {
+            large.values().append_slice(&r);
+            large.append(true);
+        }
+        let flat: Vec<f64> = ROWS.iter().flatten().copied().collect();
+        let item = Arc::new(Field::new("item", DataType::Float64, false));
+        let fixed =
+            FixedSizeListArray::try_new(item, 3, Arc::new(Float64Array::from(flat)), None).unwrap();
+        let want: Vec<f32> = ROWS.iter().flatten().map(|&v| v as f32).collect();
+        for (name, column) in [
+            ("list.parquet", list(&rows)),
+            ("large.parquet", Arc::new(large.finish()) as ArrayRef),
+            ("fixed64.parquet", Arc::new(fixed) as ArrayRef),
+        ] {
+            let docs = read(&write(dir.path(), name, column)).unwrap();
+            assert_eq!(docs.embeddings.dim(), 3, "{name}");
+            assert_eq!(docs.embeddings.as_slice(), want.as_slice(), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_bad_vector_is_named_by_its_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = |i: usize| Some(ROWS[i % 3].to_vec());
+        let cases = [
+            (
+                vec![good(0), good(1), Some(vec![1.0, 2.0])],
+                "row 2: the embedding has 2 values, the ones before 3",
+            ),
+            (
+                vec![good(0), None, good(2)],
+                "row 1: the embedding is missing",
+            ),
+            (
+                vec![good(0), good(1), Some(vec![0.0, f64::NAN, 1.0])],
+                "row 2: the embedding has NaN",
+            ),
+        ];
+        for (i, (rows, want)) in cases.into_iter().enumerate() {
+            let path = write(dir.path(), &format!("bad{i}.parquet"), list(&rows));
+            let e = read(&path).unwrap_err().to_string();
+            assert!(e.contains(want), "{e}");
+        }
+        let strings: ArrayRef = Arc::new(StringArray::from(vec!["0.1,0.2"]));
+        let e = read(&write(dir.path(), "text.parquet", strings)).unwrap_err();
+        assert!(e.to_string().contains("expected a list of floats"), "{e}");
+    }
 }
