@@ -14,9 +14,24 @@ pub struct AtomicFile {
 
 impl AtomicFile {
     /// Creates the temporary file (and the parent folders of `path`).
+    /// A path that is a folder, or under a file, fails here, before any work is done.
     pub fn create(path: &Path) -> io::Result<(Self, File)> {
+        if path.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::IsADirectory,
+                "is a folder: give the output file's name",
+            ));
+        }
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)?;
+            std::fs::create_dir_all(parent).map_err(|e| {
+                match parent.ancestors().find(|a| a.exists() && !a.is_dir()) {
+                    Some(file) => io::Error::new(
+                        e.kind(),
+                        format!("{} is a file, not a folder", file.display()),
+                    ),
+                    None => e,
+                }
+            })?;
         }
         let name = path
             .file_name()
@@ -71,6 +86,12 @@ mod tests {
         assert!(!out.exists());
         guard.commit().unwrap();
         assert_eq!(std::fs::read(&out).unwrap(), b"abc");
+
+        // A folder as the output, or a file where a folder should be: told before any writing.
+        let e = AtomicFile::create(dir.path()).err().unwrap().to_string();
+        assert!(e.contains("is a folder"), "{e}");
+        let e = AtomicFile::create(&out.join("x/y.bin")).err().unwrap().to_string();
+        assert!(e.contains(&format!("{} is a file, not a folder", out.display())), "{e}");
 
         let other = dir.path().join("other.bin");
         let (guard, _f) = AtomicFile::create(&other).unwrap();
