@@ -559,8 +559,10 @@ fn run_all(
     let spec = model.model.clone();
     let embeddings = out.join("embeddings.parquet");
     let job = embed_job(input, model, embeddings.clone(), quiet, workers);
-    let embedded = embed_and_report(&job, kept)?;
     let cjob = cluster_job(cluster, embeddings, out, Some(spec), resolve, device);
+    // Clustering flags and files are checked before the embedding work, not after it.
+    cjob.check()?;
+    let embedded = embed_and_report(&job, kept)?;
     let extra = serde_json::json!({
         "config": { "input": job.input, "model": job.model, "batch_size": embedded.batch_size, "device": job.device.to_string(), "dtype": job.precision.name() },
         "counts": { "read": embedded.read, "skipped": embedded.skipped, "embedded": embedded.embedded, "truncated": embedded.truncated },

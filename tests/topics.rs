@@ -379,6 +379,44 @@ fn run_with_nothing_to_embed_fails_cleanly() {
 }
 
 #[test]
+fn run_checks_clustering_flags_before_embedding() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let model = model_dir();
+    let missing = dir.path().join("labels.txt");
+    for (flags, says) in [
+        (vec!["--k", "0"], "k must be at least 1".to_string()),
+        (
+            vec!["--algorithm", "hdbscan", "--min-cluster-size", "1"],
+            "--min-cluster-size must be at least 2".to_string(),
+        ),
+        (
+            vec!["--labels", missing.to_str().unwrap()],
+            format!("{}: labels file cannot be read", missing.display()),
+        ),
+    ] {
+        let mut args = vec![
+            "run",
+            "-i",
+            SAMPLE,
+            "-m",
+            model.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ];
+        args.extend(flags);
+        let run = newsclust(&args);
+        common::assert_fatal(&run, &[says.as_str()]);
+        // Nothing was embedded: the embeddings file was never started.
+        assert!(
+            !out.exists(),
+            "{:?}",
+            std::fs::read_dir(&out).map(|d| d.count())
+        );
+    }
+}
+
+#[test]
 fn extra_stop_words_leave_the_keywords() {
     let dir = tempfile::tempdir().unwrap();
     let stop = dir.path().join("stop.txt");

@@ -90,8 +90,14 @@ mod tests {
         // A folder as the output, or a file where a folder should be: told before any writing.
         let e = AtomicFile::create(dir.path()).err().unwrap().to_string();
         assert!(e.contains("is a folder"), "{e}");
-        let e = AtomicFile::create(&out.join("x/y.bin")).err().unwrap().to_string();
-        assert!(e.contains(&format!("{} is a file, not a folder", out.display())), "{e}");
+        let e = AtomicFile::create(&out.join("x/y.bin"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains(&format!("{} is a file, not a folder", out.display())),
+            "{e}"
+        );
 
         let other = dir.path().join("other.bin");
         let (guard, _f) = AtomicFile::create(&other).unwrap();

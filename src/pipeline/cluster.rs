@@ -103,6 +103,43 @@ impl ClusterJob {
             device: DeviceChoice::Auto,
         }
     }
+
+    /// Checks what can be checked before the data is there: the parameters and the label and
+    /// stop-word files. `run` calls it before embedding, so a bad flag fails at once.
+    pub fn check(&self) -> Result<(), PipelineError> {
+        match self.algorithm {
+            Algorithm::Kmeans => {
+                let k = match self.k {
+                    KChoice::Fixed(k) => k,
+                    KChoice::Auto { .. } => 2,
+                };
+                KMeansParams::new(
+                    k,
+                    self.n_init,
+                    self.max_iter,
+                    self.tol,
+                    self.seed,
+                    self.mini_batch,
+                )?;
+            }
+            Algorithm::Hdbscan => {
+                HdbscanParams::new(
+                    self.min_cluster_size,
+                    self.min_samples,
+                    self.reduce_dims,
+                    self.max_cluster_share,
+                    self.seed,
+                )?;
+            }
+        }
+        if let Some(path) = &self.labels_file {
+            read_lines(path, "labels")?;
+        }
+        if let Some(path) = &self.stop_words_file {
+            read_lines(path, "stop words")?;
+        }
+        Ok(())
+    }
 }
 
 /// What a clustering job did.
@@ -132,6 +169,7 @@ pub fn run_cluster(
     extra: serde_json::Value,
 ) -> Result<ClusterSummary, PipelineError> {
     let t0 = Instant::now();
+    job.check()?;
     let docs =
         embeddings_in::read(&job.embeddings).map_err(|e| PipelineError::Config(e.to_string()))?;
     if docs.is_empty() {
