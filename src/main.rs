@@ -81,7 +81,7 @@ struct BenchArgs {
     #[arg(long, default_value_t = 20)]
     k: usize,
     /// CPU threads (default: all cores).
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one())]
     threads: Option<usize>,
     /// Also write the rows to this Parquet file (and the same name with .json).
     #[arg(long, short)]
@@ -219,7 +219,7 @@ struct InputArgs {
     #[arg(long = "field", value_name = "FIELD=COLUMN")]
     fields: Vec<FieldOverride>,
     /// Read only the first N records.
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     limit: Option<u64>,
     /// Fields joined into the text that is embedded, in order.
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Field::Title, Field::Text])]
@@ -263,7 +263,7 @@ struct ModelArgs {
     #[command(flatten)]
     pass: PassArgs,
     /// CPU threads (default: all cores); batches run side by side, one per thread.
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one())]
     threads: Option<usize>,
     /// Folder of installed models (default: $NEWSCLUST_MODELS or ./models).
     #[arg(long)]
@@ -279,6 +279,11 @@ struct EmbedArgs {
     /// Output Parquet file.
     #[arg(long, short)]
     out: PathBuf,
+}
+
+/// A count flag that must be at least 1 (clap rejects 0 with the flag's name).
+fn at_least_one() -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::new().range(1..)
 }
 
 /// mimalloc's `mi_option_purge_delay` (mimalloc.h, v2): how long freed memory stays committed.

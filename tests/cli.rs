@@ -561,3 +561,15 @@ fn hub_ids_resolve_through_the_hub_cache_offline() {
     let run = common::newsclust_with_env(&args, &[("HF_HOME", &hf_home)]);
     common::assert_fatal(&run, &["HF_HUB_OFFLINE", "install-default.sh"]);
 }
+
+#[test]
+fn zero_counts_are_refused_naming_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write(dir.path(), "in.csv", b"id,title\n1,A title\n");
+    let out = dir.path().join("o.parquet");
+    for flag in ["--limit", "--threads"] {
+        let run = embed(&input, &out, &[flag, "0"]);
+        common::assert_fatal(&run, &[&format!("invalid value '0' for '{flag}")]);
+        assert_no_output(&out);
+    }
+}
