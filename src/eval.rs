@@ -154,8 +154,13 @@ pub fn evaluate_file(path: &std::path::Path, gold: &str, pred: &str) -> Result<R
                 .iter()
                 .map(|f| f.name().clone())
                 .collect();
+            let hint = if c == gold {
+                "; eval compares topics with gold labels: cluster an input that has a label column, or name the gold column with --gold-column"
+            } else {
+                ""
+            };
             return Err(err(format!(
-                "no column '{c}' (columns: {})",
+                "no column '{c}' (columns: {}){hint}",
                 names.join(", ")
             )));
         }
