@@ -9,7 +9,14 @@ pub fn is_out_of_memory(err: &EmbedError) -> bool {
     match err {
         EmbedError::Compute { source, .. } => {
             let text = source.to_string().to_ascii_lowercase();
-            text.contains("out of memory") || text.contains("out_of_memory") || text.contains("oom")
+            // The driver's CUDA_ERROR_OUT_OF_MEMORY ("out of memory"), cuBLAS failing to get
+            // its workspace (CUBLAS_STATUS_ALLOC_FAILED), or an allocator's "OOM" as a word.
+            text.contains("out of memory")
+                || text.contains("out_of_memory")
+                || text.contains("alloc_failed")
+                || text
+                    .split(|c: char| !c.is_ascii_alphanumeric())
+                    .any(|word| word == "oom")
         }
         _ => false,
     }
@@ -130,6 +137,31 @@ mod tests {
             1,
             "only the long text went to the CPU"
         );
+    }
+
+    #[test]
+    fn out_of_memory_is_told_from_other_errors() {
+        let compute = |message: &str| EmbedError::Compute {
+            device: "cuda:0".into(),
+            source: candle_core::Error::Msg(message.into()),
+        };
+        for oom in [
+            "DriverError(CUDA_ERROR_OUT_OF_MEMORY, \"out of memory\")",
+            "cublas error: CUBLAS_STATUS_ALLOC_FAILED",
+            "allocator: OOM while growing the pool",
+        ] {
+            assert!(is_out_of_memory(&compute(oom)), "{oom}");
+        }
+        for other in [
+            "shape mismatch in zoom_layer",
+            "DriverError(CUDA_ERROR_ILLEGAL_ADDRESS, \"an illegal memory access\")",
+            "no room for the key",
+        ] {
+            assert!(!is_out_of_memory(&compute(other)), "{other}");
+        }
+        assert!(!is_out_of_memory(&EmbedError::Tokenize(
+            "out of memory".into()
+        )));
     }
 
     #[test]
