@@ -75,6 +75,48 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     lanes.iter().sum::<f32>() + tail
 }
 
+/// The dot products of every row of `a` (m × `dim`, row-major) with every row of `b`
+/// (n × `dim`): an m × n row-major matrix, `a · bᵀ`, by the gemm crate's matrix kernels (the ones
+/// the CPU embedding uses), on the calling thread.
+pub fn dots(a: &[f32], b: &[f32], dim: usize) -> Vec<f32> {
+    assert!(
+        dim > 0 && a.len() % dim == 0 && b.len() % dim == 0,
+        "rows of {dim} values"
+    );
+    let (m, n) = (a.len() / dim, b.len() / dim);
+    let mut out = vec![0f32; m * n];
+    if m == 0 || n == 0 {
+        return out;
+    }
+    // SAFETY: `out` holds m × n values (row stride n), `a` m × dim (row stride dim); `b` read as
+    // its transpose is dim × n with row stride 1 and column stride dim: every index the kernel
+    // reads or writes is inside its slice, and `out` does not overlap the inputs.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            dim,
+            out.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            a.as_ptr(),
+            1,
+            dim as isize,
+            b.as_ptr(),
+            dim as isize,
+            1,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+    out
+}
+
 /// Squared Euclidean distance.
 pub fn sq_dist(a: &[f32], b: &[f32]) -> f32 {
     let mut lanes = [0f32; 8];
@@ -108,5 +150,33 @@ mod tests {
         m.normalize_rows();
         assert!((dot(m.row(1), m.row(1)) - 1.0).abs() < 1e-6);
         assert!(Matrix::new(vec![1.0; 7], 2).is_none());
+    }
+
+    #[test]
+    fn dots_is_every_row_pair_product() {
+        // Sizes off the kernels' tile sizes, a dimension that is not a multiple of 8.
+        for (m, n, d) in [(1, 1, 1), (7, 3, 5), (300, 21, 37), (5, 40, 384)] {
+            let a: Vec<f32> = (0..m * d)
+                .map(|i| ((i * 7919) % 101) as f32 / 50.0 - 1.0)
+                .collect();
+            let b: Vec<f32> = (0..n * d)
+                .map(|i| ((i * 104_729) % 97) as f32 / 48.0 - 1.0)
+                .collect();
+            let got = dots(&a, &b, d);
+            assert_eq!(got.len(), m * n);
+            for i in 0..m {
+                for j in 0..n {
+                    let want: f64 = (0..d)
+                        .map(|t| a[i * d + t] as f64 * b[j * d + t] as f64)
+                        .sum();
+                    let g = got[i * n + j] as f64;
+                    assert!(
+                        (g - want).abs() <= 1e-4 * (1.0 + want.abs()),
+                        "{m}x{n}x{d} ({i},{j}): {g} vs {want}"
+                    );
+                }
+            }
+        }
+        assert!(dots(&[], &[1.0, 2.0], 2).is_empty());
     }
 }

@@ -6,7 +6,7 @@ use rayon::prelude::*;
 
 use super::rng::Rng;
 use super::ClusterError;
-use crate::matrix::{dot, sq_dist, Matrix};
+use crate::matrix::{dot, dots, sq_dist, Matrix};
 
 /// Checked k-means parameters.
 #[derive(Clone, Debug, PartialEq)]
@@ -143,16 +143,17 @@ fn mean_variance(data: &Matrix) -> f64 {
 }
 
 /// Greedy k-means++: each new centre is the best (lowest potential) of 2 + ln k candidates drawn
-/// with probability proportional to the squared distance to the nearest chosen centre.
+/// with probability proportional to the squared distance to the nearest chosen centre. Distances
+/// are ‖x‖² + ‖c‖² − 2x·c, the x·c of all candidates from one matrix product, as in [`assign`].
 pub fn plus_plus(data: &Matrix, k: usize, rng: &mut Rng) -> Matrix {
     let n = data.rows();
     let trials = 2 + (k as f64).ln().floor() as usize;
+    let norms: Vec<f32> = (0..n).map(|i| dot(data.row(i), data.row(i))).collect();
     let first = rng.below(n);
     let mut centres = vec![first];
-    let mut closest: Vec<f32> = (0..n)
-        .into_par_iter()
-        .map(|i| sq_dist(data.row(i), data.row(first)))
-        .collect();
+    let mut closest = sq_dists(data, &norms, &[first])
+        .pop()
+        .expect("one candidate");
     let mut potential: f64 = closest.iter().map(|&d| d as f64).sum();
     while centres.len() < k {
         if potential <= 0.0 {
@@ -166,11 +167,11 @@ pub fn plus_plus(data: &Matrix, k: usize, rng: &mut Rng) -> Matrix {
             .collect();
         let (best, best_closest, best_potential) = candidates
             .iter()
-            .map(|&c| {
-                let dists: Vec<f32> = (0..n)
-                    .into_par_iter()
-                    .map(|i| closest[i].min(sq_dist(data.row(i), data.row(c))))
-                    .collect();
+            .zip(sq_dists(data, &norms, &candidates))
+            .map(|(&c, mut dists)| {
+                for (d, &old) in dists.iter_mut().zip(&closest) {
+                    *d = d.min(old);
+                }
                 let pot: f64 = dists.iter().map(|&d| d as f64).sum();
                 (c, dists, pot)
             })
@@ -181,6 +182,37 @@ pub fn plus_plus(data: &Matrix, k: usize, rng: &mut Rng) -> Matrix {
         potential = best_potential;
     }
     data.select(&centres)
+}
+
+/// For each row index in `of`, the squared distance of every row of `data` to that row
+/// (`norms` holds the rows' squared lengths), computed in blocks of rows side by side.
+fn sq_dists(data: &Matrix, norms: &[f32], of: &[usize]) -> Vec<Vec<f32>> {
+    const BLOCK: usize = 1024;
+    let d = data.dim();
+    let picked = data.select(of);
+    let blocks: Vec<Vec<f32>> = data
+        .as_slice()
+        .par_chunks(BLOCK * d)
+        .enumerate()
+        .map(|(b, block)| {
+            let mut products = dots(block, picked.as_slice(), d);
+            for (r, row) in products.chunks_exact_mut(of.len()).enumerate() {
+                let xx = norms[b * BLOCK + r];
+                for (p, &c) in row.iter_mut().zip(of) {
+                    *p = (xx + norms[c] - 2.0 * *p).max(0.0);
+                }
+            }
+            products
+        })
+        .collect();
+    (0..of.len())
+        .map(|t| {
+            blocks
+                .iter()
+                .flat_map(|b| b.iter().skip(t).step_by(of.len()).copied())
+                .collect()
+        })
+        .collect()
 }
 
 fn draw(weights: &[f32], total: f64, rng: &mut Rng) -> usize {
@@ -196,25 +228,38 @@ fn draw(weights: &[f32], total: f64, rng: &mut Rng) -> usize {
 }
 
 /// Nearest centre of each row and its squared distance (via ‖x‖² + ‖c‖² − 2x·c).
+/// The x·c products come from a matrix product over blocks of rows, side by side on rayon's
+/// threads; ties go to the lowest centre.
 pub fn assign(data: &Matrix, centroids: &Matrix) -> (Vec<usize>, Vec<f32>) {
-    let norms: Vec<f32> = (0..centroids.rows())
+    /// Rows per matrix product: the block and the k × d centres stay in cache.
+    const BLOCK: usize = 256;
+    let (d, k) = (data.dim(), centroids.rows());
+    let norms: Vec<f32> = (0..k)
         .map(|c| dot(centroids.row(c), centroids.row(c)))
         .collect();
-    (0..data.rows())
-        .into_par_iter()
-        .map(|i| {
-            let x = data.row(i);
-            let xx = dot(x, x);
-            let mut best = (0, f32::INFINITY);
-            for (c, cc) in norms.iter().enumerate() {
-                let d = (xx + cc - 2.0 * dot(x, centroids.row(c))).max(0.0);
-                if d < best.1 {
-                    best = (c, d);
-                }
-            }
-            best
+    let blocks: Vec<Vec<(usize, f32)>> = data
+        .as_slice()
+        .par_chunks(BLOCK * d)
+        .map(|block| {
+            let products = dots(block, centroids.as_slice(), d);
+            block
+                .chunks_exact(d)
+                .zip(products.chunks_exact(k))
+                .map(|(x, xc)| {
+                    let xx = dot(x, x);
+                    let mut best = (0, f32::INFINITY);
+                    for (c, (cc, p)) in norms.iter().zip(xc).enumerate() {
+                        let dist = (xx + cc - 2.0 * p).max(0.0);
+                        if dist < best.1 {
+                            best = (c, dist);
+                        }
+                    }
+                    best
+                })
+                .collect()
         })
-        .unzip()
+        .collect();
+    blocks.into_iter().flatten().unzip()
 }
 
 fn lloyd(data: &Matrix, mut centroids: Matrix, max_iter: usize, tol: f64) -> KMeansFit {
@@ -369,6 +414,31 @@ mod tests {
             err.to_string().contains("5 clusters") && err.to_string().contains("3"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn assign_picks_the_nearest_centre_of_every_row() {
+        // More rows than one block, unit rows as the pipeline gives them.
+        let mut rng = Rng::new(11);
+        let (n, k, d) = (1000, 13, 24);
+        let mut data =
+            Matrix::new((0..n * d).map(|_| rng.next_f64() as f32 - 0.5).collect(), d).unwrap();
+        data.normalize_rows();
+        let centroids = data.select(&(0..k).map(|c| c * 71).collect::<Vec<_>>());
+        let (labels, dists) = assign(&data, &centroids);
+        for i in 0..n {
+            let exact: Vec<f32> = (0..k)
+                .map(|c| sq_dist(data.row(i), centroids.row(c)))
+                .collect();
+            let best = exact.iter().copied().fold(f32::INFINITY, f32::min);
+            // The chosen centre is the nearest, up to rounding of the expanded distance.
+            assert!(
+                exact[labels[i]] <= best + 1e-5,
+                "row {i}: {} vs {best}",
+                exact[labels[i]]
+            );
+            assert!((dists[i] - exact[labels[i]]).abs() < 1e-5, "row {i}");
+        }
     }
 
     #[test]
