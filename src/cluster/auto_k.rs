@@ -4,7 +4,8 @@
 use super::kmeans::{self, KMeansParams};
 use super::rng::Rng;
 use super::ClusterError;
-use crate::matrix::{dot, Matrix};
+use crate::matrix::{dots, Matrix};
+use rayon::prelude::*;
 
 /// The silhouette of one k.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -31,9 +32,13 @@ pub fn choose_k(
     rows.sort_unstable();
     let s = data.select(&rows);
     let m = s.rows();
-    // Cosine distances between sample rows (rows are unit length).
-    let dist: Vec<f32> = (0..m * m)
-        .map(|ij| 1.0 - dot(s.row(ij / m), s.row(ij % m)))
+    // Cosine distances between sample rows (rows are unit length), from one matrix product
+    // computed in blocks of rows side by side.
+    let d = s.dim();
+    let dist: Vec<f32> = s
+        .as_slice()
+        .par_chunks(64 * d)
+        .flat_map_iter(|block| dots(block, s.as_slice(), d).into_iter().map(|p| 1.0 - p))
         .collect();
     let (lo, hi) = (*range.start().max(&2), (*range.end()).min(m - 1));
     if lo > hi {
@@ -64,26 +69,32 @@ pub fn silhouette(dist: &[f32], labels: &[usize], k: usize) -> f64 {
     for &l in labels {
         sizes[l] += 1;
     }
-    let mut total = 0f64;
-    for i in 0..m {
-        let mut sums = vec![0f64; k];
-        for j in 0..m {
-            sums[labels[j]] += dist[i * m + j] as f64;
-        }
-        let own = labels[i];
-        if sizes[own] <= 1 {
-            continue; // silhouette of a singleton is 0
-        }
-        let a = sums[own] / (sizes[own] - 1) as f64;
-        let b = (0..k)
-            .filter(|&c| c != own && sizes[c] > 0)
-            .map(|c| sums[c] / sizes[c] as f64)
-            .fold(f64::INFINITY, f64::min);
-        if b.is_finite() {
-            total += (b - a) / a.max(b).max(1e-12);
-        }
-    }
-    total / m as f64
+    // Each point's term on rayon's threads; summed in point order, so the result does not
+    // depend on the number of threads.
+    let terms: Vec<f64> = (0..m)
+        .into_par_iter()
+        .map(|i| {
+            let mut sums = vec![0f64; k];
+            for (j, &l) in labels.iter().enumerate() {
+                sums[l] += dist[i * m + j] as f64;
+            }
+            let own = labels[i];
+            if sizes[own] <= 1 {
+                return 0.0; // silhouette of a singleton is 0
+            }
+            let a = sums[own] / (sizes[own] - 1) as f64;
+            let b = (0..k)
+                .filter(|&c| c != own && sizes[c] > 0)
+                .map(|c| sums[c] / sizes[c] as f64)
+                .fold(f64::INFINITY, f64::min);
+            if b.is_finite() {
+                (b - a) / a.max(b).max(1e-12)
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    terms.iter().sum::<f64>() / m as f64
 }
 
 #[cfg(test)]

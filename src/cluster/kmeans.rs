@@ -148,7 +148,7 @@ fn mean_variance(data: &Matrix) -> f64 {
 pub fn plus_plus(data: &Matrix, k: usize, rng: &mut Rng) -> Matrix {
     let n = data.rows();
     let trials = 2 + (k as f64).ln().floor() as usize;
-    let norms: Vec<f32> = (0..n).map(|i| dot(data.row(i), data.row(i))).collect();
+    let norms = row_norms(data);
     let first = rng.below(n);
     let mut centres = vec![first];
     let mut closest = sq_dists(data, &norms, &[first])
@@ -231,6 +231,18 @@ fn draw(weights: &[f32], total: f64, rng: &mut Rng) -> usize {
 /// The x·c products come from a matrix product over blocks of rows, side by side on rayon's
 /// threads; ties go to the lowest centre.
 pub fn assign(data: &Matrix, centroids: &Matrix) -> (Vec<usize>, Vec<f32>) {
+    assign_normed(data, &row_norms(data), centroids)
+}
+
+/// Each row's squared length.
+fn row_norms(data: &Matrix) -> Vec<f32> {
+    (0..data.rows())
+        .map(|i| dot(data.row(i), data.row(i)))
+        .collect()
+}
+
+/// [`assign`] with the rows' squared lengths given (Lloyd's loop computes them once).
+fn assign_normed(data: &Matrix, row_norms: &[f32], centroids: &Matrix) -> (Vec<usize>, Vec<f32>) {
     /// Rows per matrix product: the block and the k × d centres stay in cache.
     const BLOCK: usize = 256;
     let (d, k) = (data.dim(), centroids.rows());
@@ -240,13 +252,13 @@ pub fn assign(data: &Matrix, centroids: &Matrix) -> (Vec<usize>, Vec<f32>) {
     let blocks: Vec<Vec<(usize, f32)>> = data
         .as_slice()
         .par_chunks(BLOCK * d)
-        .map(|block| {
+        .zip(row_norms.par_chunks(BLOCK))
+        .map(|(block, block_norms)| {
             let products = dots(block, centroids.as_slice(), d);
-            block
-                .chunks_exact(d)
+            block_norms
+                .iter()
                 .zip(products.chunks_exact(k))
-                .map(|(x, xc)| {
-                    let xx = dot(x, x);
+                .map(|(&xx, xc)| {
                     let mut best = (0, f32::INFINITY);
                     for (c, (cc, p)) in norms.iter().zip(xc).enumerate() {
                         let dist = (xx + cc - 2.0 * p).max(0.0);
@@ -266,9 +278,10 @@ fn lloyd(data: &Matrix, mut centroids: Matrix, max_iter: usize, tol: f64) -> KMe
     let (k, d) = (centroids.rows(), data.dim());
     let mut labels = Vec::new();
     let mut iterations = 0;
+    let norms = row_norms(data);
     for _ in 0..max_iter {
         iterations += 1;
-        let (new_labels, dists) = assign(data, &centroids);
+        let (new_labels, dists) = assign_normed(data, &norms, &centroids);
         let mut sums = vec![0f64; k * d];
         let mut counts = vec![0usize; k];
         for (i, &c) in new_labels.iter().enumerate() {
@@ -307,7 +320,7 @@ fn lloyd(data: &Matrix, mut centroids: Matrix, max_iter: usize, tol: f64) -> KMe
         }
     }
     // Final assignment against the final centres, so labels and inertia agree.
-    let (labels, dists) = assign(data, &centroids);
+    let (labels, dists) = assign_normed(data, &norms, &centroids);
     KMeansFit {
         labels,
         inertia: dists.iter().map(|&v| v as f64).sum(),
