@@ -7,6 +7,7 @@ pub mod words;
 
 use crate::cluster::{centroids, Assignments};
 use crate::matrix::{dot, Matrix};
+use rayon::prelude::*;
 
 /// Settings for naming topics.
 #[derive(Clone, Debug)]
@@ -69,10 +70,11 @@ pub fn build(
 ) -> TopicModel {
     let members = assignments.members();
     let centroids = centroids(data, assignments);
+    // Each document's terms on rayon's threads (collected in order: the same result).
     let classes: Vec<Vec<Vec<String>>> = members
         .iter()
         .map(|rows| {
-            rows.iter()
+            rows.par_iter()
                 .map(|&i| words::terms(&texts[i], &params.extra_stop_words))
                 .collect()
         })
