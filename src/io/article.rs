@@ -166,6 +166,24 @@ pub(crate) struct ColumnPlan {
 impl ColumnPlan {
     /// Matches `names` (the input's columns, in order) against `fields`. Columns named `_` are ignored.
     pub fn new(path: &Path, names: &[String], fields: &FieldMap) -> Result<Self, ReadError> {
+        let columns_err = |message: String| ReadError::Columns {
+            path: path.to_path_buf(),
+            message,
+        };
+        // Two columns of one name: which one a field means is unclear, and passed through they
+        // would make an output that pandas and pyarrow refuse to read.
+        for (i, name) in names.iter().enumerate() {
+            if name == "_" || name.is_empty() {
+                continue;
+            }
+            if let Some(j) = names[i + 1..].iter().position(|n| n == name) {
+                return Err(columns_err(format!(
+                    "column '{name}' appears twice (columns {} and {}): rename one, or ignore it with --columns and _",
+                    i + 1,
+                    i + j + 2
+                )));
+            }
+        }
         let mut index = [None; 5];
         for (slot, field) in Field::ALL.into_iter().enumerate() {
             let wanted = fields.column(field);
@@ -196,6 +214,17 @@ impl ColumnPlan {
         let extra: Vec<usize> = (0..names.len())
             .filter(|i| !used.contains(i) && names[*i] != "_" && !names[*i].is_empty())
             .collect();
+        // A passed-through column named like an output column is renamed `input_…`; that name
+        // must not be another passed-through column's.
+        for &i in &extra {
+            let out = super::embeddings_out::output_name(&names[i]);
+            if out != names[i] && extra.iter().any(|&j| names[j] == out) {
+                return Err(columns_err(format!(
+                    "column '{}' would be written as '{out}', which is also a column: rename one",
+                    names[i]
+                )));
+            }
+        }
         let columns = InputColumns {
             has_date: index[3].is_some(),
             has_label: index[4].is_some(),
@@ -331,6 +360,30 @@ mod tests {
         assert_eq!(map.column(Field::Text), "description");
         assert_eq!(map.column(Field::Title), "title");
         assert!(map.knows("description") && map.knows("label") && !map.knows("body"));
+    }
+
+    #[test]
+    fn plan_refuses_column_names_the_output_could_not_keep_apart() {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let p = Path::new("x.csv");
+        let plan = |v: &[&str], map: &FieldMap| ColumnPlan::new(p, &names(v), map);
+        let none = FieldMap::default();
+        let err = plan(&["id", "title", "src", "src"], &none).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("column 'src' appears twice (columns 3 and 4)"),
+            "{err}"
+        );
+        // Ignored columns may repeat.
+        assert!(plan(&["_", "title", "_"], &none).is_ok());
+        // `text` is an output column: a passed-through `text` becomes `input_text` ...
+        let body = FieldMap::new(vec!["text=body".parse().unwrap()]);
+        let ok = plan(&["title", "text", "body"], &body).unwrap();
+        assert_eq!(ok.columns.extra, ["text"]);
+        assert_eq!(crate::io::embeddings_out::output_name("text"), "input_text");
+        // ... which must not be another passed-through column's name.
+        let err = plan(&["title", "text", "body", "input_text"], &body).unwrap_err();
+        assert!(err.to_string().contains("written as 'input_text'"), "{err}");
     }
 
     #[test]

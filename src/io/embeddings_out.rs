@@ -21,9 +21,10 @@ use super::{Article, InputColumns};
 const ROW_GROUP_ROWS: usize = 16 * 1024;
 
 /// Column names the output itself uses; passed-through input columns with these names get an `input_` prefix.
-pub const RESERVED: [&str; 7] = [
+pub const RESERVED: [&str; 8] = [
     "id",
     "title",
+    "text",
     "date",
     "label",
     "n_tokens",
@@ -86,7 +87,8 @@ pub fn schema(columns: &InputColumns, dim: usize) -> Schema {
     Schema::new(fields)
 }
 
-fn output_name(name: &str) -> String {
+/// The output column of a passed-through input column: `input_` before a name the output uses.
+pub(crate) fn output_name(name: &str) -> String {
     if RESERVED.contains(&name) {
         format!("input_{name}")
     } else {
