@@ -8,16 +8,22 @@ use std::sync::Arc;
 use arrow_array::builder::{BooleanBuilder, Int32Builder, StringBuilder};
 use arrow_array::{ArrayRef, FixedSizeListArray, Float32Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use parquet::arrow::arrow_writer::{
+    compute_leaves, ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory,
+};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
+use rayon::prelude::*;
 
 use super::atomic::AtomicFile;
 use super::{Article, InputColumns};
 
-/// Rows per Parquet row group: bounds the writer's memory (about 1.5 KiB a row at 384-d).
+/// Rows per Parquet row group, at least (a group closes after the write that reaches it):
+/// bounds the writer's memory (about 1.5 KiB a row at 384-d).
 const ROW_GROUP_ROWS: usize = 16 * 1024;
 
 /// Column names the output itself uses; passed-through input columns with these names get an `input_` prefix.
@@ -48,15 +54,20 @@ pub struct EmbeddedArticle {
 }
 
 /// Writes embedded articles batch by batch; the file appears under its name only after [`finish`](Self::finish).
+/// Each Parquet column is encoded on its own rayon task (the vectors' list levels beside the
+/// texts' compression), and each row group is synced to the disk once written.
 pub struct EmbeddingsWriter {
     path: PathBuf,
     guard: AtomicFile,
-    writer: ArrowWriter<File>,
+    file: SerializedFileWriter<File>,
+    factory: ArrowRowGroupWriterFactory,
+    /// The open row group's column writers (one per Parquet leaf column) and its rows.
+    group: Option<(Vec<ArrowColumnWriter>, usize)>,
     schema: SchemaRef,
     columns: InputColumns,
     dim: usize,
     rows: u64,
-    /// Row groups already flushed to the disk (see [`EmbeddingsWriter::write`]).
+    /// Row groups written and synced.
     synced_groups: usize,
 }
 
@@ -132,12 +143,17 @@ impl EmbeddingsWriter {
             .set_column_statistics_enabled(embedding_path(), EnabledStatistics::None)
             .set_column_compression(embedding_path(), Compression::UNCOMPRESSED)
             .build();
-        let writer = ArrowWriter::try_new(file, schema.clone(), Some(props))
+        // ArrowWriter sets up the Parquet schema and the Arrow schema in the footer; its parts
+        // then encode the columns side by side.
+        let (file, factory) = ArrowWriter::try_new(file, schema.clone(), Some(props))
+            .and_then(|w| w.into_serialized_writer())
             .map_err(|e| err(e.to_string()))?;
         Ok(Self {
             path: path.to_path_buf(),
             guard,
-            writer,
+            file,
+            factory,
+            group: None,
             schema,
             columns: columns.clone(),
             dim,
@@ -196,16 +212,62 @@ impl EmbeddingsWriter {
             .map_err(|e| self.err(e))?;
         arrays.push(Arc::new(list));
         let batch = RecordBatch::try_new(self.schema.clone(), arrays).map_err(|e| self.err(e))?;
-        self.writer.write(&batch).map_err(|e| self.err(e))?;
-        self.rows += rows.len() as u64;
-        // Each row group the writer has flushed goes to the disk now, so that `finish` syncs
-        // only the last one: the job ends that much sooner when this runs on its own thread
-        // (measured here: 120 MiB took 0.04 s to sync at the end, 0.003 s once synced as written).
-        let groups = self.writer.flushed_row_groups().len();
-        if groups > self.synced_groups {
-            self.writer.inner().sync_data().map_err(|e| self.err(e))?;
-            self.synced_groups = groups;
+        if self.group.is_none() {
+            let writers = self
+                .factory
+                .create_column_writers(self.synced_groups)
+                .map_err(|e| self.err(e))?;
+            self.group = Some((writers, 0));
         }
+        let (writers, group_rows) = self.group.as_mut().expect("opened above");
+        // Every output column is one Parquet leaf column (the list of floats included), so
+        // column i has writer i; its levels and values are computed in its own task too.
+        debug_assert_eq!(writers.len(), batch.num_columns());
+        writers
+            .par_iter_mut()
+            .zip(self.schema.fields().par_iter().zip(batch.columns()))
+            .try_for_each(|(writer, (field, column))| {
+                compute_leaves(field, column)?
+                    .iter()
+                    .try_for_each(|leaf| writer.write(leaf))
+            })
+            .map_err(|e| WriteError {
+                path: self.path.clone(),
+                message: e.to_string(),
+            })?;
+        *group_rows += rows.len();
+        self.rows += rows.len() as u64;
+        if *group_rows >= ROW_GROUP_ROWS {
+            self.close_group()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the open row group to the file and syncs it, so that `finish` syncs only the
+    /// last one: the job ends that much sooner when this runs on its own thread (measured
+    /// here: 120 MiB took 0.04 s to sync at the end, 0.003 s once synced as written).
+    fn close_group(&mut self) -> Result<(), WriteError> {
+        let Some((writers, _)) = self.group.take() else {
+            return Ok(());
+        };
+        let chunks: Vec<ArrowColumnChunk> = writers
+            .into_par_iter()
+            .map(ArrowColumnWriter::close)
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.err(e))?;
+        let path = &self.path;
+        let err = |e: &dyn std::fmt::Display| WriteError {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        let mut group = self.file.next_row_group().map_err(|e| err(&e))?;
+        for chunk in chunks {
+            chunk.append_to_row_group(&mut group).map_err(|e| err(&e))?;
+        }
+        group.close().map_err(|e| err(&e))?;
+        self.file.flush().map_err(|e| self.err(e))?;
+        self.file.inner().sync_data().map_err(|e| self.err(e))?;
+        self.synced_groups += 1;
         Ok(())
     }
 
@@ -221,19 +283,17 @@ impl EmbeddingsWriter {
         self.rows
     }
 
-    /// Writes the footer, syncs and renames the file into place.
-    pub fn finish(self) -> Result<PathBuf, WriteError> {
+    /// Writes the last row group and the footer, syncs and renames the file into place.
+    pub fn finish(mut self) -> Result<PathBuf, WriteError> {
+        self.close_group()?;
         let Self {
-            path,
-            guard,
-            writer,
-            ..
+            path, guard, file, ..
         } = self;
         let err = |message: String| WriteError {
             path: path.clone(),
             message,
         };
-        let file = writer.into_inner().map_err(|e| err(e.to_string()))?;
+        let file = file.into_inner().map_err(|e| err(e.to_string()))?;
         file.sync_all().map_err(|e| err(e.to_string()))?;
         drop(file);
         guard.commit().map_err(|e| err(e.to_string()))
@@ -281,7 +341,7 @@ mod tests {
             next = end;
         }
         assert_eq!(w.synced_groups, 2, "two full row groups flushed and synced");
-        assert_eq!(w.writer.flushed_row_groups().len(), 2);
+        assert_eq!(w.file.flushed_row_groups().len(), 2);
         assert!(!out.exists(), "the file appears only when finished");
         w.finish().unwrap();
 
