@@ -10,7 +10,8 @@
 # 2. whole embed jobs (file to Parquet, wall time) on cuda f32/f16/bf16 for 7,600 texts and for
 #    the same texts 10, 30 and 100 times over (76,000 to 760,000; f16 at 76,000 three times, once
 #    with -v: every batch's time, and main-to-exit time against the wall; once more freeing
-#    the GPU before exiting, NEWSCLUST_TEARDOWN=1), f16/bf16 with
+#    the GPU before exiting, NEWSCLUST_TEARDOWN=1; once without loading cuBLAS beside the
+#    driver's initialisation, NEWSCLUST_CUDA_PRELOAD=0), f16/bf16 with
 #    attention on tensor cores, with the next batch queued before the last is back
 #    (NEWSCLUST_OVERLAP=1), both, and CPU f32 on 500;
 # 3. GPU vs CPU k-means, `--device cuda:7`, and a run with the GPU hidden (CPU fallback);
@@ -66,7 +67,7 @@ cat "$OUT/machine.txt"
 
 # A whole job, timed from outside; JOB_ENV="VAR=value ..." sets its environment.
 job() { name=$1; shift; start=$(date +%s.%N); step "$name" env ${JOB_ENV:-} "$bin" embed "$@" 2> "$OUT/$name.log"; end=$(date +%s.%N);
-  "$PY" -c "print('$name: %.2f s wall' % ($end - $start))" | tee -a "$OUT/jobs.txt"; grep -E "INFO wrote|from main to exit|freed in|footer|last rows" "$OUT/$name.log" | tee -a "$OUT/jobs.txt"; }
+  "$PY" -c "print('$name: %.2f s wall' % ($end - $start))" | tee -a "$OUT/jobs.txt"; grep -E "INFO wrote|from main to exit|freed in|footer|last rows|libraries loaded" "$OUT/$name.log" | tee -a "$OUT/jobs.txt"; }
 # 0. A new machine's jobs: nothing compiled yet in the driver's JIT cache (an empty one each).
 # The first also pays for the machine's first CUDA use: compare the second and the third.
 mkdir -p /tmp/jit-empty-1 /tmp/jit-empty-2 /tmp/jit-empty-3
@@ -104,6 +105,8 @@ job embed_cuda_f16_x10_verbose -v -i /tmp/ag_x10.csv $cols_x10 -m "$model" --dev
 # The same, freeing the model, the GPU's memory and its context before exiting, as before the
 # command line exited at once (`_exit`) instead.
 JOB_ENV="NEWSCLUST_TEARDOWN=1" job embed_cuda_f16_x10_teardown -v -i /tmp/ag_x10.csv $cols_x10 -m "$model" --device cuda --dtype f16 -o /tmp/emb_x10.parquet
+# And without loading cuBLAS and cuRAND beside the driver's initialisation.
+JOB_ENV="NEWSCLUST_CUDA_PRELOAD=0" job embed_cuda_f16_x10_no_preload -v -i /tmp/ag_x10.csv $cols_x10 -m "$model" --device cuda --dtype f16 -o /tmp/emb_x10.parquet
 job embed_cuda_bf16_x10 -i /tmp/ag_x10.csv $cols_x10 -m "$model" --device cuda --dtype bf16 -o /tmp/emb_x10.parquet
 job embed_cuda_f16_tc_x10 -i /tmp/ag_x10.csv $cols_x10 -m "$model" --device cuda --dtype f16 --attention tensor-cores -o /tmp/emb_x10.parquet
 job embed_cuda_f16_tc_x10_again -v -i /tmp/ag_x10.csv $cols_x10 -m "$model" --device cuda --dtype f16 --attention tensor-cores -o /tmp/emb_x10.parquet
