@@ -291,6 +291,8 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 fn main() -> ExitCode {
     let started = std::time::Instant::now();
+    // Before any other thread exists: they all inherit the blocked signals.
+    handle_interrupts();
     // candle allocates a fresh buffer for every tensor op; returning freed memory to the OS makes
     // each new buffer page-fault and be zeroed by the kernel (15% of CPU embedding time).
     // SAFETY: sets a process-wide allocator option; no other thread runs yet.
@@ -314,6 +316,41 @@ fn main() -> ExitCode {
         }
     };
     exit(code, kept, started)
+}
+
+/// Ctrl-C (SIGINT), SIGTERM and SIGHUP are blocked in every thread and awaited by one of their
+/// own: on one, the temporary files of outputs still being written are removed (destructors do
+/// not run on a signal, so they would stay behind as hidden `.NAME.PID.tmp` files) and the
+/// process exits with 128 + the signal's number, as shells report a signal's end.
+fn handle_interrupts() {
+    // SAFETY: plain libc signal-set calls on a local set; the mask is changed before any other
+    // thread starts, and the waiting thread only removes files and ends the process.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+            libc::sigaddset(&mut set, signal);
+        }
+        if libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
+            return;
+        }
+        let waiting = std::thread::Builder::new()
+            .name("signals".into())
+            .spawn(move || {
+                let mut signal = 0;
+                if libc::sigwait(&set, &mut signal) == 0 {
+                    let removed = newsclust::io::atomic::remove_unfinished();
+                    eprintln!(
+                        "\nnewsclust: stopped by signal {signal}; {removed} unfinished output file(s) removed"
+                    );
+                    libc::_exit(128 + signal);
+                }
+            });
+        if waiting.is_err() {
+            // No thread to wait for them: let the signals act as they do by default.
+            libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        }
+    }
 }
 
 /// The error and its causes, each cause only where the message does not already say it (our

@@ -573,3 +573,58 @@ fn zero_counts_are_refused_naming_the_flag() {
         assert_no_output(&out);
     }
 }
+
+#[test]
+fn an_interrupted_job_leaves_no_file_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    // Enough texts that the CPU is still embedding when the signal comes.
+    let mut csv = String::from("id,title,text\n");
+    for i in 0..4000 {
+        csv.push_str(&format!(
+            "{i},Chip makers and cloud firms report quarter {i},Revenue moved as data centre demand grew in region {i}.\n"
+        ));
+    }
+    let input = write(dir.path(), "in.csv", csv.as_bytes());
+    let out_dir = dir.path().join("out");
+    let out = out_dir.join("o.parquet");
+    let model = model_dir();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_newsclust"))
+        .args(["embed", "-q", "--input", &input, "--model"])
+        .arg(&model)
+        .arg("--out")
+        .arg(&out)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the output's temporary file exists: the job is writing.
+    let started = std::time::Instant::now();
+    let temp_exists = || {
+        std::fs::read_dir(&out_dir)
+            .map(|d| {
+                d.flatten()
+                    .any(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            })
+            .unwrap_or(false)
+    };
+    while !temp_exists() {
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "no temporary file appeared"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("1 unfinished output file(s) removed"),
+        "{stderr}"
+    );
+    let left: Vec<_> = std::fs::read_dir(&out_dir).unwrap().flatten().collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

@@ -3,6 +3,26 @@
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+/// The temporary files of outputs being written, for [`remove_unfinished`].
+static UNFINISHED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn unfinished() -> MutexGuard<'static, Vec<PathBuf>> {
+    UNFINISHED.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Removes the temporary files of every output still being written and returns how many there
+/// were: for a process about to end on a signal, whose destructors will not run (the command
+/// line calls it on Ctrl-C). A file being committed at that moment is either already in place,
+/// complete, or removed.
+pub fn remove_unfinished() -> usize {
+    let list = unfinished();
+    for path in list.iter() {
+        let _ = std::fs::remove_file(path);
+    }
+    list.len()
+}
 
 /// A file being written under a temporary name next to its final path. Dropped without
 /// [`AtomicFile::commit`], it removes the temporary file, so no partial output is left behind.
@@ -41,6 +61,7 @@ impl AtomicFile {
             .to_string_lossy();
         let temp_path = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
         let file = File::create(&temp_path)?;
+        unfinished().push(temp_path.clone());
         Ok((
             Self {
                 final_path: path.to_path_buf(),
@@ -61,6 +82,10 @@ impl AtomicFile {
         self.committed = true;
         Ok(self.final_path.clone())
     }
+
+    fn forget(&self) {
+        unfinished().retain(|p| p != &self.temp_path);
+    }
 }
 
 impl Drop for AtomicFile {
@@ -68,6 +93,7 @@ impl Drop for AtomicFile {
         if !self.committed {
             let _ = std::fs::remove_file(&self.temp_path);
         }
+        self.forget();
     }
 }
 
@@ -105,5 +131,18 @@ mod tests {
         assert!(temp.exists());
         drop(guard);
         assert!(!temp.exists() && !other.exists());
+        assert!(!unfinished().contains(&temp), "a dropped file is forgotten");
+        // What an interrupted process removes (remove_unfinished; tests/cli.rs interrupts a
+        // job): files being written, not committed ones. (Calling it here would remove the
+        // files of tests running beside this one.)
+        let third = dir.path().join("third.bin");
+        let (guard, _f) = AtomicFile::create(&third).unwrap();
+        let temp = guard.temp_path().to_path_buf();
+        assert!(unfinished().contains(&temp));
+        guard.commit().unwrap();
+        assert!(
+            !unfinished().contains(&temp),
+            "a committed file is forgotten"
+        );
     }
 }
