@@ -588,7 +588,7 @@ fn an_interrupted_job_leaves_no_file_behind() {
     let out_dir = dir.path().join("out");
     let out = out_dir.join("o.parquet");
     let model = model_dir();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_newsclust"))
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_newsclust"))
         .args(["embed", "-q", "--input", &input, "--model"])
         .arg(&model)
         .arg("--out")
