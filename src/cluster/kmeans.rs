@@ -144,7 +144,7 @@ fn mean_variance(data: &Matrix) -> f64 {
 
 /// Greedy k-means++: each new centre is the best (lowest potential) of 2 + ln k candidates drawn
 /// with probability proportional to the squared distance to the nearest chosen centre. Distances
-/// are ‖x‖² + ‖c‖² − 2x·c, the x·c of all candidates from one matrix product, as in [`assign`].
+/// come from [`sq_dist_matrix`], all candidates in one matrix product, as in [`assign`].
 pub fn plus_plus(data: &Matrix, k: usize, rng: &mut Rng) -> Matrix {
     let n = data.rows();
     let trials = 2 + (k as f64).ln().floor() as usize;
@@ -185,34 +185,40 @@ pub fn plus_plus(data: &Matrix, k: usize, rng: &mut Rng) -> Matrix {
 }
 
 /// For each row index in `of`, the squared distance of every row of `data` to that row
-/// (`norms` holds the rows' squared lengths), computed in blocks of rows side by side.
+/// (`norms` holds the rows' squared lengths).
 fn sq_dists(data: &Matrix, norms: &[f32], of: &[usize]) -> Vec<Vec<f32>> {
-    const BLOCK: usize = 1024;
+    let all = sq_dist_matrix(data, norms, &data.select(of));
+    (0..of.len())
+        .map(|t| all.iter().skip(t).step_by(of.len()).copied().collect())
+        .collect()
+}
+
+/// The squared distance of every row of `data` (`norms`: their squared lengths) to every row of
+/// `centres`, as ‖x‖² + ‖c‖² − 2x·c: a rows × centres row-major matrix. The x·c come from matrix
+/// products over blocks of rows (the block and the centres stay in cache), side by side on
+/// rayon's threads.
+fn sq_dist_matrix(data: &Matrix, norms: &[f32], centres: &Matrix) -> Vec<f32> {
+    const BLOCK: usize = 256;
     let d = data.dim();
-    let picked = data.select(of);
+    let centre_norms = row_norms(centres);
     let blocks: Vec<Vec<f32>> = data
         .as_slice()
         .par_chunks(BLOCK * d)
-        .enumerate()
-        .map(|(b, block)| {
-            let mut products = dots(block, picked.as_slice(), d);
-            for (r, row) in products.chunks_exact_mut(of.len()).enumerate() {
-                let xx = norms[b * BLOCK + r];
-                for (p, &c) in row.iter_mut().zip(of) {
-                    *p = (xx + norms[c] - 2.0 * *p).max(0.0);
+        .zip(norms.par_chunks(BLOCK))
+        .map(|(block, block_norms)| {
+            let mut products = dots(block, centres.as_slice(), d);
+            for (row, &xx) in products
+                .chunks_exact_mut(centre_norms.len())
+                .zip(block_norms)
+            {
+                for (p, &cc) in row.iter_mut().zip(&centre_norms) {
+                    *p = (xx + cc - 2.0 * *p).max(0.0);
                 }
             }
             products
         })
         .collect();
-    (0..of.len())
-        .map(|t| {
-            blocks
-                .iter()
-                .flat_map(|b| b.iter().skip(t).step_by(of.len()).copied())
-                .collect()
-        })
-        .collect()
+    blocks.concat()
 }
 
 fn draw(weights: &[f32], total: f64, rng: &mut Rng) -> usize {
@@ -227,9 +233,8 @@ fn draw(weights: &[f32], total: f64, rng: &mut Rng) -> usize {
     weights.iter().rposition(|&w| w > 0.0).unwrap_or(0)
 }
 
-/// Nearest centre of each row and its squared distance (via ‖x‖² + ‖c‖² − 2x·c).
-/// The x·c products come from a matrix product over blocks of rows, side by side on rayon's
-/// threads; ties go to the lowest centre.
+/// Nearest centre of each row and its squared distance (see [`sq_dist_matrix`]); ties go to the
+/// lowest centre.
 pub fn assign(data: &Matrix, centroids: &Matrix) -> (Vec<usize>, Vec<f32>) {
     assign_normed(data, &row_norms(data), centroids)
 }
@@ -243,35 +248,18 @@ fn row_norms(data: &Matrix) -> Vec<f32> {
 
 /// [`assign`] with the rows' squared lengths given (Lloyd's loop computes them once).
 fn assign_normed(data: &Matrix, row_norms: &[f32], centroids: &Matrix) -> (Vec<usize>, Vec<f32>) {
-    /// Rows per matrix product: the block and the k × d centres stay in cache.
-    const BLOCK: usize = 256;
-    let (d, k) = (data.dim(), centroids.rows());
-    let norms: Vec<f32> = (0..k)
-        .map(|c| dot(centroids.row(c), centroids.row(c)))
-        .collect();
-    let blocks: Vec<Vec<(usize, f32)>> = data
-        .as_slice()
-        .par_chunks(BLOCK * d)
-        .zip(row_norms.par_chunks(BLOCK))
-        .map(|(block, block_norms)| {
-            let products = dots(block, centroids.as_slice(), d);
-            block_norms
-                .iter()
-                .zip(products.chunks_exact(k))
-                .map(|(&xx, xc)| {
-                    let mut best = (0, f32::INFINITY);
-                    for (c, (cc, p)) in norms.iter().zip(xc).enumerate() {
-                        let dist = (xx + cc - 2.0 * p).max(0.0);
-                        if dist < best.1 {
-                            best = (c, dist);
-                        }
-                    }
-                    best
-                })
-                .collect()
+    sq_dist_matrix(data, row_norms, centroids)
+        .par_chunks(centroids.rows())
+        .map(|dists| {
+            let mut best = (0, f32::INFINITY);
+            for (c, &dist) in dists.iter().enumerate() {
+                if dist < best.1 {
+                    best = (c, dist);
+                }
+            }
+            best
         })
-        .collect();
-    blocks.into_iter().flatten().unzip()
+        .unzip()
 }
 
 fn lloyd(data: &Matrix, mut centroids: Matrix, max_iter: usize, tol: f64) -> KMeansFit {
