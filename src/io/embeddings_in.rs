@@ -85,12 +85,16 @@ pub fn read(path: &Path) -> Result<EmbeddedDocs, EmbeddingsReadError> {
         })?),
         None => None,
     };
-    if let (Some(meta), Some(fixed)) = (meta_dim, declared) {
-        if meta != fixed {
-            return Err(err(format!(
-                "metadata says dimension {meta}, the embedding column has {fixed}"
-            )));
-        }
+    // The column's length against the metadata: before reading when the type fixes it, after
+    // reading the vectors otherwise.
+    let check_dim = |dim: usize| match meta_dim {
+        Some(meta) if meta != dim => Err(err(format!(
+            "metadata says dimension {meta}, the embedding column has {dim}"
+        ))),
+        _ => Ok(()),
+    };
+    if let Some(fixed) = declared {
+        check_dim(fixed)?;
     }
     for needed in ["id", "title"] {
         if schema.field_with_name(needed).is_err() {
@@ -139,12 +143,9 @@ pub fn read(path: &Path) -> Result<EmbeddedDocs, EmbeddingsReadError> {
         let first = docs.ids.len() - batch.num_rows();
         vectors(col, first, &mut dim, &mut values).map_err(&err)?;
     }
-    let dim = dim.or(declared).or(meta_dim).unwrap_or(1);
-    if let Some(meta) = meta_dim.filter(|&m| m != dim) {
-        return Err(err(format!(
-            "metadata says dimension {meta}, the embedding column has {dim}"
-        )));
-    }
+    // `dim` started as the declared length; without one and without rows, the metadata's.
+    let dim = dim.or(meta_dim).unwrap_or(1);
+    check_dim(dim)?;
     docs.embeddings =
         Matrix::new(values, dim).ok_or_else(|| err(format!("dimension {dim} is not usable")))?;
     Ok(docs)
