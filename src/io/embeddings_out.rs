@@ -45,6 +45,15 @@ pub struct WriteError {
     pub message: String,
 }
 
+impl WriteError {
+    fn new(path: &Path, e: impl std::fmt::Display) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        }
+    }
+}
+
 /// An article with what tokenizing found out about it.
 #[derive(Clone, Debug)]
 pub struct EmbeddedArticle {
@@ -120,11 +129,7 @@ impl EmbeddingsWriter {
         dim: usize,
         metadata: Vec<(String, String)>,
     ) -> Result<Self, WriteError> {
-        let err = |message: String| WriteError {
-            path: path.to_path_buf(),
-            message,
-        };
-        let (guard, file) = AtomicFile::create(path).map_err(|e| err(e.to_string()))?;
+        let (guard, file) = AtomicFile::create(path).map_err(|e| WriteError::new(path, e))?;
         let schema = Arc::new(schema(columns, dim));
         let kv = metadata
             .into_iter()
@@ -147,7 +152,7 @@ impl EmbeddingsWriter {
         // then encode the columns side by side.
         let (file, factory) = ArrowWriter::try_new(file, schema.clone(), Some(props))
             .and_then(|w| w.into_serialized_writer())
-            .map_err(|e| err(e.to_string()))?;
+            .map_err(|e| WriteError::new(path, e))?;
         Ok(Self {
             path: path.to_path_buf(),
             guard,
@@ -209,14 +214,15 @@ impl EmbeddingsWriter {
         let values = Arc::new(Float32Array::from(embeddings));
         let item = Arc::new(Field::new("item", DataType::Float32, false));
         let list = FixedSizeListArray::try_new(item, self.dim as i32, values, None)
-            .map_err(|e| self.err(e))?;
+            .map_err(|e| WriteError::new(&self.path, e))?;
         arrays.push(Arc::new(list));
-        let batch = RecordBatch::try_new(self.schema.clone(), arrays).map_err(|e| self.err(e))?;
+        let batch = RecordBatch::try_new(self.schema.clone(), arrays)
+            .map_err(|e| WriteError::new(&self.path, e))?;
         if self.group.is_none() {
             let writers = self
                 .factory
                 .create_column_writers(self.synced_groups)
-                .map_err(|e| self.err(e))?;
+                .map_err(|e| WriteError::new(&self.path, e))?;
             self.group = Some((writers, 0));
         }
         let (writers, group_rows) = self.group.as_mut().expect("opened above");
@@ -231,10 +237,7 @@ impl EmbeddingsWriter {
                     .iter()
                     .try_for_each(|leaf| writer.write(leaf))
             })
-            .map_err(|e| WriteError {
-                path: self.path.clone(),
-                message: e.to_string(),
-            })?;
+            .map_err(|e| WriteError::new(&self.path, e))?;
         *group_rows += rows.len();
         self.rows += rows.len() as u64;
         if *group_rows >= ROW_GROUP_ROWS {
@@ -254,28 +257,26 @@ impl EmbeddingsWriter {
             .into_par_iter()
             .map(ArrowColumnWriter::close)
             .collect::<Result<_, _>>()
-            .map_err(|e| self.err(e))?;
-        let path = &self.path;
-        let err = |e: &dyn std::fmt::Display| WriteError {
-            path: path.clone(),
-            message: e.to_string(),
-        };
-        let mut group = self.file.next_row_group().map_err(|e| err(&e))?;
+            .map_err(|e| WriteError::new(&self.path, e))?;
+        let mut group = self
+            .file
+            .next_row_group()
+            .map_err(|e| WriteError::new(&self.path, e))?;
         for chunk in chunks {
-            chunk.append_to_row_group(&mut group).map_err(|e| err(&e))?;
+            chunk
+                .append_to_row_group(&mut group)
+                .map_err(|e| WriteError::new(&self.path, e))?;
         }
-        group.close().map_err(|e| err(&e))?;
-        self.file.flush().map_err(|e| self.err(e))?;
-        self.file.inner().sync_data().map_err(|e| self.err(e))?;
+        group.close().map_err(|e| WriteError::new(&self.path, e))?;
+        self.file
+            .flush()
+            .map_err(|e| WriteError::new(&self.path, e))?;
+        self.file
+            .inner()
+            .sync_data()
+            .map_err(|e| WriteError::new(&self.path, e))?;
         self.synced_groups += 1;
         Ok(())
-    }
-
-    fn err(&self, e: impl std::fmt::Display) -> WriteError {
-        WriteError {
-            path: self.path.clone(),
-            message: e.to_string(),
-        }
     }
 
     /// Rows written so far.
@@ -289,14 +290,10 @@ impl EmbeddingsWriter {
         let Self {
             path, guard, file, ..
         } = self;
-        let err = |message: String| WriteError {
-            path: path.clone(),
-            message,
-        };
-        let file = file.into_inner().map_err(|e| err(e.to_string()))?;
-        file.sync_all().map_err(|e| err(e.to_string()))?;
+        let file = file.into_inner().map_err(|e| WriteError::new(&path, e))?;
+        file.sync_all().map_err(|e| WriteError::new(&path, e))?;
         drop(file);
-        guard.commit().map_err(|e| err(e.to_string()))
+        guard.commit().map_err(|e| WriteError::new(&path, e))
     }
 }
 
