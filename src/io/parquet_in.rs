@@ -91,13 +91,6 @@ fn castable(dt: &DataType) -> bool {
 /// the same instants labelled `+00:00`: Arrow stores every timestamp as a UTC instant, and
 /// naming zones would need the time zone database. Offsets and other columns stay as they are.
 fn utc_offset(column: &ArrayRef) -> ArrayRef {
-    use arrow_array::cast::AsArray;
-    use arrow_array::types::{
-        TimestampMicrosecondType as Us, TimestampMillisecondType as Ms,
-        TimestampNanosecondType as Ns, TimestampSecondType as S,
-    };
-    use arrow_schema::TimeUnit;
-    const UTC: &str = "+00:00";
     let DataType::Timestamp(unit, Some(tz)) = column.data_type() else {
         return column.clone();
     };
@@ -105,12 +98,9 @@ fn utc_offset(column: &ArrayRef) -> ArrayRef {
         // An offset ("+02:00") formats as it is.
         return column.clone();
     }
-    match unit {
-        TimeUnit::Second => Arc::new(column.as_primitive::<S>().clone().with_timezone(UTC)),
-        TimeUnit::Millisecond => Arc::new(column.as_primitive::<Ms>().clone().with_timezone(UTC)),
-        TimeUnit::Microsecond => Arc::new(column.as_primitive::<Us>().clone().with_timezone(UTC)),
-        TimeUnit::Nanosecond => Arc::new(column.as_primitive::<Ns>().clone().with_timezone(UTC)),
-    }
+    // Between time zones a cast relabels the instants, it does not move them.
+    let utc = DataType::Timestamp(*unit, Some("+00:00".into()));
+    arrow_cast::cast(column, &utc).unwrap_or_else(|_| column.clone())
 }
 
 struct ParquetItems {
