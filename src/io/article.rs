@@ -189,26 +189,20 @@ impl ColumnPlan {
             let wanted = fields.column(field);
             index[slot] = names.iter().position(|n| n == wanted);
             if index[slot].is_none() && fields.overridden(field) {
-                return Err(ReadError::Columns {
-                    path: path.to_path_buf(),
-                    message: format!(
-                        "--field {}={wanted}: there is no column '{wanted}' (columns: {})",
-                        field.name(),
-                        names.join(", ")
-                    ),
-                });
+                return Err(columns_err(format!(
+                    "--field {}={wanted}: there is no column '{wanted}' (columns: {})",
+                    field.name(),
+                    names.join(", ")
+                )));
             }
         }
         if index[1].is_none() && index[2].is_none() {
-            return Err(ReadError::Columns {
-                path: path.to_path_buf(),
-                message: format!(
-                    "no '{}' or '{}' column to embed (columns: {}); name them with --field title=COLUMN / --field text=COLUMN",
-                    fields.column(Field::Title),
-                    fields.column(Field::Text),
-                    names.join(", ")
-                ),
-            });
+            return Err(columns_err(format!(
+                "no '{}' or '{}' column to embed (columns: {}); name them with --field title=COLUMN / --field text=COLUMN",
+                fields.column(Field::Title),
+                fields.column(Field::Text),
+                names.join(", ")
+            )));
         }
         let used: Vec<usize> = index.iter().flatten().copied().collect();
         let extra: Vec<usize> = (0..names.len())

@@ -58,12 +58,10 @@ pub(super) fn open(
         .iter()
         .any(|k| k == options.fields.column(Field::Label));
     // Keys whose values reach the output: the text fields always, the others when in the first record.
+    let optional = [Field::Date, Field::Label].map(|f| options.fields.column(f));
     items.kept = names
         .iter()
-        .filter(|n| {
-            let optional = [Field::Date, Field::Label].map(|f| options.fields.column(f));
-            !optional.contains(&n.as_str()) || first_keys.contains(n)
-        })
+        .filter(|n| !optional.contains(&n.as_str()) || first_keys.contains(n))
         .cloned()
         .collect();
     items.names = names;
