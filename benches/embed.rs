@@ -30,7 +30,8 @@ fn texts() -> Vec<String> {
             ReadOptions::default(),
         )
     };
-    ArticleReader::texts(&path, &options, &TextSpec::default()).expect("bench input")
+    ArticleReader::texts(std::slice::from_ref(&path), &options, &TextSpec::default())
+        .expect("bench input")
 }
 
 fn model() -> LoadedModel {

@@ -19,7 +19,8 @@ use crate::pipeline::{LoadedModel, PipelineError};
 /// What `newsclust bench` runs.
 #[derive(Clone, Debug)]
 pub struct BenchJob {
-    pub input: PathBuf,
+    /// Input files and folders, read in this order.
+    pub inputs: Vec<PathBuf>,
     pub read: ReadOptions,
     pub text: TextSpec,
     pub model: String,
@@ -72,11 +73,12 @@ pub fn run_bench(job: &BenchJob) -> Result<Vec<BenchRow>, PipelineError> {
             "--repeat, --batch-size and --k must be at least 1".into(),
         ));
     }
-    let texts = ArticleReader::texts(&job.input, &job.read, &job.text)?;
+    let texts = ArticleReader::texts(&job.inputs, &job.read, &job.text)?;
     if texts.is_empty() {
+        let names: Vec<String> = job.inputs.iter().map(|p| p.display().to_string()).collect();
         return Err(PipelineError::Config(format!(
             "{}: no text to embed (no records, or every one bad or empty)",
-            job.input.display()
+            names.join(", ")
         )));
     }
     let mut rows = Vec::new();

@@ -166,9 +166,9 @@ struct RunArgs {
 
 #[derive(Args)]
 struct ClusterCmdArgs {
-    /// An `embed` output.
-    #[arg(long)]
-    embeddings: PathBuf,
+    /// `embed` outputs (or folders of them), clustered together; they must come from one model.
+    #[arg(long, required = true, num_args = 1.., value_name = "FILE")]
+    embeddings: Vec<PathBuf>,
     #[command(flatten)]
     cluster: ClusterArgs,
     /// Check the embeddings were made with this model (also used to embed --labels; default: the file's model).
@@ -203,9 +203,10 @@ struct EvalArgs {
 
 #[derive(Args)]
 struct InputArgs {
-    /// Input file: .csv, .jsonl or .parquet.
-    #[arg(long, short)]
-    input: PathBuf,
+    /// Input files or folders (.csv, .jsonl, .parquet; a folder: its files of those kinds, by
+    /// name), read in the order given; the first file's columns are the output's.
+    #[arg(long, short, required = true, num_args = 1.., value_name = "PATH")]
+    input: Vec<PathBuf>,
     /// Input format (auto: from the extension).
     #[arg(long, value_enum, default_value_t = InputFormat::Auto)]
     format: InputFormat,
@@ -439,8 +440,8 @@ fn embed(
     Ok(exit_code(&summary))
 }
 
-/// The input path, how to read it, and what text to embed, from the input flags.
-fn reading(input: InputArgs) -> (PathBuf, ReadOptions, TextSpec) {
+/// The input paths, how to read them, and what text to embed, from the input flags.
+fn reading(input: InputArgs) -> (Vec<PathBuf>, ReadOptions, TextSpec) {
     let read = ReadOptions {
         format: input.format,
         no_header: input.no_header,
@@ -485,9 +486,9 @@ fn embed_job(
 ) -> EmbedJob {
     let resolve = resolve_options(model.models_dir);
     let strict = input.strict;
-    let (input, read, text) = reading(input);
+    let (inputs, read, text) = reading(input);
     EmbedJob {
-        input,
+        inputs,
         read,
         text,
         model: model.model,
@@ -510,8 +511,12 @@ fn embed_and_report(job: &EmbedJob, kept: &mut Vec<LoadedModel>) -> anyhow::Resu
     kept.push(model);
     let rate = summary.embedded as f64 / summary.total_seconds.max(1e-9);
     tracing::info!(
-        "wrote {} ({} embedded, {} skipped, {} truncated; {} tokens; {:.2} s in all: load {:.2} s (device {:.2} s beside input and tokenizer, weights {:.2} s), tokenize {:.2} s (own thread), embed {:.2} s, waiting for the writer {:.2} s; {:.0} docs/s on {})",
+        "wrote {}{} ({} embedded, {} skipped, {} truncated; {} tokens; {:.2} s in all: load {:.2} s (device {:.2} s beside input and tokenizer, weights {:.2} s), tokenize {:.2} s (own thread), embed {:.2} s, waiting for the writer {:.2} s; {:.0} docs/s on {})",
         job.out.display(),
+        match summary.input_files.len() {
+            1 => String::new(),
+            n => format!(" from {n} input files"),
+        },
         summary.embedded,
         summary.skipped,
         summary.truncated,
@@ -531,7 +536,7 @@ fn embed_and_report(job: &EmbedJob, kept: &mut Vec<LoadedModel>) -> anyhow::Resu
 
 fn cluster_job(
     args: ClusterArgs,
-    embeddings: PathBuf,
+    embeddings: Vec<PathBuf>,
     out: PathBuf,
     model: Option<String>,
     resolve: ResolveOptions,
@@ -601,12 +606,12 @@ fn run_all(
     let spec = model.model.clone();
     let embeddings = out.join("embeddings.parquet");
     let job = embed_job(input, model, embeddings.clone(), quiet, workers);
-    let cjob = cluster_job(cluster, embeddings, out, Some(spec), resolve, device);
+    let cjob = cluster_job(cluster, vec![embeddings], out, Some(spec), resolve, device);
     // Clustering flags and files are checked before the embedding work, not after it.
     cjob.check()?;
     let embedded = embed_and_report(&job, kept)?;
     let extra = serde_json::json!({
-        "config": { "input": job.input, "model": job.model, "batch_size": embedded.batch_size, "device": job.device.to_string(), "dtype": job.precision.name() },
+        "config": { "input": job.inputs, "input_files": embedded.input_files, "model": job.model, "batch_size": embedded.batch_size, "device": job.device.to_string(), "dtype": job.precision.name() },
         "counts": { "read": embedded.read, "skipped": embedded.skipped, "embedded": embedded.embedded, "truncated": embedded.truncated },
         "seconds": { "load": embedded.load_seconds, "device": embedded.device_seconds, "weights": embedded.weights_seconds, "tokenize": embedded.tokenize_seconds, "embed": embedded.embed_seconds, "write_wait": embedded.write_wait_seconds, "embed_stage_total": embedded.total_seconds },
         "embedding_device": embedded.device,
@@ -663,9 +668,9 @@ fn bench(args: BenchArgs, workers: usize) -> anyhow::Result<u8> {
         threads: _,
         out,
     } = args;
-    let (input, read, text) = reading(input);
+    let (inputs, read, text) = reading(input);
     let job = newsclust::bench::BenchJob {
-        input,
+        inputs,
         read,
         text,
         model,

@@ -628,3 +628,112 @@ fn an_interrupted_job_leaves_no_file_behind() {
     let left: Vec<_> = std::fs::read_dir(&out_dir).unwrap().flatten().collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+#[test]
+fn several_files_and_folders_are_read_as_one_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let shards = dir.path().join("shards");
+    std::fs::create_dir(&shards).unwrap();
+    // No id column: ids are positions in the whole input. The second shard lacks `source`
+    // (null there) and brings `lang` (left out: the first file's columns are the output's).
+    write(
+        &shards,
+        "01.csv",
+        b"title,text,source\nChip deal,Foundry signs a buyer.,wire\nCloud outage,A region is down.,blog\n",
+    );
+    write(
+        &shards,
+        "02.jsonl",
+        concat!(
+            "{\"title\": \"Phone launch\", \"text\": \"A new model.\", \"lang\": \"en\"}\n",
+            "{\"id\": \"0\", \"title\": \"Same id as the first article\"}\n",
+        )
+        .as_bytes(),
+    );
+    // Neither is an input: hidden, or not of an input kind.
+    write(&shards, ".half-written.csv", b"title\nnever read\n");
+    write(&shards, "notes.txt", b"not an input\n");
+    let last = write(
+        dir.path(),
+        "last.jsonl",
+        b"{\"id\": \"z\", \"title\": \"Robot startup funded\", \"source\": \"feed\"}\n",
+    );
+    let out = dir.path().join("o.parquet");
+    let model = model_dir();
+    let folder = shards.to_str().unwrap();
+    let args = |out: &Path, inputs: &[&str], extra: &[&str]| {
+        let mut args = vec!["embed", "--model", model.to_str().unwrap(), "-o"];
+        args.push(out.to_str().unwrap());
+        args.push("--input");
+        args.extend_from_slice(inputs);
+        args.extend_from_slice(extra);
+        args.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    let run_with = |out: &Path, inputs: &[&str], extra: &[&str]| {
+        let owned = args(out, inputs, extra);
+        newsclust(&owned.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let run = run_with(&out, &[folder, &last], &[]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    for expected in [
+        "02.jsonl: line 2: duplicate id '0' (first in ",
+        "01.csv, line 2)",
+        "02.jsonl: lacks column 'source' of ",
+        "02.jsonl: column 'lang' left out",
+        "from 3 input files",
+    ] {
+        assert!(
+            run.stderr.contains(expected),
+            "missing {expected:?} in:\n{}",
+            run.stderr
+        );
+    }
+    assert!(!run.stderr.contains("last.jsonl: lacks"), "{}", run.stderr);
+    let t = Table::read(&out);
+    assert_eq!(
+        t.strings("id"),
+        vec![
+            Some("0".into()),
+            Some("1".into()),
+            Some("2".into()),
+            Some("z".into())
+        ]
+    );
+    assert_eq!(
+        t.strings("source"),
+        vec![
+            Some("wire".into()),
+            Some("blog".into()),
+            None,
+            Some("feed".into())
+        ]
+    );
+    assert!(t.batches[0].schema().field_with_name("lang").is_err());
+
+    // --limit counts across files.
+    let limited = dir.path().join("limited.parquet");
+    let run = run_with(&limited, &[folder, &last], &["--limit", "3"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(Table::read(&limited).strings("id").len(), 3);
+
+    // A file named twice (here once through its folder), and a folder without inputs: exit 2.
+    let never = dir.path().join("never.parquet");
+    let twice = shards.join("01.csv");
+    let run = run_with(&never, &[folder, twice.to_str().unwrap()], &[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("01.csv: given twice as input"),
+        "{}",
+        run.stderr
+    );
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let run = run_with(&never, &[empty.to_str().unwrap()], &[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("no input files in this folder"),
+        "{}",
+        run.stderr
+    );
+    assert_no_output(&never);
+}

@@ -460,3 +460,72 @@ fn extra_stop_words_leave_the_keywords() {
     ]);
     common::assert_fatal(&run, &["stop words file cannot be read"]);
 }
+
+#[test]
+fn embeddings_of_several_files_are_clustered_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = model_dir();
+    let lines: Vec<&str> = include_str!("../datasets/tech_news_sample.jsonl")
+        .lines()
+        .collect();
+    let shards = dir.path().join("shards");
+    std::fs::create_dir(&shards).unwrap();
+    // The sample in two halves, each embedded by a job of its own, as two machines would.
+    let embed = |name: &str, rows: &[&str], model: &Path| {
+        let input = dir.path().join(format!("{name}.jsonl"));
+        std::fs::write(&input, rows.join("\n")).unwrap();
+        let out = shards.join(format!("{name}.parquet"));
+        let run = newsclust(&[
+            "embed",
+            "-q",
+            "-i",
+            input.to_str().unwrap(),
+            "-m",
+            model.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        out
+    };
+    embed("1", &lines[..150], &model);
+    embed("2", &lines[150..], &model);
+    let out = dir.path().join("topics");
+    let cluster = |embeddings: &[&str]| {
+        let mut args = vec!["cluster", "-q", "--k", "8", "--out", out.to_str().unwrap()];
+        args.push("--embeddings");
+        args.extend_from_slice(embeddings);
+        newsclust(&args)
+    };
+    let run = cluster(&[shards.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let docs = Table::read(&out.join("documents.parquet"));
+    let ids: Vec<String> = lines
+        .iter()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let got: Vec<String> = docs.strings("id").into_iter().map(Option::unwrap).collect();
+    assert_eq!(got, ids, "every row, in file order");
+    // Vectors and gold labels stay together: the halves cluster as well as the whole sample.
+    let nmi = eval_json(&out.join("documents.parquet"))["all"]["nmi"]
+        .as_f64()
+        .unwrap();
+    assert!(nmi >= 0.9, "NMI {nmi}");
+
+    // Vectors of another model (a copy of the folder is another model id) are refused.
+    let other = common::model_copy(&dir.path().join("other-model"), |_| {});
+    let odd = embed("odd", &lines[..3], &other);
+    let run = cluster(&[
+        shards.join("1.parquet").to_str().unwrap(),
+        odd.to_str().unwrap(),
+    ]);
+    common::assert_fatal(
+        &run,
+        &["odd.parquet: made with", "cannot be clustered together"],
+    );
+}

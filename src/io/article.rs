@@ -12,6 +12,7 @@ pub struct Article {
     /// 0-based position of the record in the input (bad records included).
     pub position: u64,
     pub location: Location,
+    /// The id column's value, or (none or empty) `position` as text.
     pub id: String,
     pub title: String,
     pub text: String,
@@ -239,10 +240,8 @@ impl ColumnPlan {
         mut value: impl FnMut(usize) -> Option<String>,
     ) -> Article {
         let mut get = |slot: usize| self.index[slot].and_then(&mut value);
-        let id = get(0)
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| position.to_string());
+        // Empty when the record has none: the reader numbers it by its place in the whole input.
+        let id = get(0).map(|s| s.trim().to_string()).unwrap_or_default();
         let title = get(1).unwrap_or_default();
         let text = get(2).unwrap_or_default();
         let date = get(3).filter(|s| !s.trim().is_empty());
@@ -398,9 +397,10 @@ mod tests {
         assert!(plan.columns.has_date && !plan.columns.has_label);
         let row = ["T", "S", "ignored", "2025-01-01"];
         let a = plan.article(7, Location::Line(9), |i| Some(row[i].to_string()));
+        // No id column: left empty for the reader, which numbers records across its files.
         assert_eq!(
             (a.id.as_str(), a.title.as_str(), a.date.as_deref()),
-            ("7", "T", Some("2025-01-01"))
+            ("", "T", Some("2025-01-01"))
         );
         assert_eq!(a.extra, vec![Some("S".to_string())]);
     }

@@ -12,8 +12,9 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use crate::matrix::Matrix;
 
 #[derive(Debug, thiserror::Error)]
-#[error("{path}: {message}")]
+#[error("{}{message}", if path.as_os_str().is_empty() { String::new() } else { format!("{}: ", path.display()) })]
 pub struct EmbeddingsReadError {
+    /// Empty when the error is about the list of files, not one of them.
     pub path: PathBuf,
     pub message: String,
 }
@@ -38,6 +39,82 @@ impl EmbeddedDocs {
     pub fn is_empty(&self) -> bool {
         self.ids.is_empty()
     }
+}
+
+/// Reads several files (and folders of `.parquet` files, see [`crate::io::input_files`]) as
+/// one, rows in file order. They must come from one model: the same dimension and, where the
+/// metadata names one, the same model. A date or label column that only some files have is
+/// null for the others' rows; the first file's metadata is kept.
+pub fn read_all(paths: &[PathBuf]) -> Result<EmbeddedDocs, EmbeddingsReadError> {
+    let files = crate::io::input_files(paths, crate::io::InputFormat::Parquet).map_err(|e| {
+        EmbeddingsReadError {
+            path: PathBuf::new(),
+            message: e.to_string(),
+        }
+    })?;
+    let mut docs = read(&files[0])?;
+    let model = |d: &EmbeddedDocs| {
+        let id = d.metadata.get(crate::pipeline::meta::MODEL_ID).cloned();
+        (id, d.embeddings.dim())
+    };
+    let first_model = model(&docs);
+    let mut values = std::mem::replace(
+        &mut docs.embeddings,
+        Matrix::new(Vec::new(), 1).expect("empty"),
+    )
+    .into_vec();
+    for path in &files[1..] {
+        let more = read(path)?;
+        let theirs = model(&more);
+        let same_id = match (&first_model.0, &theirs.0) {
+            (Some(a), Some(b)) => a == b,
+            _ => true,
+        };
+        if !same_id || first_model.1 != theirs.1 {
+            let name = |m: &(Option<String>, usize)| {
+                format!(
+                    "{} ({}-d)",
+                    m.0.as_deref().unwrap_or("an unnamed model"),
+                    m.1
+                )
+            };
+            return Err(EmbeddingsReadError {
+                path: path.clone(),
+                message: format!(
+                    "made with {}, but {} with {}: vectors of different models cannot be clustered together",
+                    name(&theirs),
+                    files[0].display(),
+                    name(&first_model)
+                ),
+            });
+        }
+        let (before, rows) = (docs.ids.len(), more.ids.len());
+        let column = |ours: &mut Option<Vec<Option<String>>>,
+                      theirs: Option<Vec<Option<String>>>| {
+            match (ours.as_mut(), theirs) {
+                (Some(o), Some(t)) => o.extend(t),
+                (Some(o), None) => o.extend(std::iter::repeat_n(None, rows)),
+                (None, Some(t)) => {
+                    let mut all = vec![None; before];
+                    all.extend(t);
+                    *ours = Some(all);
+                }
+                (None, None) => {}
+            }
+        };
+        column(&mut docs.dates, more.dates);
+        column(&mut docs.labels, more.labels);
+        docs.ids.extend(more.ids);
+        docs.titles.extend(more.titles);
+        docs.texts.extend(more.texts);
+        values.extend_from_slice(more.embeddings.as_slice());
+    }
+    let dim = first_model.1;
+    docs.embeddings = Matrix::new(values, dim).ok_or_else(|| EmbeddingsReadError {
+        path: files[0].clone(),
+        message: format!("dimension {dim} is not usable"),
+    })?;
+    Ok(docs)
 }
 
 /// Reads the whole file (the clustering stage needs every vector at once).

@@ -9,14 +9,18 @@ pub mod atomic;
 mod csv_in;
 pub mod embeddings_in;
 pub mod embeddings_out;
+mod inputs;
 mod jsonl_in;
 mod parquet_in;
 pub mod topics_out;
 
 pub use article::{Article, BadRecord, Field, FieldMap, FieldOverride, Location, TextSpec};
+pub use inputs::input_files;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+
+use inputs::Remap;
 
 /// Input file formats; `Auto` picks one from the file extension.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -50,6 +54,16 @@ pub enum ReadError {
     },
     #[error("{path}: not a readable Parquet file: {message}")]
     Parquet { path: PathBuf, message: String },
+    #[error("{path}: no input files in this folder (looked for {kinds})")]
+    EmptyFolder { path: PathBuf, kinds: &'static str },
+    #[error("no input file given")]
+    NoInput,
+    /// `first`: how it was named the first time, when that differs.
+    #[error("{path}: given twice as input{}", first.as_ref().map(|f| format!(" (first as {})", f.display())).unwrap_or_else(|| " (directly or through its folder)".into()))]
+    Twice {
+        path: PathBuf,
+        first: Option<PathBuf>,
+    },
 }
 
 /// How to read an input file.
@@ -84,49 +98,69 @@ pub struct InputColumns {
 
 type ItemIter = Box<dyn Iterator<Item = Result<Item, ReadError>> + Send>;
 
-/// A streaming reader over one input file.
+/// A streaming reader over one or more input files, read one after another.
+///
+/// The first file's columns are the output's. A later file may differ: a passed-through column
+/// it lacks is null for its rows, and its own extra columns (or a date or label column the
+/// first file lacks) are left out; each difference is warned about once, when the reader opens.
+/// Positions, default ids and `limit` count across all files.
 pub struct ArticleReader {
-    path: PathBuf,
+    files: Vec<PathBuf>,
+    options: ReadOptions,
     columns: InputColumns,
+    /// The file being read, its records and how they map onto `columns`.
+    current: usize,
     inner: ItemIter,
+    remap: Remap,
+    /// Position of the next record in the whole input.
+    position: u64,
     remaining: Option<u64>,
 }
 
 impl ArticleReader {
-    /// Opens `path`, reads its header or schema, and checks the needed columns exist.
+    /// Opens `path` (a file, or a folder of input files), reads its header or schema, and
+    /// checks the needed columns exist.
     pub fn open(path: &Path, options: &ReadOptions) -> Result<Self, ReadError> {
-        let file = File::open(path).map_err(|source| ReadError::Open {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
-            return Err(ReadError::Open {
-                path: path.to_path_buf(),
-                source: std::io::Error::other("is a directory"),
-            });
+        Self::open_all(std::slice::from_ref(&path.to_path_buf()), options)
+    }
+
+    /// Opens `inputs` (files and folders, see [`input_files`]) to be read in that order. Every
+    /// file's header or schema is checked here, before the first record is read.
+    pub fn open_all(inputs: &[PathBuf], options: &ReadOptions) -> Result<Self, ReadError> {
+        let files = input_files(inputs, options.format)?;
+        let (columns, inner) = open_file(&files[0], options)?;
+        for file in &files[1..] {
+            let (theirs, _) = open_file(file, options)?;
+            Remap::new(&columns, &theirs).warn(file, &files[0]);
         }
-        let format = match options.format {
-            InputFormat::Auto => detect_format(path)?,
-            other => other,
-        };
-        let (columns, inner) = match format {
-            InputFormat::Csv => csv_in::open(path, file, options)?,
-            InputFormat::Jsonl => jsonl_in::open(path, file, options)?,
-            InputFormat::Parquet => parquet_in::open(path, file, options)?,
-            InputFormat::Auto => unreachable!("resolved above"),
-        };
         Ok(Self {
-            path: path.to_path_buf(),
+            files,
+            options: options.clone(),
             columns,
+            current: 0,
             inner,
+            remap: Remap::default(),
+            position: 0,
             remaining: options.limit,
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// The files read, folders expanded, in reading order.
+    pub fn files(&self) -> &[PathBuf] {
+        &self.files
     }
 
+    /// The file the last record came from.
+    pub fn path(&self) -> &Path {
+        &self.files[self.current]
+    }
+
+    /// Index in [`Self::files`] of the file the last record came from.
+    pub fn file_index(&self) -> usize {
+        self.current
+    }
+
+    /// The output's columns: the first file's.
     pub fn columns(&self) -> &InputColumns {
         &self.columns
     }
@@ -134,12 +168,12 @@ impl ArticleReader {
     /// The texts to embed of the whole input, bad records and empty texts left out (for
     /// benchmarks, which time embedding, not reading).
     pub fn texts(
-        path: &Path,
+        inputs: &[PathBuf],
         options: &ReadOptions,
         text: &TextSpec,
     ) -> Result<Vec<String>, ReadError> {
         let mut out = Vec::new();
-        for item in Self::open(path, options)? {
+        for item in Self::open_all(inputs, options)? {
             if let Item::Article(a) = item? {
                 out.extend(text.compose(&a));
             }
@@ -152,13 +186,68 @@ impl Iterator for ArticleReader {
     type Item = Result<Item, ReadError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if let Some(remaining) = self.remaining.as_mut() {
-            if *remaining == 0 {
-                return None;
-            }
-            *remaining -= 1;
+        if self.remaining == Some(0) {
+            return None;
         }
-        self.inner.next()
+        loop {
+            match self.inner.next() {
+                Some(Ok(mut item)) => {
+                    if let Item::Article(a) = &mut item {
+                        a.position = self.position;
+                        if a.id.is_empty() {
+                            a.id = self.position.to_string();
+                        }
+                        self.remap.apply(a);
+                    }
+                    self.position += 1;
+                    if let Some(remaining) = self.remaining.as_mut() {
+                        *remaining -= 1;
+                    }
+                    return Some(Ok(item));
+                }
+                Some(Err(err)) => return Some(Err(err)),
+                None if self.current + 1 < self.files.len() => {
+                    self.current += 1;
+                    let path = &self.files[self.current];
+                    match open_file(path, &self.options) {
+                        Ok((theirs, inner)) => {
+                            self.remap = Remap::new(&self.columns, &theirs);
+                            self.inner = inner;
+                        }
+                        Err(err) => {
+                            self.inner = Box::new(std::iter::empty());
+                            self.current = self.files.len() - 1;
+                            return Some(Err(err));
+                        }
+                    }
+                }
+                None => return None,
+            }
+        }
+    }
+}
+
+/// Opens one input file in its format (`--format`, or its extension).
+fn open_file(path: &Path, options: &ReadOptions) -> Result<(InputColumns, ItemIter), ReadError> {
+    let file = File::open(path).map_err(|source| ReadError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+        return Err(ReadError::Open {
+            path: path.to_path_buf(),
+            source: std::io::Error::other("is a directory"),
+        });
+    }
+    let format = match options.format {
+        InputFormat::Auto => detect_format(path)?,
+        other => other,
+    };
+    match format {
+        InputFormat::Csv => csv_in::open(path, file, options),
+        InputFormat::Jsonl => jsonl_in::open(path, file, options),
+        InputFormat::Parquet => parquet_in::open(path, file, options),
+        InputFormat::Auto => unreachable!("resolved above"),
     }
 }
 

@@ -46,7 +46,8 @@ impl std::str::FromStr for KChoice {
 /// Everything `newsclust cluster` needs.
 #[derive(Clone, Debug)]
 pub struct ClusterJob {
-    pub embeddings: PathBuf,
+    /// `embed` outputs (or folders of them), clustered together.
+    pub embeddings: Vec<PathBuf>,
     pub out_dir: PathBuf,
     pub algorithm: Algorithm,
     pub k: KChoice,
@@ -78,7 +79,7 @@ pub struct ClusterJob {
 impl ClusterJob {
     pub fn new(embeddings: impl Into<PathBuf>, out_dir: impl Into<PathBuf>) -> Self {
         Self {
-            embeddings: embeddings.into(),
+            embeddings: vec![embeddings.into()],
             out_dir: out_dir.into(),
             algorithm: Algorithm::Kmeans,
             k: KChoice::Auto { min: 2, max: 40 },
@@ -170,12 +171,20 @@ pub fn run_cluster(
 ) -> Result<ClusterSummary, PipelineError> {
     let t0 = Instant::now();
     job.check()?;
-    let docs =
-        embeddings_in::read(&job.embeddings).map_err(|e| PipelineError::Config(e.to_string()))?;
+    let docs = embeddings_in::read_all(&job.embeddings)
+        .map_err(|e| PipelineError::Config(e.to_string()))?;
+    let named = || {
+        let names: Vec<String> = job
+            .embeddings
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        names.join(", ")
+    };
     if docs.is_empty() {
         return Err(PipelineError::Config(format!(
             "{}: no documents to cluster",
-            job.embeddings.display()
+            named()
         )));
     }
     let meta = |k: &str| docs.metadata.get(k).cloned().unwrap_or_default();
@@ -208,7 +217,7 @@ pub fn run_cluster(
         if got_id != want_id || got_dim != want_dim {
             return Err(PipelineError::Config(format!(
                 "{}: made with model '{got_id}' ({got_dim}-d), but --model is '{want_id}' ({want_dim}-d); embed again or drop --model",
-                job.embeddings.display()
+                named()
             )));
         }
     }

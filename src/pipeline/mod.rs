@@ -71,7 +71,8 @@ fn nothing_embedded(skipped: u64) -> String {
 /// Everything `newsclust embed` needs.
 #[derive(Clone, Debug)]
 pub struct EmbedJob {
-    pub input: PathBuf,
+    /// Input files and folders, read in this order (see [`crate::io::input_files`]).
+    pub inputs: Vec<PathBuf>,
     pub read: ReadOptions,
     pub text: TextSpec,
     pub model: String,
@@ -93,14 +94,14 @@ pub struct EmbedJob {
 }
 
 impl EmbedJob {
-    /// A job with the defaults of the command line.
+    /// A job with the defaults of the command line, reading one file or folder.
     pub fn new(
         input: impl Into<PathBuf>,
         model: impl Into<String>,
         out: impl Into<PathBuf>,
     ) -> Self {
         Self {
-            input: input.into(),
+            inputs: vec![input.into()],
             read: ReadOptions::default(),
             text: TextSpec::default(),
             model: model.into(),
@@ -122,6 +123,8 @@ impl EmbedJob {
 /// What a finished embedding job did.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct EmbedSummary {
+    /// The files read, folders expanded, in reading order.
+    pub input_files: Vec<PathBuf>,
     pub read: u64,
     pub embedded: u64,
     pub skipped: u64,
@@ -469,7 +472,7 @@ pub fn run_embed_keeping_model(
                 .map_err(PipelineError::from)
         };
         let inputs = (|| -> Result<_, PipelineError> {
-            let reader = ArticleReader::open(&job.input, &job.read)?;
+            let reader = ArticleReader::open_all(&job.inputs, &job.read)?;
             let parts = ModelParts::resolve(&job.model, &job.resolve, job.max_length)?;
             Ok((reader, parts))
         })();
@@ -482,6 +485,7 @@ pub fn run_embed_keeping_model(
             }
         };
         let columns = reader.columns().clone();
+        summary.input_files = reader.files().to_vec();
         let tokenizer = parts.tokenizer.clone();
         // The chunk size is needed before the device is known: `auto` plans for a GPU.
         let chunk_size = chunk_size(job.batch_size.unwrap_or(match job.device {
@@ -661,7 +665,6 @@ fn produce(
     chunk_size: usize,
     tx: std::sync::mpsc::SyncSender<Produced>,
 ) {
-    let path = reader.path().to_path_buf();
     // Tokenizing leaves two cores to the embedding loop (which launches the GPU's work) and the
     // writer: on 16 cores, a pool of all 16 slowed the GPU path down.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -686,8 +689,9 @@ fn produce(
             None => None,
             Some(Item::Bad(bad)) => Some(bad),
             Some(Item::Article(article)) => {
+                let file = reader.file_index();
                 let bad = |reason: String| BadRecord {
-                    path: path.clone(),
+                    path: reader.path().to_path_buf(),
                     location: article.location,
                     reason,
                 };
@@ -695,10 +699,15 @@ fn produce(
                     None => Some(bad(
                         "nothing to embed: title and text are empty after trimming".into(),
                     )),
-                    Some(t) => match seen.first(&article.id, article.location) {
-                        Some(first) => Some(bad(format!(
+                    Some(t) => match seen.first(&article.id, file, article.location) {
+                        Some((first_file, first)) if first_file == file => Some(bad(format!(
                             "duplicate id '{}' (first at {first})",
                             article.id
+                        ))),
+                        Some((first_file, first)) => Some(bad(format!(
+                            "duplicate id '{}' (first in {}, {first})",
+                            article.id,
+                            reader.files()[first_file].display()
                         ))),
                         None => {
                             rows.push(EmbeddedArticle {
@@ -743,15 +752,16 @@ fn produce(
     }
 }
 
-/// Ids seen so far, kept as 128-bit hashes (16 bytes an article, not the id strings).
+/// Ids seen so far, kept as 128-bit hashes (16 bytes an article, not the id strings), with
+/// where each was first seen (the input file's index and the place in it).
 #[derive(Default)]
 struct SeenIds {
-    first: HashMap<u128, Location>,
+    first: HashMap<u128, (usize, Location)>,
 }
 
 impl SeenIds {
     /// Records `id`; returns where it was first seen if it is a duplicate.
-    fn first(&mut self, id: &str, at: Location) -> Option<Location> {
+    fn first(&mut self, id: &str, file: usize, at: Location) -> Option<(usize, Location)> {
         let half = |salt: u64| {
             let mut h = DefaultHasher::new();
             salt.hash(&mut h);
@@ -760,9 +770,9 @@ impl SeenIds {
         };
         let key = ((half(0x9e37_79b9) as u128) << 64) | half(0x85eb_ca6b) as u128;
         match self.first.get(&key) {
-            Some(loc) => Some(*loc),
+            Some(seen) => Some(*seen),
             None => {
-                self.first.insert(key, at);
+                self.first.insert(key, (file, at));
                 None
             }
         }
