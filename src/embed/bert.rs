@@ -10,6 +10,7 @@
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Embedding, Linear, VarBuilder};
 
+use super::attention_cpu::CpuAttention;
 use super::config::BertConfig;
 use super::fastmath;
 use super::packed::{self, Act, Packed};
@@ -256,12 +257,29 @@ impl BertEncoder {
             .broadcast_add(&self.position.forward(&positions)?)?
             .broadcast_add(&self.token_type)?;
         let mut x = self.embed_norm.forward(&x)?;
-        // Additive attention bias: 0 for real tokens, a large finite negative for padding
-        // (finite so that f16/bf16 never produce 0 * inf = NaN).
-        let bias = ((mask.ones_like()? - mask)? * -1e4)?.reshape((b, 1, 1, n))?;
         let scale = 1.0 / (self.head_dim as f64).sqrt();
+        // On the CPU in f32, with texts padded at the end (as `SentenceEncoder` pads them):
+        // the fused attention op over each text's real tokens.
+        let fused = match (self.device().is_cpu() && self.dtype == DType::F32)
+            .then(|| prefix_lengths(mask))
+            .transpose()?
+            .flatten()
+        {
+            Some(lengths) => Attention::Fused(CpuAttention {
+                lengths,
+                heads: self.heads,
+                head_dim: self.head_dim,
+                scale: scale as f32,
+            }),
+            None => {
+                // Additive attention bias: 0 for real tokens, a large finite negative for
+                // padding (finite so that f16/bf16 never produce 0 * inf = NaN).
+                let bias = ((mask.ones_like()? - mask)? * -1e4)?.reshape((b, 1, 1, n))?;
+                Attention::Masked { bias, scale }
+            }
+        };
         for layer in &self.layers {
-            x = self.layer(layer, &x, &bias, scale, b, n)?;
+            x = self.layer(layer, &x, &fused, b, n)?;
         }
         Ok(x)
     }
@@ -270,33 +288,32 @@ impl BertEncoder {
         &self,
         l: &Layer,
         x: &Tensor,
-        bias: &Tensor,
-        scale: f64,
+        attention: &Attention,
         b: usize,
         n: usize,
     ) -> candle_core::Result<Tensor> {
         let (h, hd) = (self.heads, self.head_dim);
-        let qkv = l.qkv.forward(x)?.reshape((b, n, 3, h, hd))?;
-        // (batch, heads, seq, head_dim) for each of q, k, v.
-        let q = (qkv
-            .narrow(2, 0, 1)?
-            .squeeze(2)?
-            .transpose(1, 2)?
-            .contiguous()?
-            * scale)?;
-        let k = qkv
-            .narrow(2, 1, 1)?
-            .squeeze(2)?
-            .transpose(1, 2)?
-            .contiguous()?;
-        let v = qkv
-            .narrow(2, 2, 1)?
-            .squeeze(2)?
-            .transpose(1, 2)?
-            .contiguous()?;
-        let scores = q.matmul(&k.t()?)?.broadcast_add(bias)?;
-        let probs = fastmath::softmax_last_dim(&scores)?;
-        let ctx = probs.matmul(&v)?.transpose(1, 2)?.reshape((b, n, h * hd))?;
+        if let Attention::Fused(op) = attention {
+            return self.cpu_layer(l, x, op, b, n);
+        }
+        let qkv = l.qkv.forward(x)?;
+        let ctx = match attention {
+            Attention::Fused(_) => unreachable!("handled above"),
+            Attention::Masked { bias, scale } => {
+                let qkv = qkv.reshape((b, n, 3, h, hd))?;
+                // (batch, heads, seq, head_dim) for each of q, k, v.
+                let part = |i: usize| -> candle_core::Result<Tensor> {
+                    qkv.narrow(2, i, 1)?
+                        .squeeze(2)?
+                        .transpose(1, 2)?
+                        .contiguous()
+                };
+                let (q, k, v) = ((part(0)? * *scale)?, part(1)?, part(2)?);
+                let scores = q.matmul(&k.t()?)?.broadcast_add(bias)?;
+                let probs = fastmath::softmax_last_dim(&scores)?;
+                probs.matmul(&v)?.transpose(1, 2)?.reshape((b, n, h * hd))?
+            }
+        };
         let x = l.attn_norm.forward(&(l.attn_out.forward(&ctx)? + x)?)?;
         let up = l.up.forward(&x)?;
         let up = match self.act {
@@ -306,4 +323,48 @@ impl BertEncoder {
         };
         l.out_norm.forward(&(l.down.forward(&up)? + &x)?)
     }
+}
+
+impl BertEncoder {
+    /// [`Self::layer`] on the CPU in f32: the fused attention, and the bias, residual, layer
+    /// norm and activation steps of the packed pass (one pass over memory each instead of two or
+    /// three candle ops), on the (batch × seq, hidden) rows.
+    fn cpu_layer(
+        &self,
+        l: &Layer,
+        x: &Tensor,
+        attention: &CpuAttention,
+        b: usize,
+        n: usize,
+    ) -> candle_core::Result<Tensor> {
+        let hidden = self.heads * self.head_dim;
+        let x = x.reshape((b * n, hidden))?;
+        let qkv = l.qkv.forward(&x)?.reshape((b, n, 3 * hidden))?;
+        let ctx = attention.apply(&qkv)?.reshape((b * n, hidden))?;
+        let a = ctx.matmul(&l.attn_out.weight().t()?)?;
+        let x = packed::add_layer_norm(&a, &x, &l.attn_params, self.eps)?;
+        let up = x.matmul(&l.up.weight().t()?)?;
+        let up = packed::bias_act(&up, &l.up_bias, self.act)?;
+        let down = up.matmul(&l.down.weight().t()?)?;
+        packed::add_layer_norm(&down, &x, &l.out_params, self.eps)?.reshape((b, n, hidden))
+    }
+}
+
+/// How the padded pass attends: the fused CPU op over real tokens, or candle ops with a mask.
+enum Attention {
+    Fused(CpuAttention),
+    Masked { bias: Tensor, scale: f64 },
+}
+
+/// Each text's number of real tokens when every mask row is ones then zeros with at least one
+/// one (padding at the end); `None` otherwise.
+fn prefix_lengths(mask: &Tensor) -> candle_core::Result<Option<Vec<usize>>> {
+    let rows = mask.to_dtype(DType::F32)?.to_vec2::<f32>()?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let len = row.iter().take_while(|&&m| m == 1.0).count();
+            (len > 0 && row[len..].iter().all(|&m| m == 0.0)).then_some(len)
+        })
+        .collect())
 }

@@ -67,6 +67,16 @@ const LANES: usize = 16;
 
 #[inline(always)]
 fn softmax_row(row: &mut [f32]) {
+    let inv = exp_row(row);
+    for v in row.iter_mut() {
+        *v *= inv;
+    }
+}
+
+/// `row[i] = exp(row[i] − max(row))`; returns 1 / the sum of the new values (the softmax is
+/// the row times it).
+#[inline(always)]
+fn exp_row(row: &mut [f32]) -> f32 {
     let mut lane_max = [f32::NEG_INFINITY; LANES];
     let mut chunks = row.chunks_exact(LANES);
     for c in &mut chunks {
@@ -96,16 +106,20 @@ fn softmax_row(row: &mut [f32]) {
         *v = exp(*v - max);
         sum += *v;
     }
-    let inv = 1.0 / sum;
-    for v in row.iter_mut() {
-        *v *= inv;
-    }
+    1.0 / sum
 }
 
 #[inline(always)]
 fn softmax_rows_generic(xs: &mut [f32], n: usize) {
     for row in xs.chunks_exact_mut(n) {
         softmax_row(row);
+    }
+}
+
+#[inline(always)]
+fn exp_rows_generic(xs: &mut [f32], n: usize, inv_sums: &mut [f32]) {
+    for (row, inv) in xs.chunks_exact_mut(n).zip(inv_sums) {
+        *inv = exp_row(row);
     }
 }
 
@@ -134,6 +148,7 @@ macro_rules! dispatch {
 
 dispatch!(gelu_slice, gelu_slice_generic, (xs: &mut [f32]));
 dispatch!(softmax_rows, softmax_rows_generic, (xs: &mut [f32], n: usize));
+dispatch!(exp_rows, exp_rows_generic, (xs: &mut [f32], n: usize, inv_sums: &mut [f32]));
 
 /// Elements per rayon task.
 const PAR_CHUNK: usize = 1 << 15;

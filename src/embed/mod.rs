@@ -3,6 +3,7 @@
 //! [`Embedder`] is the stage's one trait, so a CPU and a GPU implementation (or a test double) can
 //! stand in for each other. [`SentenceEncoder`] is the candle implementation for BERT models.
 
+mod attention_cpu;
 mod bert;
 pub mod config;
 #[cfg(feature = "cuda")]

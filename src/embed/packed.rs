@@ -191,12 +191,26 @@ pub(super) fn rows_cols(l: &Layout, op: &str) -> Result<(usize, usize)> {
 /// `o = LayerNorm(o) * gamma + beta` in place (the CPU bodies' shared tail).
 fn layer_norm_row(o: &mut [f32], gamma: &[f32], beta: &[f32], eps: f32) {
     let n = o.len() as f32;
-    let mean = o.iter().sum::<f32>() / n;
-    let var = o.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
+    let mean = lane_sum(o, |v| v) / n;
+    let var = lane_sum(o, |v| (v - mean) * (v - mean)) / n;
     let rstd = 1.0 / (var + eps).sqrt();
     for ((v, g), b) in o.iter_mut().zip(gamma).zip(beta) {
         *v = (*v - mean) * rstd * g + b;
     }
+}
+
+/// The sum of `f(v)` over `xs`, in 16 separate accumulators so that the loop vectorizes (one
+/// accumulator forces the additions into strict order).
+#[inline(always)]
+fn lane_sum(xs: &[f32], f: impl Fn(f32) -> f32) -> f32 {
+    let mut lanes = [0f32; 16];
+    let mut chunks = xs.chunks_exact(16);
+    for c in &mut chunks {
+        for i in 0..16 {
+            lanes[i] += f(c[i]);
+        }
+    }
+    lanes.iter().sum::<f32>() + chunks.remainder().iter().map(|&v| f(v)).sum::<f32>()
 }
 
 pub(super) struct EmbedLayerNorm {
