@@ -119,6 +119,8 @@ fn sample_topics_recover_the_gold_topics_and_outputs_are_complete() {
     assert_eq!(run["counts"]["embedded"], 304);
     assert_eq!(run["counts"]["unassigned"], 0);
     assert_eq!(run["model"]["id"], common::MODEL_ID);
+    assert_eq!(run["config"]["input"], serde_json::json!([SAMPLE]));
+    assert_eq!(run["config"]["input_files"], serde_json::json!([SAMPLE]));
     assert!(run["seconds"]["embed"].as_f64().unwrap() > 0.0);
     // No temporary files left.
     for entry in std::fs::read_dir(&out).unwrap() {
@@ -516,6 +518,22 @@ fn embeddings_of_several_files_are_clustered_together() {
         .as_f64()
         .unwrap();
     assert!(nmi >= 0.9, "NMI {nmi}");
+
+    // Overlapping inputs: every row is kept, and the shared ids are counted and warned about.
+    let copy = dir.path().join("copy.parquet");
+    std::fs::copy(shards.join("1.parquet"), &copy).unwrap();
+    let run = cluster(&[shards.to_str().unwrap(), copy.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("150 documents have the id of an earlier one (the first: '"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(Table::read(&out.join("documents.parquet")).rows(), 454);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    assert_eq!(json["counts"]["duplicate_ids"], 150);
 
     // Vectors of another model (a copy of the folder is another model id) are refused.
     let other = common::model_copy(&dir.path().join("other-model"), |_| {});

@@ -157,6 +157,8 @@ pub struct ClusterSummary {
     pub seconds_topics: f64,
     pub seconds_write: f64,
     pub files: Vec<PathBuf>,
+    /// Documents whose id an earlier document has (kept; warned about).
+    pub duplicate_ids: usize,
 }
 
 /// Rows past which k-means switches to mini-batches unless told otherwise.
@@ -187,6 +189,7 @@ pub fn run_cluster(
             named()
         )));
     }
+    let duplicate_ids = warn_duplicate_ids(&docs.ids);
     let meta = |k: &str| docs.metadata.get(k).cloned().unwrap_or_default();
     // Candidate labels are read before the work, so a bad file fails fast.
     let candidates = match &job.labels_file {
@@ -271,6 +274,7 @@ pub fn run_cluster(
         seconds_topics,
         seconds_write: 0.0,
         files: Vec::new(),
+        duplicate_ids,
     };
     let metadata = output_metadata(&docs, job);
     let mut staged = Staged::new();
@@ -426,6 +430,29 @@ fn output_metadata(docs: &EmbeddedDocs, job: &ClusterJob) -> Vec<(String, String
     out
 }
 
+/// Counts the documents whose id an earlier one has, and warns once when there are any: they are
+/// all clustered and written (an `embed` output never has any; files from elsewhere, or several
+/// inputs that overlap, may), but a join on `id` would match several rows.
+fn warn_duplicate_ids(ids: &[String]) -> usize {
+    let mut first = std::collections::HashMap::with_capacity(ids.len());
+    let mut count = 0;
+    let mut example = None;
+    for (row, id) in ids.iter().enumerate() {
+        if let Some(&earlier) = first.get(id.as_str()) {
+            count += 1;
+            example.get_or_insert((id, earlier, row));
+        } else {
+            first.insert(id.as_str(), row);
+        }
+    }
+    if let Some((id, a, b)) = example {
+        tracing::warn!(
+            "{count} documents have the id of an earlier one (the first: '{id}', rows {a} and {b} of the input, counted from 0); all are kept, so a join on id matches several rows"
+        );
+    }
+    count
+}
+
 fn run_json(
     job: &ClusterJob,
     docs: &EmbeddedDocs,
@@ -470,6 +497,7 @@ fn run_json(
             "topics": s.topics,
             "unassigned": s.unassigned,
             "reassigned_outliers": s.reassigned,
+            "duplicate_ids": s.duplicate_ids,
         },
         "k_scores": s.k_scores,
         "seconds": {
