@@ -511,7 +511,7 @@ fn embed_and_report(job: &EmbedJob, kept: &mut Vec<LoadedModel>) -> anyhow::Resu
     kept.push(model);
     let rate = summary.embedded as f64 / summary.total_seconds.max(1e-9);
     tracing::info!(
-        "wrote {}{} ({} embedded, {} skipped, {} truncated; {} tokens; {:.2} s in all: load {:.2} s (device {:.2} s beside input and tokenizer, weights {:.2} s), tokenize {:.2} s (own thread), embed {:.2} s, waiting for the writer {:.2} s; {:.0} docs/s on {})",
+        "wrote {}{} ({} embedded, {} skipped, {} truncated; {} tokens; {:.2} s in all: load {:.2} s (device {:.2} s beside input and tokenizer, weights {:.2} s), tokenize {:.2} s (own thread), embed {:.2} s, waiting for input {:.2} s and for the writer {:.2} s; {:.0} docs/s on {})",
         job.out.display(),
         match summary.input_files.len() {
             1 => String::new(),
@@ -527,6 +527,7 @@ fn embed_and_report(job: &EmbedJob, kept: &mut Vec<LoadedModel>) -> anyhow::Resu
         summary.weights_seconds,
         summary.tokenize_seconds,
         summary.embed_seconds,
+        summary.input_wait_seconds,
         summary.write_wait_seconds,
         rate,
         summary.device
@@ -613,7 +614,7 @@ fn run_all(
     let extra = serde_json::json!({
         "config": { "input": job.inputs, "input_files": embedded.input_files, "model": job.model, "batch_size": embedded.batch_size, "device": job.device.to_string(), "dtype": job.precision.name() },
         "counts": { "read": embedded.read, "skipped": embedded.skipped, "embedded": embedded.embedded, "truncated": embedded.truncated },
-        "seconds": { "load": embedded.load_seconds, "device": embedded.device_seconds, "weights": embedded.weights_seconds, "tokenize": embedded.tokenize_seconds, "embed": embedded.embed_seconds, "write_wait": embedded.write_wait_seconds, "embed_stage_total": embedded.total_seconds },
+        "seconds": { "load": embedded.load_seconds, "device": embedded.device_seconds, "weights": embedded.weights_seconds, "tokenize": embedded.tokenize_seconds, "embed": embedded.embed_seconds, "write_wait": embedded.write_wait_seconds, "input_wait": embedded.input_wait_seconds, "embed_stage_total": embedded.total_seconds },
         "embedding_device": embedded.device,
     });
     let summary = run_cluster(&cjob, extra)?;

@@ -147,6 +147,9 @@ pub struct EmbedSummary {
     pub embed_seconds: f64,
     /// Time the embedding loop waited for the Parquet writer (it runs on its own thread).
     pub write_wait_seconds: f64,
+    /// Time the embedding loop waited for tokenized chunks (read and tokenized on their own
+    /// threads): a loop faster than reading and tokenizing waits here.
+    pub input_wait_seconds: f64,
     pub total_seconds: f64,
 }
 
@@ -543,7 +546,10 @@ pub fn run_embed_keeping_model(
         });
         // Returning early drops `rx` and `wtx`, which stops the other two threads.
         let embedded = (|| -> Result<(), PipelineError> {
-            for produced in rx {
+            loop {
+                let t = Instant::now();
+                let Ok(produced) = rx.recv() else { break };
+                summary.input_wait_seconds += t.elapsed().as_secs_f64();
                 match produced {
                     Produced::Bad(bad) => skip(bad, &mut summary)?,
                     Produced::Fatal(err) => return Err(err),
