@@ -92,29 +92,55 @@ pub fn dots(a: &[f32], b: &[f32], dim: usize) -> Vec<f32> {
     // its transpose is dim × n with row stride 1 and column stride dim: every index the kernel
     // reads or writes is inside its slice, and `out` does not overlap the inputs.
     unsafe {
+        gemm_into(
+            (m, n, dim),
+            (out.as_mut_ptr(), n as isize),
+            (a.as_ptr(), dim as isize, 1),
+            (b.as_ptr(), 1, dim as isize),
+            1.0,
+        );
+    }
+    out
+}
+
+/// `dst = scale · lhs · rhs` (m × k times k × n) by the gemm crate's kernels on the calling
+/// thread. Each matrix is a pointer with its row and column strides, in elements; `dst`'s rows
+/// are contiguous. Strides let a caller read a transpose, or a block of a wider matrix, in place.
+///
+/// # Safety
+/// Every element the shapes and strides address must lie inside its allocation, and `dst` must
+/// not overlap `lhs` or `rhs`.
+pub(crate) unsafe fn gemm_into(
+    (m, n, k): (usize, usize, usize),
+    (dst, dst_rs): (*mut f32, isize),
+    (lhs, lhs_rs, lhs_cs): (*const f32, isize, isize),
+    (rhs, rhs_rs, rhs_cs): (*const f32, isize, isize),
+    scale: f32,
+) {
+    // SAFETY: the caller's promise above.
+    unsafe {
         gemm::gemm(
             m,
             n,
-            dim,
-            out.as_mut_ptr(),
+            k,
+            dst,
             1,
-            n as isize,
+            dst_rs,
             false,
-            a.as_ptr(),
-            1,
-            dim as isize,
-            b.as_ptr(),
-            dim as isize,
-            1,
+            lhs,
+            lhs_cs,
+            lhs_rs,
+            rhs,
+            rhs_cs,
+            rhs_rs,
             0.0,
-            1.0,
+            scale,
             false,
             false,
             false,
             gemm::Parallelism::None,
         );
     }
-    out
 }
 
 /// Squared Euclidean distance.

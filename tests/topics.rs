@@ -163,16 +163,7 @@ fn cluster_reuses_embeddings_and_is_deterministic() {
     let dir = tempfile::tempdir().unwrap();
     let emb = dir.path().join("emb.parquet");
     let model = model_dir();
-    let run = newsclust(&[
-        "embed",
-        "-q",
-        "--input",
-        SAMPLE,
-        "--model",
-        model.to_str().unwrap(),
-        "--out",
-        emb.to_str().unwrap(),
-    ]);
+    let run = common::embed_quietly(Path::new(SAMPLE), &model, &emb);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let mut seen = Vec::new();
     for name in ["a", "b"] {
@@ -269,20 +260,7 @@ fn bad_cluster_input_is_a_clear_error_without_partial_output() {
     std::fs::write(&input, "{\"title\": \"Chip deal\"}\n{\"title\": \"Cloud outage\"}\n{\"title\": \"Phone launch\"}\n").unwrap();
     let model = model_dir();
     let emb = dir.path().join("emb.parquet");
-    assert_eq!(
-        newsclust(&[
-            "embed",
-            "-q",
-            "-i",
-            input.to_str().unwrap(),
-            "-m",
-            model.to_str().unwrap(),
-            "-o",
-            emb.to_str().unwrap()
-        ])
-        .code,
-        0
-    );
+    assert_eq!(common::embed_quietly(&input, &model, &emb).code, 0);
     let out = dir.path().join("topics");
     let cluster = |extra: &[&str]| {
         let mut args = vec![
@@ -477,16 +455,7 @@ fn embeddings_of_several_files_are_clustered_together() {
         let input = dir.path().join(format!("{name}.jsonl"));
         std::fs::write(&input, rows.join("\n")).unwrap();
         let out = shards.join(format!("{name}.parquet"));
-        let run = newsclust(&[
-            "embed",
-            "-q",
-            "-i",
-            input.to_str().unwrap(),
-            "-m",
-            model.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-        ]);
+        let run = common::embed_quietly(&input, model, &out);
         assert_eq!(run.code, 0, "{}", run.stderr);
         out
     };

@@ -15,6 +15,7 @@ use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 use super::fastmath::{contiguous_f32, exp_rows};
+use crate::matrix::gemm_into;
 
 pub(super) struct CpuAttention {
     /// Real tokens of each text (≥ 1, ≤ seq).
@@ -94,26 +95,12 @@ impl CpuAttention {
         // do not overlap each other or `qkv`.
         unsafe {
             // scores = scale · q · kᵀ (kᵀ: hd × len, read as column stride 3 × hidden).
-            gemm::gemm(
-                len,
-                len,
-                hd,
-                scores.as_mut_ptr(),
-                1,
-                len as isize,
-                false,
-                qkv.as_ptr().add(q),
-                1,
-                row,
-                qkv.as_ptr().add(k),
-                row,
-                1,
-                0.0,
+            gemm_into(
+                (len, len, hd),
+                (scores.as_mut_ptr(), len as isize),
+                (qkv.as_ptr().add(q), row, 1),
+                (qkv.as_ptr().add(k), 1, row),
                 self.scale,
-                false,
-                false,
-                false,
-                gemm::Parallelism::None,
             );
         }
         // Unnormalized probabilities; each output row is divided by its sum afterwards (hd
@@ -121,26 +108,12 @@ impl CpuAttention {
         exp_rows(scores, len, inv_sums);
         // SAFETY: as above; `out` rows have stride `hidden`.
         unsafe {
-            gemm::gemm(
-                len,
-                hd,
-                len,
-                out.as_mut_ptr().add(q),
-                1,
-                hidden as isize,
-                false,
-                scores.as_ptr(),
-                1,
-                len as isize,
-                qkv.as_ptr().add(v),
-                1,
-                row,
-                0.0,
+            gemm_into(
+                (len, hd, len),
+                (out.as_mut_ptr().add(q), hidden as isize),
+                (scores.as_ptr(), len as isize, 1),
+                (qkv.as_ptr().add(v), row, 1),
                 1.0,
-                false,
-                false,
-                false,
-                gemm::Parallelism::None,
             );
         }
         for (i, inv) in inv_sums.iter().enumerate() {

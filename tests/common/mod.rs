@@ -55,6 +55,14 @@ pub fn newsclust(args: &[&str]) -> Run {
     newsclust_with_env(args, &[])
 }
 
+/// `newsclust embed -q` of `input` with the model folder `model` into `out`.
+#[allow(dead_code)] // not every test file embeds this way
+pub fn embed_quietly(input: &Path, model: &Path, out: &Path) -> Run {
+    let path = |p: &Path| p.to_str().expect("UTF-8 path").to_string();
+    let (input, model, out) = (path(input), path(model), path(out));
+    newsclust(&["embed", "-q", "-i", &input, "-m", &model, "-o", &out])
+}
+
 /// Runs `newsclust ARGS` with extra environment variables (offline hub, installed models folder).
 pub fn newsclust_with_env(args: &[&str], env: &[(&str, &Path)]) -> Run {
     let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
