@@ -737,3 +737,51 @@ fn several_files_and_folders_are_read_as_one_input() {
     );
     assert_no_output(&never);
 }
+
+#[test]
+fn gzip_and_zstd_inputs_are_read_as_their_text() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = concat!(
+        "{\"id\": \"a\", \"title\": \"Chip alliance grows\", \"text\": \"Two foundries join.\"}\n",
+        "{\"id\": \"b\", \"title\": \"Cloud prices fall\"}\n",
+        "{\"id\": \"c\", \"title\": \"Broken\", \"text\": \n",
+        "{\"id\": \"d\", \"text\": \"Battery startup raises funds.\"}\n",
+    );
+    let plain = write(dir.path(), "in.jsonl", jsonl.as_bytes());
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(jsonl.as_bytes()).unwrap();
+    let gz = gz.finish().unwrap();
+    let zst = zstd::encode_all(jsonl.as_bytes(), 3).unwrap();
+    let ids = |out: &Path| Table::read(out).strings("id");
+    let vectors = |out: &Path| Table::read(out).embeddings();
+    let want = dir.path().join("plain.parquet");
+    assert_eq!(embed(&plain, &want, &[]).code, 3);
+    for (name, bytes) in [("in.jsonl.gz", &gz), ("in.ndjson.zst", &zst)] {
+        let input = write(dir.path(), name, bytes);
+        let out = dir.path().join(format!("{name}.parquet"));
+        let run = embed(&input, &out, &[]);
+        // The same records, the same bad line named by its number in the decompressed text.
+        assert_eq!(run.code, 3, "{}", run.stderr);
+        assert!(
+            run.stderr
+                .contains(&format!("{name}: line 3: malformed JSON")),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(ids(&out), ids(&want));
+        assert_eq!(vectors(&out), vectors(&want));
+    }
+    // A cut-off archive stops the job with its name; no output is left.
+    let cut = write(dir.path(), "cut.jsonl.gz", &gz[..gz.len() - 12]);
+    let out = dir.path().join("cut.parquet");
+    let run = embed(&cut, &out, &[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("cut.jsonl.gz"), "{}", run.stderr);
+    assert_no_output(&out);
+    // Parquet compresses its own pages: a compressed Parquet file is refused, saying so.
+    let pq = write(dir.path(), "t.parquet.gz", &gz);
+    let run = embed(&pq, &out, &[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("compressed Parquet"), "{}", run.stderr);
+}

@@ -1,16 +1,15 @@
 //! CSV input: a header line (or `--no-header` with `--columns`), quoted fields and doubled quotes.
 
 use std::collections::VecDeque;
-use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use super::article::ColumnPlan;
-use super::{BadRecord, InputColumns, Item, ItemIter, Location, ReadError, ReadOptions};
+use super::{BadRecord, InputColumns, Item, ItemIter, Location, ReadError, ReadOptions, Source};
 
 pub(super) fn open(
     path: &Path,
-    file: File,
+    file: Source,
     options: &ReadOptions,
 ) -> Result<(InputColumns, ItemIter), ReadError> {
     let mut reader = csv::ReaderBuilder::new()
@@ -87,7 +86,7 @@ fn strip_bom(raw: &[u8]) -> &[u8] {
 /// `\r\n`, the csv crate's position of the next record points at that `\n` and counts one line
 /// too few (rust-csv issue #395); [`Feeds::line`] corrects it.
 struct Feeds {
-    inner: BufReader<File>,
+    inner: BufReader<Source>,
     /// Bytes read so far.
     offset: u64,
     last: u8,
@@ -96,7 +95,7 @@ struct Feeds {
 }
 
 impl Feeds {
-    fn new(inner: BufReader<File>) -> Self {
+    fn new(inner: BufReader<Source>) -> Self {
         Self {
             inner,
             offset: 0,
@@ -241,11 +240,8 @@ mod tests {
 
     /// The line of every item (articles and skipped records) read from `bytes`.
     fn lines(bytes: &[u8]) -> Vec<String> {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("in.csv");
-        std::fs::write(&path, bytes).unwrap();
-        let file = File::open(&path).unwrap();
-        let (_, items) = open(&path, file, &ReadOptions::default()).unwrap();
+        let source: Source = Box::new(std::io::Cursor::new(bytes.to_vec()));
+        let (_, items) = open(Path::new("in.csv"), source, &ReadOptions::default()).unwrap();
         items
             .map(|item| match item.unwrap() {
                 Item::Article(a) => format!("{} {}", a.location, a.id),

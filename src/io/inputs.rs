@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{detect_format, Article, InputColumns, InputFormat, ReadError};
+use super::{detect, Article, InputColumns, InputFormat, ReadError};
 
 /// The files `inputs` name, in order: a file as given, a folder as its input files (by
 /// extension: those of `format`, or of any format for `auto`; hidden files left out), sorted
@@ -26,8 +26,9 @@ pub fn input_files(inputs: &[PathBuf], format: InputFormat) -> Result<Vec<PathBu
                     .file_name()
                     .and_then(|n| n.to_str())
                     .is_none_or(|n| n.starts_with('.'));
-                let wanted =
-                    detect_format(&path).is_ok_and(|f| format == InputFormat::Auto || f == format);
+                let wanted = detect(&path)
+                    .0
+                    .is_some_and(|f| format == InputFormat::Auto || f == format);
                 if !hidden && wanted && path.is_file() {
                     found.push(path);
                 }
@@ -36,10 +37,12 @@ pub fn input_files(inputs: &[PathBuf], format: InputFormat) -> Result<Vec<PathBu
                 return Err(ReadError::EmptyFolder {
                     path: input.clone(),
                     kinds: match format {
-                        InputFormat::Csv => ".csv",
-                        InputFormat::Jsonl => ".jsonl, .ndjson or .json",
+                        InputFormat::Csv => ".csv, .csv.gz or .csv.zst",
+                        InputFormat::Jsonl => ".jsonl, .ndjson or .json, also .gz or .zst",
                         InputFormat::Parquet => ".parquet or .pq",
-                        InputFormat::Auto => ".csv, .jsonl, .ndjson, .json, .parquet or .pq",
+                        InputFormat::Auto => {
+                            ".csv, .jsonl, .ndjson, .json (also .gz or .zst), .parquet or .pq"
+                        }
                     },
                 });
             }
@@ -195,6 +198,24 @@ mod tests {
             input_files(&[], InputFormat::Auto),
             Err(ReadError::NoInput)
         ));
+    }
+
+    #[test]
+    fn formats_and_compression_come_from_the_extensions() {
+        use super::super::Compression;
+        let d = |name: &str| detect(Path::new(name));
+        assert_eq!(d("a.CSV.GZ"), (Some(InputFormat::Csv), Compression::Gzip));
+        assert_eq!(
+            d("dir.v2/x.ndjson.zst"),
+            (Some(InputFormat::Jsonl), Compression::Zstd)
+        );
+        assert_eq!(
+            d("p.parquet.gz"),
+            (Some(InputFormat::Parquet), Compression::Gzip)
+        );
+        assert_eq!(d("t.json"), (Some(InputFormat::Jsonl), Compression::None));
+        assert_eq!(d("dump.gz").0, None);
+        assert_eq!(d("notes.txt").0, None);
     }
 
     #[test]

@@ -2,18 +2,19 @@
 //!
 //! The columns passed through are the keys of the first record that are not article fields.
 
-use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
 use super::article::ColumnPlan;
-use super::{BadRecord, Field, InputColumns, Item, ItemIter, Location, ReadError, ReadOptions};
+use super::{
+    BadRecord, Field, InputColumns, Item, ItemIter, Location, ReadError, ReadOptions, Source,
+};
 
 pub(super) fn open(
     path: &Path,
-    file: File,
+    file: Source,
     options: &ReadOptions,
 ) -> Result<(InputColumns, ItemIter), ReadError> {
     let mut items = JsonlItems {
@@ -77,7 +78,7 @@ enum Raw {
 
 struct JsonlItems {
     path: PathBuf,
-    reader: BufReader<File>,
+    reader: BufReader<Source>,
     buf: Vec<u8>,
     line: u64,
     position: u64,

@@ -41,7 +41,7 @@ pub enum ReadError {
         source: std::io::Error,
     },
     #[error(
-        "{path}: cannot tell the input format from the extension; use --format csv|jsonl|parquet"
+        "{path}: cannot tell the input format from the extension (.csv, .jsonl, .ndjson, .json, .parquet, .pq; .gz or .zst after the first two); use --format csv|jsonl|parquet"
     )]
     UnknownFormat { path: PathBuf },
     #[error("{path}: {message}")]
@@ -97,6 +97,17 @@ pub struct InputColumns {
 }
 
 type ItemIter = Box<dyn Iterator<Item = Result<Item, ReadError>> + Send>;
+
+/// A text input's bytes, decompressed when the file is.
+type Source = Box<dyn std::io::Read + Send>;
+
+/// Compression of a CSV or JSONL file, by its last extension (`.gz`, `.zst`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
 
 /// A streaming reader over one or more input files, read one after another.
 ///
@@ -227,41 +238,63 @@ impl Iterator for ArticleReader {
     }
 }
 
-/// Opens one input file in its format (`--format`, or its extension).
+/// Opens one input file in its format (`--format`, or its extension), decompressing a `.gz` or
+/// `.zst` CSV or JSONL file as it reads.
 fn open_file(path: &Path, options: &ReadOptions) -> Result<(InputColumns, ItemIter), ReadError> {
-    let file = File::open(path).map_err(|source| ReadError::Open {
+    let open_err = |source| ReadError::Open {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    let file = File::open(path).map_err(open_err)?;
     if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
-        return Err(ReadError::Open {
-            path: path.to_path_buf(),
-            source: std::io::Error::other("is a directory"),
-        });
+        return Err(open_err(std::io::Error::other("is a directory")));
     }
+    let (detected, compression) = detect(path);
     let format = match options.format {
-        InputFormat::Auto => detect_format(path)?,
+        InputFormat::Auto => detected.ok_or_else(|| ReadError::UnknownFormat {
+            path: path.to_path_buf(),
+        })?,
         other => other,
     };
+    let text = |file: File| -> Result<Source, ReadError> {
+        Ok(match compression {
+            Compression::None => Box::new(file),
+            Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(file)),
+            Compression::Zstd => {
+                Box::new(zstd::stream::read::Decoder::new(file).map_err(open_err)?)
+            }
+        })
+    };
     match format {
-        InputFormat::Csv => csv_in::open(path, file, options),
-        InputFormat::Jsonl => jsonl_in::open(path, file, options),
+        InputFormat::Csv => csv_in::open(path, text(file)?, options),
+        InputFormat::Jsonl => jsonl_in::open(path, text(file)?, options),
+        InputFormat::Parquet if compression != Compression::None => Err(ReadError::Columns {
+            path: path.to_path_buf(),
+            message: "a compressed Parquet file cannot be read: Parquet compresses its own pages, so decompress the file".into(),
+        }),
         InputFormat::Parquet => parquet_in::open(path, file, options),
         InputFormat::Auto => unreachable!("resolved above"),
     }
 }
 
-fn detect_format(path: &Path) -> Result<InputFormat, ReadError> {
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(|e| e.to_ascii_lowercase());
-    match ext.as_deref() {
-        Some("csv") => Ok(InputFormat::Csv),
-        Some("jsonl") | Some("ndjson") | Some("json") => Ok(InputFormat::Jsonl),
-        Some("parquet") | Some("pq") => Ok(InputFormat::Parquet),
-        _ => Err(ReadError::UnknownFormat {
-            path: path.to_path_buf(),
-        }),
-    }
+/// The format an extension names (`None`: none known) and the compression around it:
+/// `a.csv`, `a.jsonl.gz`, `a.ndjson.zst`, `a.parquet`.
+fn detect(path: &Path) -> (Option<InputFormat>, Compression) {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let (inner, compression) = match name.rsplit_once('.') {
+        Some((inner, "gz")) => (inner, Compression::Gzip),
+        Some((inner, "zst")) => (inner, Compression::Zstd),
+        _ => (name.as_str(), Compression::None),
+    };
+    let format = match inner.rsplit_once('.').map(|(_, ext)| ext) {
+        Some("csv") => Some(InputFormat::Csv),
+        Some("jsonl" | "ndjson" | "json") => Some(InputFormat::Jsonl),
+        Some("parquet" | "pq") => Some(InputFormat::Parquet),
+        _ => None,
+    };
+    (format, compression)
 }
