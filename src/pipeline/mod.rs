@@ -1,8 +1,6 @@
 //! The jobs, stage after stage: read → tokenize → embed → write, streaming in chunks so memory
 //! does not grow with the number of articles.
 
-use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,12 +14,15 @@ use crate::embed::{
     TextTokenizer, Tokens,
 };
 use crate::io::embeddings_out::{EmbeddedArticle, EmbeddingsWriter, WriteError};
-use crate::io::{ArticleReader, BadRecord, Item, Location, ReadError, ReadOptions, TextSpec};
+use crate::io::{ArticleReader, BadRecord, ReadError, ReadOptions, TextSpec};
 use crate::model::{ModelError, ModelFiles, ResolveOptions};
 use crate::progress::Progress;
 
 pub mod cluster;
+mod produce;
+
 pub use cluster::{run_cluster, ClusterJob, ClusterSummary, KChoice};
+use produce::{produce, Produced};
 
 /// Parquet metadata keys of an embeddings file.
 pub mod meta {
@@ -452,9 +453,10 @@ pub fn run_embed_keeping_model(
         on_bad(&bad);
         Ok(())
     };
-    // Four stages on their own threads, handing over chunks through bounded channels (memory
-    // stays flat): a producer reads and tokenizes (it starts while the device and the model
-    // load, and runs up to `AHEAD` chunks ahead), this thread embeds, a writer writes Parquet.
+    // Stages on their own threads, handing over chunks through bounded channels (memory stays
+    // flat): the producer reads on one thread and tokenizes on a pool beside it (`produce.rs`;
+    // it starts while the device and the model load, and runs up to `AHEAD` chunks ahead),
+    // this thread embeds, a writer writes Parquet.
     // Before them, the device opens on a thread of its own (a GPU's context and libraries take
     // a while) while this thread opens the input and loads the tokenizer.
     // 8 chunks (65,536 texts on a GPU, some 40 MB) bank what the producer tokenizes while the
@@ -653,134 +655,4 @@ fn embed_chunk(
     summary.tokens += tokens.iter().map(|t| t.ids.len() as u64).sum::<u64>();
     summary.truncated += rows.iter().filter(|r| r.truncated).count() as u64;
     Ok((rows, vectors))
-}
-
-/// What the producer thread hands to the embedding loop.
-enum Produced {
-    Bad(BadRecord),
-    /// Articles, their tokens, and the seconds spent tokenizing them.
-    Chunk(Vec<EmbeddedArticle>, Vec<Tokens>, f64),
-    Fatal(PipelineError),
-}
-
-/// Reads records, drops the bad ones (sent for reporting), and sends tokenized chunks.
-fn produce(
-    mut reader: ArticleReader,
-    text: &TextSpec,
-    tokenizer: &TextTokenizer,
-    chunk_size: usize,
-    tx: std::sync::mpsc::SyncSender<Produced>,
-) {
-    // Tokenizing leaves two cores to the embedding loop (which launches the GPU's work) and the
-    // writer: on 16 cores, a pool of all 16 slowed the GPU path down.
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(cores.saturating_sub(2).max(1))
-        .thread_name(|i| format!("tokenize-{i}"))
-        .build()
-        .ok();
-    let mut seen = SeenIds::default();
-    let mut rows: Vec<EmbeddedArticle> = Vec::with_capacity(chunk_size);
-    let mut texts: Vec<String> = Vec::with_capacity(chunk_size);
-    loop {
-        let item = match reader.next().transpose() {
-            Ok(item) => item,
-            Err(err) => {
-                let _ = tx.send(Produced::Fatal(err.into()));
-                return;
-            }
-        };
-        let end = item.is_none();
-        let bad = match item {
-            None => None,
-            Some(Item::Bad(bad)) => Some(bad),
-            Some(Item::Article(article)) => {
-                let file = reader.file_index();
-                let bad = |reason: String| BadRecord {
-                    path: reader.path().to_path_buf(),
-                    location: article.location,
-                    reason,
-                };
-                match text.compose(&article) {
-                    None => Some(bad(
-                        "nothing to embed: title and text are empty after trimming".into(),
-                    )),
-                    Some(t) => match seen.first(&article.id, file, article.location) {
-                        Some((first_file, first)) if first_file == file => Some(bad(format!(
-                            "duplicate id '{}' (first at {first})",
-                            article.id
-                        ))),
-                        Some((first_file, first)) => Some(bad(format!(
-                            "duplicate id '{}' (first in {}, {first})",
-                            article.id,
-                            reader.files()[first_file].display()
-                        ))),
-                        None => {
-                            rows.push(EmbeddedArticle {
-                                article,
-                                n_tokens: 0,
-                                truncated: false,
-                            });
-                            texts.push(t);
-                            None
-                        }
-                    },
-                }
-            }
-        };
-        if let Some(bad) = bad {
-            if tx.send(Produced::Bad(bad)).is_err() {
-                return;
-            }
-        }
-        if rows.len() >= chunk_size || (end && !rows.is_empty()) {
-            let t0 = Instant::now();
-            let tokens = match &pool {
-                Some(pool) => pool.install(|| tokenizer.encode_all(&texts)),
-                None => tokenizer.encode_all(&texts),
-            };
-            let msg = match tokens {
-                Ok(tokens) => Produced::Chunk(
-                    std::mem::take(&mut rows),
-                    tokens,
-                    t0.elapsed().as_secs_f64(),
-                ),
-                Err(err) => Produced::Fatal(err.into()),
-            };
-            texts.clear();
-            if tx.send(msg).is_err() {
-                return;
-            }
-        }
-        if end {
-            return;
-        }
-    }
-}
-
-/// Ids seen so far, kept as 128-bit hashes (16 bytes an article, not the id strings), with
-/// where each was first seen (the input file's index and the place in it).
-#[derive(Default)]
-struct SeenIds {
-    first: HashMap<u128, (usize, Location)>,
-}
-
-impl SeenIds {
-    /// Records `id`; returns where it was first seen if it is a duplicate.
-    fn first(&mut self, id: &str, file: usize, at: Location) -> Option<(usize, Location)> {
-        let half = |salt: u64| {
-            let mut h = DefaultHasher::new();
-            salt.hash(&mut h);
-            id.hash(&mut h);
-            h.finish()
-        };
-        let key = ((half(0x9e37_79b9) as u128) << 64) | half(0x85eb_ca6b) as u128;
-        match self.first.get(&key) {
-            Some(seen) => Some(*seen),
-            None => {
-                self.first.insert(key, (file, at));
-                None
-            }
-        }
-    }
 }

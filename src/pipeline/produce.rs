@@ -1,0 +1,241 @@
+//! The embedding job's input side: one thread reads and checks records, a pool beside it
+//! tokenizes, so reading the next chunk overlaps tokenizing the last one. Chunks reach the
+//! embedding loop in input order through a bounded channel; bad records go to it as they are met.
+
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::time::Instant;
+
+use super::PipelineError;
+use crate::embed::{TextTokenizer, Tokens};
+use crate::io::embeddings_out::EmbeddedArticle;
+use crate::io::{ArticleReader, BadRecord, Item, Location, TextSpec};
+
+/// What the producer hands to the embedding loop.
+pub(super) enum Produced {
+    Bad(BadRecord),
+    /// Articles, their tokens, and the seconds spent tokenizing them.
+    Chunk(Vec<EmbeddedArticle>, Vec<Tokens>, f64),
+    Fatal(PipelineError),
+}
+
+/// Chunks read and waiting for the tokenizer at most.
+const READ_AHEAD: usize = 2;
+
+/// Reads records (on a thread of its own), drops the bad ones (sent for reporting), tokenizes
+/// chunks of `chunk_size` articles on a pool and sends them, in input order. Returns when the
+/// input ends or the receiver is gone.
+pub(super) fn produce(
+    reader: ArticleReader,
+    text: &TextSpec,
+    tokenizer: &TextTokenizer,
+    chunk_size: usize,
+    tx: SyncSender<Produced>,
+) {
+    // Tokenizing leaves two cores to the embedding loop (which launches the GPU's work) and the
+    // writer: on 16 cores, a pool of all 16 slowed the GPU path down.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(cores.saturating_sub(2).max(1))
+        .thread_name(|i| format!("tokenize-{i}"))
+        .build()
+        .ok();
+    let (chunks_tx, chunks) = sync_channel::<(Vec<EmbeddedArticle>, Vec<String>)>(READ_AHEAD);
+    std::thread::scope(|scope| {
+        let bad_tx = tx.clone();
+        scope.spawn(move || read_chunks(reader, text, chunk_size, bad_tx, chunks_tx));
+        // Returning drops `chunks`, which stops the reader at its next send.
+        for (rows, texts) in chunks {
+            let t0 = Instant::now();
+            let tokens = match &pool {
+                Some(pool) => pool.install(|| tokenizer.encode_all(&texts)),
+                None => tokenizer.encode_all(&texts),
+            };
+            let (msg, fatal) = match tokens {
+                Ok(tokens) => (
+                    Produced::Chunk(rows, tokens, t0.elapsed().as_secs_f64()),
+                    false,
+                ),
+                Err(err) => (Produced::Fatal(err.into()), true),
+            };
+            if tx.send(msg).is_err() || fatal {
+                return;
+            }
+        }
+    });
+}
+
+/// Reads the records, sends bad ones to `tx` and chunks of articles with their texts to
+/// `chunks`.
+fn read_chunks(
+    mut reader: ArticleReader,
+    text: &TextSpec,
+    chunk_size: usize,
+    tx: SyncSender<Produced>,
+    chunks: SyncSender<(Vec<EmbeddedArticle>, Vec<String>)>,
+) {
+    let mut seen = SeenIds::default();
+    let mut rows: Vec<EmbeddedArticle> = Vec::with_capacity(chunk_size);
+    let mut texts: Vec<String> = Vec::with_capacity(chunk_size);
+    loop {
+        let item = match reader.next().transpose() {
+            Ok(item) => item,
+            Err(err) => {
+                let _ = tx.send(Produced::Fatal(err.into()));
+                return;
+            }
+        };
+        let end = item.is_none();
+        let bad = match item {
+            None => None,
+            Some(Item::Bad(bad)) => Some(bad),
+            Some(Item::Article(article)) => {
+                let file = reader.file_index();
+                let bad = |reason: String| BadRecord {
+                    path: reader.path().to_path_buf(),
+                    location: article.location,
+                    reason,
+                };
+                match text.compose(&article) {
+                    None => Some(bad(
+                        "nothing to embed: title and text are empty after trimming".into(),
+                    )),
+                    Some(t) => match seen.first(&article.id, file, article.location) {
+                        Some((first_file, first)) if first_file == file => Some(bad(format!(
+                            "duplicate id '{}' (first at {first})",
+                            article.id
+                        ))),
+                        Some((first_file, first)) => Some(bad(format!(
+                            "duplicate id '{}' (first in {}, {first})",
+                            article.id,
+                            reader.files()[first_file].display()
+                        ))),
+                        None => {
+                            rows.push(EmbeddedArticle {
+                                article,
+                                n_tokens: 0,
+                                truncated: false,
+                            });
+                            texts.push(t);
+                            None
+                        }
+                    },
+                }
+            }
+        };
+        if let Some(bad) = bad {
+            if tx.send(Produced::Bad(bad)).is_err() {
+                return;
+            }
+        }
+        if rows.len() >= chunk_size || (end && !rows.is_empty()) {
+            let chunk = (
+                std::mem::replace(&mut rows, Vec::with_capacity(chunk_size)),
+                std::mem::replace(&mut texts, Vec::with_capacity(chunk_size)),
+            );
+            if chunks.send(chunk).is_err() {
+                return;
+            }
+        }
+        if end {
+            return;
+        }
+    }
+}
+
+/// Ids seen so far, kept as 128-bit hashes (16 bytes an article, not the id strings), with
+/// where each was first seen (the input file's index and the place in it).
+#[derive(Default)]
+struct SeenIds {
+    first: HashMap<u128, (usize, Location)>,
+}
+
+impl SeenIds {
+    /// Records `id`; returns where it was first seen if it is a duplicate.
+    fn first(&mut self, id: &str, file: usize, at: Location) -> Option<(usize, Location)> {
+        let half = |salt: u64| {
+            let mut h = DefaultHasher::new();
+            salt.hash(&mut h);
+            id.hash(&mut h);
+            h.finish()
+        };
+        let key = ((half(0x9e37_79b9) as u128) << 64) | half(0x85eb_ca6b) as u128;
+        match self.first.get(&key) {
+            Some(seen) => Some(*seen),
+            None => {
+                self.first.insert(key, (file, at));
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::ReadOptions;
+
+    /// Chunks arrive whole and in input order while reading runs ahead of tokenizing; bad
+    /// records arrive too, and every record is accounted for once.
+    #[test]
+    fn chunks_keep_input_order_and_every_record_is_accounted_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("in.jsonl");
+        let mut lines = String::new();
+        for i in 0..40 {
+            // Every 7th record repeats an id, every 11th has nothing to embed.
+            let id = if i % 7 == 6 { i - 1 } else { i };
+            let title = if i % 11 == 10 {
+                "  ".into()
+            } else {
+                format!("Story number {i}")
+            };
+            lines.push_str(&format!("{{\"id\": \"{id}\", \"title\": \"{title}\"}}\n"));
+        }
+        std::fs::write(&path, lines).unwrap();
+        let reader = ArticleReader::open(&path, &ReadOptions::default()).unwrap();
+        let model = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/models/sentence-transformers/all-MiniLM-L6-v2"
+        );
+        let tokenizer =
+            TextTokenizer::from_file(&std::path::Path::new(model).join("tokenizer.json"), 256)
+                .expect("the default model (sh models/install-default.sh)");
+        let (tx, rx) = sync_channel(1);
+        let text = TextSpec::default();
+        let (mut ids, mut bad, mut sizes) = (Vec::new(), Vec::new(), Vec::new());
+        std::thread::scope(|scope| {
+            scope.spawn(|| produce(reader, &text, &tokenizer, 3, tx));
+            for msg in rx {
+                match msg {
+                    Produced::Chunk(rows, tokens, _) => {
+                        sizes.push(rows.len());
+                        assert_eq!(rows.len(), tokens.len());
+                        for (row, t) in rows.iter().zip(&tokens) {
+                            // [CLS] story number N [SEP]
+                            assert!(t.ids.len() >= 4, "{:?}", t.ids);
+                            ids.push(row.article.id.parse::<usize>().unwrap());
+                        }
+                    }
+                    Produced::Bad(b) => bad.push(b.location),
+                    Produced::Fatal(e) => panic!("{e}"),
+                }
+            }
+        });
+        let want: Vec<usize> = (0..40).filter(|i| i % 7 != 6 && i % 11 != 10).collect();
+        assert_eq!(ids, want, "articles in input order");
+        assert!(
+            sizes[..sizes.len() - 1].iter().all(|&n| n == 3),
+            "{sizes:?}"
+        );
+        bad.sort_by_key(|l| match l {
+            Location::Line(n) | Location::Row(n) => *n,
+        });
+        let want_bad: Vec<Location> = (0..40u64)
+            .filter(|i| i % 7 == 6 || i % 11 == 10)
+            .map(|i| Location::Line(i + 1))
+            .collect();
+        assert_eq!(bad, want_bad);
+    }
+}
