@@ -1,4 +1,5 @@
-//! Reading articles (CSV, JSONL, Parquet) as a stream, and writing outputs atomically.
+//! Reading articles (CSV, JSONL, Parquet; CSV and JSONL also gzip- or zstd-compressed) as one
+//! stream from one or several files, and writing outputs atomically.
 //!
 //! Readers know nothing about models: they turn input records into [`Article`]s, report records
 //! they cannot use as [`BadRecord`]s (the caller counts and skips them) and stop only on errors
