@@ -25,13 +25,6 @@ pub(super) struct CpuAttention {
     pub scale: f32,
 }
 
-impl CpuAttention {
-    /// The context, (batch, seq, hidden), from `qkv` (batch, seq, 3 × hidden), f32 on the CPU.
-    pub fn apply(&self, qkv: &Tensor) -> Result<Tensor> {
-        qkv.apply_op1_no_bwd(self)
-    }
-}
-
 impl CustomOp1 for CpuAttention {
     fn name(&self) -> &'static str {
         "newsclust-cpu-attention"
@@ -72,6 +65,11 @@ impl CustomOp1 for CpuAttention {
 }
 
 impl CpuAttention {
+    /// The context, (batch, seq, hidden), from `qkv` (batch, seq, 3 × hidden), f32 on the CPU.
+    pub fn apply(&self, qkv: &Tensor) -> Result<Tensor> {
+        qkv.apply_op1_no_bwd(self)
+    }
+
     /// One text's head `h`: `qkv` is the text's (seq, 3 × hidden) block, `out` its (seq, hidden) one.
     fn head(
         &self,
@@ -90,7 +88,8 @@ impl CpuAttention {
         debug_assert!(out.len() >= (len - 1) * hidden + q + hd && scores.len() == len * len);
         // SAFETY: every index gemm touches is inside its slice. q, k and v are len rows of hd
         // values with row stride 3 × hidden, starting at columns q, k and v < 3 × hidden − hd + 1
-        // of the text's block (asserted above); `scores` is len × len, row stride len; the
+        // of the text's block, which holds seq ≥ len rows (`cpu_fwd` checks the shape and the
+        // lengths before it splits the blocks; the debug assertions above restate it); `scores` is len × len, row stride len; the
         // output is len rows of hd values at column q of rows of `hidden`. `scores` and `out`
         // do not overlap each other or `qkv`.
         unsafe {

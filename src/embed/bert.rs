@@ -260,7 +260,7 @@ impl BertEncoder {
         let scale = 1.0 / (self.head_dim as f64).sqrt();
         // On the CPU in f32, with texts padded at the end (as `SentenceEncoder` pads them):
         // the fused attention op over each text's real tokens.
-        let fused = match (self.device().is_cpu() && self.dtype == DType::F32)
+        let attention = match (self.device().is_cpu() && self.dtype == DType::F32)
             .then(|| prefix_lengths(mask))
             .transpose()?
             .flatten()
@@ -279,7 +279,10 @@ impl BertEncoder {
             }
         };
         for layer in &self.layers {
-            x = self.layer(layer, &x, &fused, b, n)?;
+            x = match &attention {
+                Attention::Fused(op) => self.cpu_layer(layer, &x, op, b, n)?,
+                Attention::Masked { bias, scale } => self.layer(layer, &x, bias, *scale, b, n)?,
+            };
         }
         Ok(x)
     }
@@ -288,32 +291,24 @@ impl BertEncoder {
         &self,
         l: &Layer,
         x: &Tensor,
-        attention: &Attention,
+        bias: &Tensor,
+        scale: f64,
         b: usize,
         n: usize,
     ) -> candle_core::Result<Tensor> {
         let (h, hd) = (self.heads, self.head_dim);
-        if let Attention::Fused(op) = attention {
-            return self.cpu_layer(l, x, op, b, n);
-        }
-        let qkv = l.qkv.forward(x)?;
-        let ctx = match attention {
-            Attention::Fused(_) => unreachable!("handled above"),
-            Attention::Masked { bias, scale } => {
-                let qkv = qkv.reshape((b, n, 3, h, hd))?;
-                // (batch, heads, seq, head_dim) for each of q, k, v.
-                let part = |i: usize| -> candle_core::Result<Tensor> {
-                    qkv.narrow(2, i, 1)?
-                        .squeeze(2)?
-                        .transpose(1, 2)?
-                        .contiguous()
-                };
-                let (q, k, v) = ((part(0)? * *scale)?, part(1)?, part(2)?);
-                let scores = q.matmul(&k.t()?)?.broadcast_add(bias)?;
-                let probs = fastmath::softmax_last_dim(&scores)?;
-                probs.matmul(&v)?.transpose(1, 2)?.reshape((b, n, h * hd))?
-            }
+        let qkv = l.qkv.forward(x)?.reshape((b, n, 3, h, hd))?;
+        // (batch, heads, seq, head_dim) for each of q, k, v.
+        let part = |i: usize| -> candle_core::Result<Tensor> {
+            qkv.narrow(2, i, 1)?
+                .squeeze(2)?
+                .transpose(1, 2)?
+                .contiguous()
         };
+        let (q, k, v) = ((part(0)? * scale)?, part(1)?, part(2)?);
+        let scores = q.matmul(&k.t()?)?.broadcast_add(bias)?;
+        let probs = fastmath::softmax_last_dim(&scores)?;
+        let ctx = probs.matmul(&v)?.transpose(1, 2)?.reshape((b, n, h * hd))?;
         let x = l.attn_norm.forward(&(l.attn_out.forward(&ctx)? + x)?)?;
         let up = l.up.forward(&x)?;
         let up = match self.act {
@@ -323,9 +318,7 @@ impl BertEncoder {
         };
         l.out_norm.forward(&(l.down.forward(&up)? + &x)?)
     }
-}
 
-impl BertEncoder {
     /// [`Self::layer`] on the CPU in f32: the fused attention, and the bias, residual, layer
     /// norm and activation steps of the packed pass (one pass over memory each instead of two or
     /// three candle ops), on the (batch × seq, hidden) rows.
