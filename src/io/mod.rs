@@ -246,10 +246,8 @@ fn open_file(path: &Path, options: &ReadOptions) -> Result<(InputColumns, ItemIt
         path: path.to_path_buf(),
         source,
     };
+    // Folders never get here: `input_files` expands them into their files.
     let file = File::open(path).map_err(open_err)?;
-    if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
-        return Err(open_err(std::io::Error::other("is a directory")));
-    }
     let (detected, compression) = detect(path);
     let format = match options.format {
         InputFormat::Auto => detected.ok_or_else(|| ReadError::UnknownFormat {
