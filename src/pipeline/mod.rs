@@ -594,10 +594,17 @@ pub fn run_embed_keeping_model(
         return Err(PipelineError::NothingEmbedded(summary.skipped));
     }
     let t = Instant::now();
-    writer.finish()?;
+    let (_, times) = writer.finish_timed()?;
     tracing::debug!(
         "Parquet footer, sync and rename {:.3} s",
         t.elapsed().as_secs_f64()
+    );
+    tracing::debug!(
+        "the writer's thread: {} row groups; waited {:.3} s for their encoding, appended them in {:.3} s, synced in {:.3} s",
+        times.row_groups,
+        times.encode_wait_seconds,
+        times.append_seconds,
+        times.sync_seconds
     );
     summary.total_seconds = started.elapsed().as_secs_f64();
     Ok((summary, model))
