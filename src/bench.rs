@@ -46,7 +46,7 @@ pub struct BenchRow {
     pub device: String,
     pub dtype: String,
     /// `packed`, `packed-tc` (attention on tensor cores) or `padded`; `+queued` when batches
-    /// are queued on a GPU (`NEWSCLUST_OVERLAP=1`).
+    /// are queued on a GPU (unless `NEWSCLUST_OVERLAP=0`).
     pub forward: String,
     pub batch_size: u64,
     pub docs: u64,

@@ -243,7 +243,7 @@ struct PassArgs {
     #[arg(long, value_enum, default_value_t = Forward::Auto)]
     forward: Forward,
     /// Attention kernel of the packed pass on CUDA in f16/bf16.
-    #[arg(long, value_enum, default_value_t = AttentionKernel::CudaCores)]
+    #[arg(long, value_enum, default_value_t = AttentionKernel::TensorCores)]
     attention: AttentionKernel,
 }
 
