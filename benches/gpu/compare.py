@@ -1,7 +1,7 @@
 """Side-by-side numbers for benches/gpu/run.sh: PyTorch and sentence-transformers on the texts and
 weights newsclust used, embedding parity, and GPU vs CPU k-means. Prints a Markdown table.
 
-    python3 benches/gpu/compare.py --kit gpu-kit --out /tmp/gpu-out [--device cuda] [--repeated ag_x10.csv ag_x30.csv]
+    python3 benches/gpu/compare.py --kit gpu-kit --out /tmp/gpu-out [--device cuda] [--repeated ag_x10.csv ag_x30.csv] [--no-sdpa]
 
 Ratios it prints: newsclust's embedding stage (`bench`, embed docs/s) against PyTorch SDPA on the
 same texts, and newsclust's whole `embed` job (file to Parquet, wall time from run.sh's jobs.txt)
@@ -104,6 +104,8 @@ def main():
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--repeated", nargs="*", default=[],
                     help="the same texts K times over, named ..._xK.csv (run.sh writes them)")
+    ap.add_argument("--no-sdpa", action="store_true",
+                    help="sentence-transformers only: no PyTorch SDPA embedding stage (jobs.sh)")
     args = ap.parse_args()
     import torch
     from sentence_transformers import SentenceTransformer
@@ -133,23 +135,25 @@ def main():
         st_rate[copies] = len(many) / secs
         rows.append((f"sentence-transformers encode fp32, batch {st_best[0]}, {len(many)} texts", st_rate[copies]))
     del st
-    pt32, s32 = torch_sdpa(model_dir, docs, args.device, torch.float32)
-    rows.append(("PyTorch SDPA fp32, embedding stage, batch 256", n / s32))
-    pt_best16 = None
-    if args.device == "cuda":
+    pt32, s32, pt_best16 = None, None, None
+    if not args.no_sdpa:
+        pt32, s32 = torch_sdpa(model_dir, docs, args.device, torch.float32)
+        rows.append(("PyTorch SDPA fp32, embedding stage, batch 256", n / s32))
+    if args.device == "cuda" and not args.no_sdpa:
         for batch in (256, 1024):
             _, s16 = torch_sdpa(model_dir, docs, args.device, torch.float16, batch=batch)
             rows.append((f"PyTorch SDPA fp16, embedding stage, batch {batch}", n / s16))
             pt_best16 = max(pt_best16 or 0, n / s16)
     result = {"docs": n, "throughput_docs_per_s": dict(rows)}
     parity = {}
-    for dt in ["f32", "f16", "bf16", "f16_tc", "bf16_tc", "f16_overlap", "f16_tc_overlap"]:
+    for dt in ["f32", "f16", "bf16", "f16_cuda_cores", "f16_no_queue"]:
         p = out / f"emb_cuda_{dt}.parquet"
         if p.exists():
             v = vectors(p)[:n]
-            what = dt.replace("_tc", ", attention on tensor cores").replace("_overlap", ", batches queued")
+            what = dt.replace("_cuda_cores", ", attention on the CUDA cores").replace("_no_queue", ", batches not queued")
             parity[f"newsclust cuda {what} vs sentence-transformers fp32 (min cosine)"] = min_cos(v, st_vec)
-    parity["PyTorch SDPA fp32 vs sentence-transformers fp32 (min cosine)"] = min_cos(pt32, st_vec)
+    if pt32 is not None:
+        parity["PyTorch SDPA fp32 vs sentence-transformers fp32 (min cosine)"] = min_cos(pt32, st_vec)
     cpu = out / "emb_cpu_f32_500.parquet"
     if cpu.exists() and (out / "emb_cuda_f32.parquet").exists():
         parity["newsclust cpu f32 vs cuda f32, 500 texts (min cosine)"] = min_cos(vectors(cpu), vectors(out / "emb_cuda_f32.parquet")[:500])
@@ -170,7 +174,7 @@ def main():
             if pt_best16 and row["dtype"] == "f16":
                 ratios["newsclust embedding stage f16 %s, %s (bench, batch %d) / PyTorch SDPA fp16 (best batch)" % (row["forward"], stem, row["batch_size"])] = row["embed_docs_per_s"] / pt_best16
     for row in benches.get("bench_cuda", []):
-        if row["dtype"] == "f32":
+        if row["dtype"] == "f32" and s32:
             ratios["newsclust embedding stage f32 (bench) / PyTorch SDPA fp32"] = row["embed_docs_per_s"] / (n / s32)
     walls = job_walls(out)
     for name, secs in walls.items():
