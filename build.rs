@@ -1,5 +1,6 @@
-//! With the `cuda` feature, compiles the packed-forward kernels (src/embed/cuda/kernels.cu) with
-//! nvcc ($NVCC, else nvcc on PATH or in $CUDA_HOME/bin) into
+//! With the `cuda` feature, compiles our CUDA kernels (the packed forward pass,
+//! src/embed/cuda/kernels.cu, and the k-means steps, src/cluster/cuda/kmeans.cu) with nvcc
+//! ($NVCC, else nvcc on PATH or in $CUDA_HOME/bin), each into
 //! - a fatbin holding machine code (SASS) for compute capability $CUDA_COMPUTE_CAP (default 80)
 //!   and for the common data-centre GPUs above it (8.6, 8.9, 9.0), plus PTX for
 //!   $CUDA_COMPUTE_CAP that the driver compiles for newer GPUs: a GPU the fatbin has SASS for
@@ -12,10 +13,16 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const SOURCE: &str = "src/embed/cuda/kernels.cu";
+/// Each source and the name of its outputs in OUT_DIR (`NAME.fatbin`, `NAME.ptx`).
+const SOURCES: [(&str, &str); 2] = [
+    ("src/embed/cuda/kernels.cu", "packed_kernels"),
+    ("src/cluster/cuda/kmeans.cu", "kmeans_kernels"),
+];
 
 fn main() {
-    println!("cargo:rerun-if-changed={SOURCE}");
+    for (source, _) in SOURCES {
+        println!("cargo:rerun-if-changed={source}");
+    }
     println!("cargo:rerun-if-changed=src/embed/cuda/attention_tc.cuh");
     println!("cargo:rerun-if-env-changed=CUDA_COMPUTE_CAP");
     println!("cargo:rerun-if-env-changed=NVCC");
@@ -50,20 +57,23 @@ fn main() {
         sass.iter()
             .map(|c| format!("-gencode=arch=compute_{c},code=sm_{c}")),
     );
-    nvcc_run(&nvcc, &fatbin, &out.join("packed_kernels.fatbin"));
-    nvcc_run(
-        &nvcc,
-        &["--ptx".to_string(), format!("-arch=compute_{cap}")],
-        &out.join("packed_kernels.ptx"),
-    );
+    for (source, name) in SOURCES {
+        nvcc_run(&nvcc, &fatbin, source, &out.join(format!("{name}.fatbin")));
+        nvcc_run(
+            &nvcc,
+            &["--ptx".to_string(), format!("-arch=compute_{cap}")],
+            source,
+            &out.join(format!("{name}.ptx")),
+        );
+    }
 }
 
-fn nvcc_run(nvcc: &str, mode: &[String], output: &Path) {
+fn nvcc_run(nvcc: &str, mode: &[String], source: &str, output: &Path) {
     let status = Command::new(nvcc)
         .args(mode)
-        .args(["-O3", "-std=c++17", SOURCE, "-o"])
+        .args(["-O3", "-std=c++17", source, "-o"])
         .arg(output)
         .status()
         .unwrap_or_else(|e| panic!("cannot run {nvcc} (needed by the cuda feature): {e}"));
-    assert!(status.success(), "{nvcc} failed on {SOURCE}");
+    assert!(status.success(), "{nvcc} failed on {source}");
 }

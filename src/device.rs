@@ -287,6 +287,43 @@ fn open_cuda(choice: DeviceChoice, _ordinal: usize) -> Result<Device, DeviceErro
     Err(DeviceError::NoCudaSupport(choice))
 }
 
+/// Loads one of our CUDA modules (build.rs) into `ctx`: its fatbin, whose machine code needs no
+/// JIT compilation on the GPUs it was built for, else its PTX (also when
+/// `NEWSCLUST_CUDA_JIT=1` asks for it, to measure what the JIT costs). `what` names it in logs.
+#[cfg(feature = "cuda")]
+pub(crate) fn load_cuda_module(
+    ctx: &std::sync::Arc<candle_core::cuda_backend::cudarc::driver::CudaContext>,
+    what: &str,
+    fatbin: &'static [u8],
+    ptx: &'static str,
+) -> candle_core::Result<std::sync::Arc<candle_core::cuda_backend::cudarc::driver::CudaModule>> {
+    use candle_core::cuda_backend::cudarc::nvrtc::Ptx;
+    use candle_core::cuda_backend::WrapErr;
+    let started = std::time::Instant::now();
+    let jit = std::env::var_os("NEWSCLUST_CUDA_JIT").is_some_and(|v| v != "0");
+    let (module, from) = if jit {
+        (
+            ctx.load_module(Ptx::from_src(ptx)).w()?,
+            "PTX (NEWSCLUST_CUDA_JIT)",
+        )
+    } else {
+        match ctx.load_module(Ptx::from_binary(fatbin.to_vec())) {
+            Ok(m) => (m, "the fatbin"),
+            Err(e) => {
+                tracing::warn!(
+                    "cannot load the {what}' machine code ({e}); compiling their PTX instead"
+                );
+                (ctx.load_module(Ptx::from_src(ptx)).w()?, "PTX")
+            }
+        }
+    };
+    tracing::debug!(
+        "{what} loaded from {from} in {:.3} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(module)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

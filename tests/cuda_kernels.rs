@@ -1,4 +1,5 @@
-//! The CUDA kernels of the packed forward pass (src/embed/cuda/kernels.cu), checked on the CPU.
+//! Our CUDA kernels (the packed forward pass, src/embed/cuda/kernels.cu, and the k-means steps,
+//! src/cluster/cuda/kmeans.cu), checked on the CPU.
 //!
 //! CI has no GPU, and a CUDA build needs a toolkit; yet the kernels' index arithmetic, tiling,
 //! reductions and online softmax can be wrong in ways no GPU-less test would see. So the kernel
@@ -14,9 +15,19 @@ use std::process::Command;
 
 #[test]
 fn cuda_kernels_match_their_definitions_on_the_cpu() {
+    emulate("kernels_test.cpp", "src/embed/cuda/kernels.cu");
+}
+
+#[test]
+fn kmeans_kernels_match_their_definitions_on_the_cpu() {
+    emulate("kmeans_test.cpp", "src/cluster/cuda/kmeans.cu");
+}
+
+/// Builds `test` (in tests/cuda_emulation) around the kernels at `kernels` and runs it.
+fn emulate(test: &str, kernels: &str) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let emu = root.join("tests/cuda_emulation");
-    let kernels = root.join("src/embed/cuda/kernels.cu");
+    let kernels = root.join(kernels);
     let cxx = std::env::var("CXX").unwrap_or_else(|_| "g++".into());
     if Command::new(&cxx).arg("--version").output().is_err() {
         eprintln!("no C++ compiler ({cxx}): skipped");
@@ -28,7 +39,7 @@ fn cuda_kernels_match_their_definitions_on_the_cpu() {
         .args(["-std=c++20", "-O1", "-pthread", "-Wno-unknown-pragmas"])
         .arg(format!("-I{}", emu.display()))
         .arg(format!("-DKERNELS=\"{}\"", kernels.display()))
-        .arg(emu.join("kernels_test.cpp"))
+        .arg(emu.join(test))
         .arg("-o")
         .arg(&exe)
         .output()

@@ -1,27 +1,87 @@
 //! Lloyd's k-means on a candle device (a CUDA GPU, or the CPU for tests): the assignment step is
 //! one matrix product (‖x‖² + ‖c‖² − 2·X·Cᵀ, arg-min per row), the update step another (one-hot
 //! assignments transposed times X). Same seeding, empty-cluster rule and stopping rule as the
-//! CPU k-means, so on well-separated data both give identical assignments.
+//! CPU k-means, so on well-separated data both give identical assignments. On CUDA the arg-min
+//! and the one-hot matrix are our kernels (`cuda/`: no JIT compiling on a new machine); elsewhere,
+//! or with `NEWSCLUST_KMEANS_KERNELS=0`, candle's ops. The centres' update (k × D) and the
+//! stopping test run on the host.
 
 use candle_core::{DType, Device, Tensor, D};
 
 use super::kmeans::KMeansFit;
 use crate::matrix::Matrix;
 
-fn to_tensor(m: &Matrix, device: &Device) -> candle_core::Result<Tensor> {
-    Tensor::from_slice(m.as_slice(), (m.rows(), m.dim()), device)
+/// The steps between the two products.
+enum Steps {
+    /// candle's ops, on any device; `ids` is 0..k as a 1 × k row.
+    Candle { ids: Tensor },
+    #[cfg(feature = "cuda")]
+    Kernels(super::cuda::KMeansKernels),
 }
 
-/// Nearest centre of each row and the squared distance to it, computed on `x`'s device.
-fn assign(x: &Tensor, xx: &Tensor, c: &Tensor) -> candle_core::Result<(Tensor, Tensor)> {
-    let cc = c.sqr()?.sum(1)?.unsqueeze(0)?;
-    let dist = xx
-        .broadcast_add(&cc)?
-        .broadcast_sub(&(x.matmul(&c.t()?)? * 2.0)?)?
-        .clamp(0f32, f32::MAX)?;
-    let labels = dist.argmin_keepdim(D::Minus1)?;
-    let best = dist.gather(&labels, D::Minus1)?;
-    Ok((labels.squeeze(1)?, best.squeeze(1)?))
+impl Steps {
+    fn new(device: &Device, k: usize) -> candle_core::Result<Self> {
+        #[cfg(feature = "cuda")]
+        if let Device::Cuda(dev) = device {
+            if std::env::var("NEWSCLUST_KMEANS_KERNELS").as_deref() != Ok("0") {
+                match super::cuda::KMeansKernels::load(dev) {
+                    Ok(kernels) => return Ok(Self::Kernels(kernels)),
+                    Err(e) => {
+                        tracing::warn!("cannot load the k-means kernels ({e}); using candle's ops")
+                    }
+                }
+            }
+        }
+        Ok(Self::Candle {
+            ids: Tensor::arange(0u32, k as u32, device)?.unsqueeze(0)?,
+        })
+    }
+
+    /// Each row's nearest centre (u32, n) and its squared distance (f32, n), given the rows'
+    /// squared norms `xx` (n) and the centres' `cc` (k): the first of equally near centres.
+    fn assign(
+        &self,
+        x: &Tensor,
+        xx: &Tensor,
+        c: &Tensor,
+        cc: &Tensor,
+    ) -> candle_core::Result<(Tensor, Tensor)> {
+        let p = x.matmul(&c.t()?)?;
+        match self {
+            Self::Candle { .. } => {
+                let dist = xx
+                    .unsqueeze(1)?
+                    .broadcast_add(&cc.unsqueeze(0)?)?
+                    .broadcast_sub(&(p * 2.0)?)?
+                    .clamp(0f32, f32::MAX)?;
+                let labels = dist.argmin_keepdim(D::Minus1)?;
+                let best = dist.gather(&labels, D::Minus1)?;
+                Ok((labels.squeeze(1)?, best.squeeze(1)?))
+            }
+            #[cfg(feature = "cuda")]
+            Self::Kernels(kernels) => kernels.assign(&p, cc, xx),
+        }
+    }
+
+    /// The n × k one-hot matrix (f32) of `labels`.
+    fn onehot(&self, labels: &Tensor, k: usize) -> candle_core::Result<Tensor> {
+        match self {
+            Self::Candle { ids } => {
+                debug_assert_eq!(ids.elem_count(), k);
+                labels.unsqueeze(1)?.broadcast_eq(ids)?.to_dtype(DType::F32)
+            }
+            #[cfg(feature = "cuda")]
+            Self::Kernels(kernels) => kernels.onehot(labels, k),
+        }
+    }
+}
+
+/// Squared norm of each `d`-long row of `values`.
+fn row_norms(values: &[f32], d: usize) -> Vec<f32> {
+    values
+        .chunks_exact(d)
+        .map(|r| r.iter().map(|v| v * v).sum())
+        .collect()
 }
 
 /// Runs Lloyd iterations from `init` (k × D) on `device`.
@@ -33,43 +93,56 @@ pub fn lloyd_on(
     tol: f64,
 ) -> candle_core::Result<KMeansFit> {
     let (n, d, k) = (data.rows(), data.dim(), init.rows());
-    let x = to_tensor(data, device)?;
-    let xx = x.sqr()?.sum_keepdim(1)?;
-    let ids = Tensor::arange(0u32, k as u32, device)?.unsqueeze(0)?;
-    let mut c = to_tensor(init, device)?;
+    let x = Tensor::from_slice(data.as_slice(), (n, d), device)?;
+    let xx = Tensor::from_vec(row_norms(data.as_slice(), d), n, device)?;
+    let steps = Steps::new(device, k)?;
+    // The centres live on the host between iterations (k × D values): each iteration uploads
+    // them and their norms, and downloads the labels and the per-centre sums.
+    let mut c = init.as_slice().to_vec();
+    let upload = |c: &[f32]| -> candle_core::Result<(Tensor, Tensor)> {
+        Ok((
+            Tensor::from_slice(c, (k, d), device)?,
+            Tensor::from_vec(row_norms(c, d), k, device)?,
+        ))
+    };
     let mut labels: Vec<u32> = Vec::new();
     let mut iterations = 0;
     for _ in 0..max_iter {
         iterations += 1;
-        let (lab, best) = assign(&x, &xx, &c)?;
-        let onehot = lab.unsqueeze(1)?.broadcast_eq(&ids)?.to_dtype(DType::F32)?;
-        let sums = onehot.t()?.matmul(&x)?;
-        let counts = onehot.sum(0)?;
-        let counts_host = counts.to_vec1::<f32>()?;
-        let mut next = if counts_host.iter().all(|&c| c > 0.0) {
-            sums.broadcast_div(&counts.unsqueeze(1)?)?
-        } else {
-            // Rare: an empty cluster takes the point farthest from its centre, as on the CPU.
-            let dists = best.to_vec1::<f32>()?;
-            let mut rows = sums.to_vec2::<f32>()?;
-            let mut taken: Vec<usize> = Vec::new();
-            for (ci, row) in rows.iter_mut().enumerate() {
-                if counts_host[ci] == 0.0 {
-                    let far = (0..n)
-                        .filter(|i| !taken.contains(i))
-                        .max_by(|&a, &b| dists[a].total_cmp(&dists[b]))
-                        .unwrap_or(0);
-                    taken.push(far);
-                    row.copy_from_slice(data.row(far));
-                } else {
-                    row.iter_mut().for_each(|v| *v /= counts_host[ci]);
-                }
-            }
-            Tensor::from_vec(rows.concat(), (k, d), device)?
-        };
-        next = next.contiguous()?;
-        let shift = (&next - &c)?.sqr()?.sum_all()?.to_scalar::<f32>()? as f64;
+        let (ct, cc) = upload(&c)?;
+        let (lab, best) = steps.assign(&x, &xx, &ct, &cc)?;
         let new_labels = lab.to_vec1::<u32>()?;
+        let onehot = steps.onehot(&lab, k)?;
+        let mut next = onehot.t()?.matmul(&x)?.flatten_all()?.to_vec1::<f32>()?;
+        let mut counts = vec![0u32; k];
+        for &l in &new_labels {
+            counts[l as usize] += 1;
+        }
+        // Rare: an empty cluster takes the point farthest from its centre, as on the CPU.
+        let dists = if counts.contains(&0) {
+            best.to_vec1::<f32>()?
+        } else {
+            Vec::new()
+        };
+        let mut taken: Vec<usize> = Vec::new();
+        for (ci, row) in next.chunks_exact_mut(d).enumerate() {
+            if counts[ci] == 0 {
+                let far = (0..n)
+                    .filter(|i| !taken.contains(i))
+                    .max_by(|&a, &b| dists[a].total_cmp(&dists[b]))
+                    .unwrap_or(0);
+                taken.push(far);
+                row.copy_from_slice(data.row(far));
+            } else {
+                let count = counts[ci] as f32;
+                row.iter_mut().for_each(|v| *v /= count);
+            }
+        }
+        let shift: f64 = next
+            .iter()
+            .zip(&c)
+            .map(|(a, b)| f64::from(a - b).powi(2))
+            .sum();
         let unchanged = new_labels == labels;
         c = next;
         labels = new_labels;
@@ -77,9 +150,10 @@ pub fn lloyd_on(
             break;
         }
     }
-    let (lab, best) = assign(&x, &xx, &c)?;
-    let inertia = best.to_dtype(DType::F64)?.sum_all()?.to_scalar::<f64>()?;
-    let centroids = Matrix::new(c.flatten_all()?.to_vec1::<f32>()?, d).expect("k × d");
+    let (ct, cc) = upload(&c)?;
+    let (lab, best) = steps.assign(&x, &xx, &ct, &cc)?;
+    let inertia = best.to_vec1::<f32>()?.iter().map(|&v| f64::from(v)).sum();
+    let centroids = Matrix::new(c, d).expect("k × d");
     Ok(KMeansFit {
         labels: lab
             .to_vec1::<u32>()?

@@ -4,6 +4,8 @@
 //! (`None` = noise), topics numbered by size, largest first.
 
 mod auto_k;
+#[cfg(feature = "cuda")]
+mod cuda;
 pub mod device_kmeans;
 mod hdbscan;
 pub mod kmeans;

@@ -9,7 +9,6 @@ use std::sync::{Arc, Mutex};
 use candle_core::cuda_backend::cudarc::driver::{
     CudaContext, CudaFunction, CudaModule, CudaStream, LaunchArgs,
 };
-use candle_core::cuda_backend::cudarc::nvrtc::Ptx;
 use candle_core::cuda_backend::WrapErr;
 use candle_core::{CudaDevice, Result};
 
@@ -102,27 +101,7 @@ pub(super) fn kernel(dev: &CudaDevice, name: &str) -> Result<Kernel> {
 
 /// The fatbin (no JIT where it has machine code for the GPU), else the PTX.
 fn load(ctx: &Arc<CudaContext>) -> Result<Arc<CudaModule>> {
-    let started = std::time::Instant::now();
-    let jit = std::env::var_os("NEWSCLUST_CUDA_JIT").is_some_and(|v| v != "0");
-    let (module, from) = if jit {
-        (
-            ctx.load_module(Ptx::from_src(PTX)).w()?,
-            "PTX (NEWSCLUST_CUDA_JIT)",
-        )
-    } else {
-        match ctx.load_module(Ptx::from_binary(FATBIN.to_vec())) {
-            Ok(m) => (m, "the fatbin"),
-            Err(e) => {
-                tracing::warn!("cannot load the packed kernels' machine code ({e}); compiling their PTX instead");
-                (ctx.load_module(Ptx::from_src(PTX)).w()?, "PTX")
-            }
-        }
-    };
-    tracing::debug!(
-        "packed kernels loaded from {from} in {:.3} s",
-        started.elapsed().as_secs_f64()
-    );
-    Ok(module)
+    crate::device::load_cuda_module(ctx, "packed kernels", FATBIN, PTX)
 }
 
 #[cfg(test)]
