@@ -15,11 +15,11 @@ pub mod pooling;
 pub mod profile;
 pub mod retry;
 pub mod tokenize;
+mod weights;
 
 use std::path::PathBuf;
 
 use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
 
 pub use bert::BertEncoder;
 pub use config::{BertConfig, ModelConfig};
@@ -28,6 +28,7 @@ pub use pending::Pending;
 pub use pooling::Pooling;
 use profile::stage;
 pub use tokenize::{plan_batches, TextTokenizer, Tokens};
+pub use weights::HostWeights;
 
 use crate::model::ModelFiles;
 
@@ -108,18 +109,50 @@ impl SentenceEncoder {
         device: &Device,
         dtype: DType,
     ) -> Result<Self, EmbedError> {
+        Self::load_prepared(files, config, device, dtype, None)
+    }
+
+    /// Reads the weights of `files` into host memory in `dtype`, for [`Self::load_prepared`]
+    /// (a job does this while its device opens).
+    pub fn prepare_weights(files: &ModelFiles, dtype: DType) -> Result<HostWeights, EmbedError> {
+        let weights = &files.weights;
+        check_safetensors(weights).map_err(|message| EmbedError::Model {
+            path: weights.clone(),
+            message,
+        })?;
+        // SAFETY: as in `load_prepared`.
+        unsafe { HostWeights::read(weights, dtype) }.map_err(|e| EmbedError::Model {
+            path: weights.clone(),
+            message: format!("cannot load weights: {e}"),
+        })
+    }
+
+    /// [`Self::load`], with the weights already read ([`Self::prepare_weights`]) when `host`
+    /// holds them in `dtype`.
+    pub fn load_prepared(
+        files: &ModelFiles,
+        config: &ModelConfig,
+        device: &Device,
+        dtype: DType,
+        host: Option<HostWeights>,
+    ) -> Result<Self, EmbedError> {
         let weights = &files.weights;
         let model_err = |message: String| EmbedError::Model {
             path: weights.clone(),
             message,
         };
-        // Check the file is a complete safetensors file before mapping it: a truncated download
-        // otherwise surfaces as an obscure error deep inside the loader.
-        check_safetensors(weights).map_err(model_err)?;
-        // SAFETY: the file is memory-mapped read-only; it must not be modified while we run,
-        // which holds for model files we only read.
-        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[weights], dtype, device) }
-            .map_err(|e| model_err(format!("cannot load weights: {e}")))?;
+        let vb = match host {
+            Some(host) if host.dtype() == dtype && !device.is_cpu() => host.var_builder(device),
+            _ => {
+                // Check the file is a complete safetensors file before mapping it: a truncated
+                // download otherwise surfaces as an obscure error deep inside the loader.
+                check_safetensors(weights).map_err(model_err)?;
+                // SAFETY: the file is memory-mapped read-only; it must not be modified while
+                // we run, which holds for model files we only read.
+                unsafe { weights::var_builder(weights, dtype, device) }
+            }
+        }
+        .map_err(|e| model_err(format!("cannot load weights: {e}")))?;
         let encoder = BertEncoder::load(vb, &config.bert)
             .map_err(|e| model_err(format!("weights do not fit config.json: {e}")))?;
         let mut encoder = Self {

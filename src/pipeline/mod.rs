@@ -10,8 +10,8 @@ use rayon::prelude::*;
 
 use crate::device::{DeviceChoice, DeviceError, Precision};
 use crate::embed::{
-    plan_batches, AttentionKernel, EmbedError, Embedder, Forward, ModelConfig, SentenceEncoder,
-    TextTokenizer, Tokens,
+    plan_batches, AttentionKernel, EmbedError, Embedder, Forward, HostWeights, ModelConfig,
+    SentenceEncoder, TextTokenizer, Tokens,
 };
 use crate::io::embeddings_out::{EmbeddedArticle, EmbeddingsWriter, WriteError};
 use crate::io::{ArticleReader, BadRecord, ReadError, ReadOptions, TextSpec};
@@ -266,13 +266,25 @@ impl LoadedModel {
         device: &candle_core::Device,
         precision: Precision,
     ) -> Result<Self, PipelineError> {
+        Self::from_prepared(parts, device, precision, None)
+    }
+
+    /// [`Self::from_parts`], with the weights already in host memory when `host` holds them
+    /// (`SentenceEncoder::prepare_weights`).
+    pub fn from_prepared(
+        parts: ModelParts,
+        device: &candle_core::Device,
+        precision: Precision,
+        host: Option<HostWeights>,
+    ) -> Result<Self, PipelineError> {
         precision.check(device)?;
         let ModelParts {
             files,
             config,
             tokenizer,
         } = parts;
-        let encoder = SentenceEncoder::load(&files, &config, device, precision.dtype())?;
+        let encoder =
+            SentenceEncoder::load_prepared(&files, &config, device, precision.dtype(), host)?;
         Ok(Self {
             files,
             config,
@@ -499,11 +511,25 @@ pub fn run_embed_keeping_model(
         }));
         let text = &job.text;
         scope.spawn(move || produce(reader, text, &tokenizer, chunk_size, tx));
+        // Half-precision weights are read and converted while the device opens.
+        let dtype = job.precision.dtype();
+        let preparing = HostWeights::wanted(dtype).then(|| {
+            let files = parts.files.clone();
+            scope.spawn(move || SentenceEncoder::prepare_weights(&files, dtype))
+        });
         // Returning early (an error) drops `rx`, which stops the producer at its next send.
         let (device, device_seconds) = join_device()?;
         summary.device_seconds = device_seconds;
         let t = Instant::now();
-        let mut model = LoadedModel::from_parts(parts, &device, job.precision)?;
+        let host = match preparing {
+            Some(thread) => Some(
+                thread
+                    .join()
+                    .map_err(|_| PipelineError::Config("reading the weights panicked".into()))??,
+            ),
+            None => None,
+        };
+        let mut model = LoadedModel::from_prepared(parts, &device, job.precision, host)?;
         summary.weights_seconds = t.elapsed().as_secs_f64();
         model.encoder.set_forward(job.forward);
         model.encoder.set_attention(job.attention);
