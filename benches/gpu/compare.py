@@ -157,10 +157,12 @@ def main():
     cpu = out / "emb_cpu_f32_500.parquet"
     if cpu.exists() and (out / "emb_cuda_f32.parquet").exists():
         parity["newsclust cpu f32 vs cuda f32, 500 texts (min cosine)"] = min_cos(vectors(cpu), vectors(out / "emb_cuda_f32.parquet")[:500])
+    def topics(name):
+        return pq.read_table(out / name / "documents.parquet").column("topic_id").to_pylist()
     if (out / "km_cuda").exists() and (out / "km_cpu").exists():
-        a = pq.read_table(out / "km_cuda/documents.parquet").column("topic_id").to_pylist()
-        b = pq.read_table(out / "km_cpu/documents.parquet").column("topic_id").to_pylist()
-        parity["k-means GPU vs CPU, same seed (ARI)"] = adjusted_rand_score(a, b)
+        parity["k-means GPU vs CPU, same seed (ARI)"] = adjusted_rand_score(topics("km_cuda"), topics("km_cpu"))
+    if (out / "km_cuda").exists() and (out / "km_cuda_candle").exists():
+        parity["k-means GPU, our kernels vs candle's ops (ARI)"] = adjusted_rand_score(topics("km_cuda"), topics("km_cuda_candle"))
     result["parity"] = parity
     benches = {}
     for p in sorted(out.glob("bench_*.json")):
