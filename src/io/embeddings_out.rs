@@ -90,12 +90,10 @@ pub struct EmbeddingsWriter {
     /// The row group being filled: slices of the batches written, and their rows.
     open: Vec<RecordBatch>,
     open_rows: usize,
-    /// Groups handed to encoding tasks, oldest first, each with its row count.
-    encoding: VecDeque<(Receiver<Encoded>, usize)>,
+    /// Groups handed to encoding tasks, oldest first.
+    encoding: VecDeque<Receiver<Encoded>>,
     /// Groups handed out so far (the next one's index).
     groups: usize,
-    /// Groups appended to the file.
-    appended: usize,
     sync: SyncMode,
     times: WriterTimes,
 }
@@ -121,7 +119,7 @@ pub struct WriterTimes {
     pub append_seconds: f64,
     /// Starting or waiting for their writeback.
     pub sync_seconds: f64,
-    /// Row groups written.
+    /// Row groups appended to the file.
     pub row_groups: usize,
 }
 
@@ -215,7 +213,6 @@ impl EmbeddingsWriter {
             open_rows: 0,
             encoding: VecDeque::new(),
             groups: 0,
-            appended: 0,
             sync,
             times: WriterTimes::default(),
         })
@@ -291,7 +288,7 @@ impl EmbeddingsWriter {
     /// for the oldest while too many are under way.
     fn submit(&mut self) -> Result<(), WriteError> {
         let batches = std::mem::take(&mut self.open);
-        let rows = std::mem::take(&mut self.open_rows);
+        self.open_rows = 0;
         let (tx, rx) = sync_channel(1);
         let factory = self.factory.clone();
         let schema = self.schema.clone();
@@ -305,7 +302,7 @@ impl EmbeddingsWriter {
             let _ = tx.send(encoded);
         });
         self.groups += 1;
-        self.encoding.push_back((rx, rows));
+        self.encoding.push_back(rx);
         while self.encoding.len() >= IN_FLIGHT {
             self.append_oldest(true)?;
         }
@@ -316,7 +313,7 @@ impl EmbeddingsWriter {
     /// Appends the oldest group under way once it is encoded (waiting for it when `wait`);
     /// returns whether one was appended.
     fn append_oldest(&mut self, wait: bool) -> Result<bool, WriteError> {
-        let Some((rx, _)) = self.encoding.front() else {
+        let Some(rx) = self.encoding.front() else {
             return Ok(false);
         };
         let t = Instant::now();
@@ -360,7 +357,7 @@ impl EmbeddingsWriter {
                 .map_err(|e| WriteError::new(&self.path, e))?,
         }
         self.times.sync_seconds += t2.elapsed().as_secs_f64();
-        self.appended += 1;
+        self.times.row_groups += 1;
         Ok(true)
     }
 
@@ -371,10 +368,7 @@ impl EmbeddingsWriter {
 
     /// Where the writer's thread has spent its time so far.
     pub fn times(&self) -> WriterTimes {
-        WriterTimes {
-            row_groups: self.appended,
-            ..self.times
-        }
+        self.times
     }
 
     /// Encodes and appends the last row groups, writes the footer, syncs and renames the file
