@@ -20,6 +20,7 @@ mod weights;
 use std::path::PathBuf;
 
 use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
 
 pub use bert::BertEncoder;
 pub use config::{BertConfig, ModelConfig};
@@ -120,7 +121,8 @@ impl SentenceEncoder {
             path: weights.clone(),
             message,
         })?;
-        // SAFETY: as in `load_prepared`.
+        // SAFETY: the file is memory-mapped read-only while it is read; model files are only
+        // read.
         unsafe { HostWeights::read(weights, dtype) }.map_err(|e| EmbedError::Model {
             path: weights.clone(),
             message: format!("cannot load weights: {e}"),
@@ -141,16 +143,20 @@ impl SentenceEncoder {
             path: weights.clone(),
             message,
         };
-        let vb = match host {
-            Some(host) if host.dtype() == dtype && !device.is_cpu() => host.var_builder(device),
-            _ => {
-                // Check the file is a complete safetensors file before mapping it: a truncated
-                // download otherwise surfaces as an obscure error deep inside the loader.
-                check_safetensors(weights).map_err(model_err)?;
-                // SAFETY: the file is memory-mapped read-only; it must not be modified while
-                // we run, which holds for model files we only read.
-                unsafe { weights::var_builder(weights, dtype, device) }
+        let vb = if device.is_cpu() || !HostWeights::wanted(dtype) {
+            // Check the file is a complete safetensors file before mapping it: a truncated
+            // download otherwise surfaces as an obscure error deep inside the loader.
+            check_safetensors(weights).map_err(model_err)?;
+            // SAFETY: the file is memory-mapped read-only; it must not be modified while we
+            // run, which holds for model files we only read.
+            unsafe { VarBuilder::from_mmaped_safetensors(&[weights], dtype, device) }
+        } else {
+            // Half precision on a GPU: converted on the host (`weights.rs`), unless done already.
+            match host {
+                Some(host) if host.dtype() == dtype => host,
+                _ => Self::prepare_weights(files, dtype)?,
             }
+            .var_builder(device)
         }
         .map_err(|e| model_err(format!("cannot load weights: {e}")))?;
         let encoder = BertEncoder::load(vb, &config.bert)

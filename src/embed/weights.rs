@@ -1,9 +1,9 @@
-//! Reads a model's safetensors weights. On a GPU in f16/bf16 they are converted on the host
-//! before the upload ([`HostWeights`]): converting on the device would run candle's cast
-//! kernel, which ships as PTX that the driver compiles on a machine's first use (1.4–1.8 s of a
-//! new H100 machine's first job, measured), and the upload is half the bytes. A job reads them
-//! this way while the device opens, off the critical path (converting after it, beside the
-//! tokenizer, added 0.04–0.12 s to warm jobs on the H100 host).
+//! A model's safetensors weights for a GPU in f16/bf16, converted on the host before the upload
+//! ([`HostWeights`]): converting on the device would run candle's cast kernel, which ships as
+//! PTX that the driver compiles on a machine's first use (1.4–1.8 s of a new H100 machine's
+//! first job, measured), and the upload is half the bytes. A job reads them this way while the
+//! device opens, off the critical path (converting after it, beside the tokenizer, added
+//! 0.04–0.12 s to warm jobs on the H100 host).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -16,21 +16,6 @@ use rayon::prelude::*;
 
 /// Values converted per rayon task.
 const PIECE: usize = 1 << 16;
-
-/// A `VarBuilder` over the weights at `path`, in `dtype` on `device`.
-///
-/// # Safety
-/// The file is memory-mapped: it must not change while the builder or its tensors are read.
-pub(crate) unsafe fn var_builder(
-    path: &Path,
-    dtype: DType,
-    device: &Device,
-) -> candle_core::Result<VarBuilder<'static>> {
-    if device.is_cpu() || !HostWeights::wanted(dtype) {
-        return VarBuilder::from_mmaped_safetensors(&[path], dtype, device);
-    }
-    HostWeights::read(path, dtype)?.var_builder(device)
-}
 
 /// A model's weights in host memory, f32 ones already converted to f16 or bf16, ready to go to
 /// a GPU ([`crate::embed::SentenceEncoder::load_prepared`]).
