@@ -8,7 +8,7 @@
 
 use candle_core::{DType, Device, Tensor, D};
 
-use super::kmeans::KMeansFit;
+use super::kmeans::{centre_shift, farthest_untaken, row_norms, KMeansFit};
 use crate::matrix::Matrix;
 
 /// The steps between the two products.
@@ -76,14 +76,6 @@ impl Steps {
     }
 }
 
-/// Squared norm of each `d`-long row of `values`.
-fn row_norms(values: &[f32], d: usize) -> Vec<f32> {
-    values
-        .chunks_exact(d)
-        .map(|r| r.iter().map(|v| v * v).sum())
-        .collect()
-}
-
 /// Runs Lloyd iterations from `init` (k × D) on `device`.
 pub fn lloyd_on(
     device: &Device,
@@ -94,15 +86,15 @@ pub fn lloyd_on(
 ) -> candle_core::Result<KMeansFit> {
     let (n, d, k) = (data.rows(), data.dim(), init.rows());
     let x = Tensor::from_slice(data.as_slice(), (n, d), device)?;
-    let xx = Tensor::from_vec(row_norms(data.as_slice(), d), n, device)?;
+    let xx = Tensor::from_vec(row_norms(data), n, device)?;
     let steps = Steps::new(device, k)?;
     // The centres live on the host between iterations (k × D values): each iteration uploads
     // them and their norms, and downloads the labels and the per-centre sums.
-    let mut c = init.as_slice().to_vec();
-    let upload = |c: &[f32]| -> candle_core::Result<(Tensor, Tensor)> {
+    let mut c = init.clone();
+    let upload = |c: &Matrix| -> candle_core::Result<(Tensor, Tensor)> {
         Ok((
-            Tensor::from_slice(c, (k, d), device)?,
-            Tensor::from_vec(row_norms(c, d), k, device)?,
+            Tensor::from_slice(c.as_slice(), (k, d), device)?,
+            Tensor::from_vec(row_norms(c), k, device)?,
         ))
     };
     let mut labels: Vec<u32> = Vec::new();
@@ -118,7 +110,7 @@ pub fn lloyd_on(
         for &l in &new_labels {
             counts[l as usize] += 1;
         }
-        // Rare: an empty cluster takes the point farthest from its centre, as on the CPU.
+        // Rare: an empty cluster restarts where the CPU k-means would.
         let dists = if counts.contains(&0) {
             best.to_vec1::<f32>()?
         } else {
@@ -127,22 +119,14 @@ pub fn lloyd_on(
         let mut taken: Vec<usize> = Vec::new();
         for (ci, row) in next.chunks_exact_mut(d).enumerate() {
             if counts[ci] == 0 {
-                let far = (0..n)
-                    .filter(|i| !taken.contains(i))
-                    .max_by(|&a, &b| dists[a].total_cmp(&dists[b]))
-                    .unwrap_or(0);
-                taken.push(far);
-                row.copy_from_slice(data.row(far));
+                row.copy_from_slice(data.row(farthest_untaken(&dists, &mut taken)));
             } else {
                 let count = counts[ci] as f32;
                 row.iter_mut().for_each(|v| *v /= count);
             }
         }
-        let shift: f64 = next
-            .iter()
-            .zip(&c)
-            .map(|(a, b)| f64::from(a - b).powi(2))
-            .sum();
+        let next = Matrix::new(next, d).expect("k × d");
+        let shift = centre_shift(&c, &next);
         let unchanged = new_labels == labels;
         c = next;
         labels = new_labels;
@@ -153,14 +137,13 @@ pub fn lloyd_on(
     let (ct, cc) = upload(&c)?;
     let (lab, best) = steps.assign(&x, &xx, &ct, &cc)?;
     let inertia = best.to_vec1::<f32>()?.iter().map(|&v| f64::from(v)).sum();
-    let centroids = Matrix::new(c, d).expect("k × d");
     Ok(KMeansFit {
         labels: lab
             .to_vec1::<u32>()?
             .into_iter()
             .map(|l| l as usize)
             .collect(),
-        centroids,
+        centroids: c,
         inertia,
         iterations,
     })

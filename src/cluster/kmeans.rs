@@ -240,7 +240,7 @@ pub fn assign(data: &Matrix, centroids: &Matrix) -> (Vec<usize>, Vec<f32>) {
 }
 
 /// Each row's squared length.
-fn row_norms(data: &Matrix) -> Vec<f32> {
+pub(super) fn row_norms(data: &Matrix) -> Vec<f32> {
     (0..data.rows())
         .map(|i| dot(data.row(i), data.row(i)))
         .collect()
@@ -278,15 +278,10 @@ fn lloyd(data: &Matrix, mut centroids: Matrix, max_iter: usize, tol: f64) -> KMe
                 *s += *v as f64;
             }
         }
-        // An empty cluster takes the point farthest from its centre (as scikit-learn relocates them).
         let mut taken: Vec<usize> = Vec::new();
         for c in 0..k {
             if counts[c] == 0 {
-                let far = (0..data.rows())
-                    .filter(|i| !taken.contains(i))
-                    .max_by(|&a, &b| dists[a].total_cmp(&dists[b]))
-                    .unwrap_or(0);
-                taken.push(far);
+                let far = farthest_untaken(&dists, &mut taken);
                 counts[c] = 1;
                 for (s, v) in sums[c * d..(c + 1) * d].iter_mut().zip(data.row(far)) {
                     *s = *v as f64;
@@ -297,9 +292,7 @@ fn lloyd(data: &Matrix, mut centroids: Matrix, max_iter: usize, tol: f64) -> KMe
             .map(|j| (sums[j] / counts[j / d] as f64) as f32)
             .collect();
         let next = Matrix::new(next, d).expect("k × d");
-        let shift: f64 = (0..k)
-            .map(|c| sq_dist(centroids.row(c), next.row(c)) as f64)
-            .sum();
+        let shift = centre_shift(&centroids, &next);
         let unchanged = new_labels == labels;
         centroids = next;
         labels = new_labels;
@@ -315,6 +308,25 @@ fn lloyd(data: &Matrix, mut centroids: Matrix, max_iter: usize, tol: f64) -> KMe
         centroids,
         iterations,
     }
+}
+
+/// Where an empty cluster restarts: the row farthest from its centre (`dists`) that no other
+/// empty cluster has taken (as scikit-learn relocates them); recorded in `taken`.
+pub(super) fn farthest_untaken(dists: &[f32], taken: &mut Vec<usize>) -> usize {
+    let far = (0..dists.len())
+        .filter(|i| !taken.contains(i))
+        .max_by(|&a, &b| dists[a].total_cmp(&dists[b]))
+        .unwrap_or(0);
+    taken.push(far);
+    far
+}
+
+/// How far the centres moved in one iteration: the sum of their squared displacements
+/// (Lloyd's loop stops once it is at most the tolerance).
+pub(super) fn centre_shift(old: &Matrix, new: &Matrix) -> f64 {
+    (0..old.rows())
+        .map(|c| sq_dist(old.row(c), new.row(c)) as f64)
+        .sum()
 }
 
 fn mini_batch(
