@@ -13,15 +13,7 @@ x10="-i /tmp/ag_x10.csv $cols_x10 -m $model --device cuda -o /tmp/emb_x10.parque
 # counted: compare.py sets only jobs named embed_* against sentence-transformers).
 job first_use_f16 -v $x10 --dtype f16
 job first_use_f32 -v -i "$ag" $cols -m "$model" --device cuda --dtype f32 -o /tmp/emb_km.parquet
-# k-means on a fresh JIT cache, then again on the same (candle's kernels, PTX, were compiled
-# there once: 17.8 s on 2026-11-26; ours are machine code).
-mkdir -p /tmp/jit-empty-km
-for k in fresh again; do
-  start=$(date +%s.%N)
-  step "kmeans_$k" env CUDA_CACHE_PATH=/tmp/jit-empty-km "$bin" cluster -v --embeddings /tmp/emb_km.parquet --k 20 --device cuda -o /tmp/km_jit 2> "$OUT/kmeans_$k.log"
-  end=$(date +%s.%N); "$PY" -c "print('cluster --device cuda, JIT cache $k: %.2f s wall' % ($end - $start))" | tee -a "$OUT/jobs.txt"
-  grep -E "kernels loaded|k-means" "$OUT/kmeans_$k.log" | head -5 | tee -a "$OUT/jobs.txt"
-done
+kmeans_on_empty_cache /tmp/emb_km.parquet
 for dt in f32 f16 bf16; do
   job "embed_cuda_$dt" -i "$ag" $cols -m "$model" --device cuda --dtype $dt -o "$OUT/emb_cuda_$dt.parquet"
 done

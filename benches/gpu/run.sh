@@ -29,16 +29,12 @@ x100="-i /tmp/ag_x100.csv $cols_x10 -m $model --device cuda -o /tmp/emb_x100.par
 before="--attention cuda-cores"
 # 0. A new machine's jobs: nothing compiled yet in the driver's JIT cache (an empty one each).
 # The first also pays for the machine's first CUDA use: compare the second and the third.
-mkdir -p /tmp/jit-empty-1 /tmp/jit-empty-2 /tmp/jit-empty-3 /tmp/jit-empty-4
+mkdir -p /tmp/jit-empty-1 /tmp/jit-empty-2 /tmp/jit-empty-3
 JOB_ENV="CUDA_CACHE_PATH=/tmp/jit-empty-1" job embed_fresh_f16_x10 -v $x10 --dtype f16
 JOB_ENV="CUDA_CACHE_PATH=/tmp/jit-empty-2 NEWSCLUST_CUDA_JIT=1" job embed_fresh_ptx_f16_x10 -v $x10 --dtype f16
 JOB_ENV="CUDA_CACHE_PATH=/tmp/jit-empty-3" job embed_fresh_again_f16_x10 -v $x10 --dtype f16
 "$bin" embed -q -i "$ag" $cols -m "$model" --device cuda --dtype f32 -o /tmp/emb_km.parquet
-for k in fresh again; do
-  start=$(date +%s.%N)
-  step "kmeans_$k" env CUDA_CACHE_PATH=/tmp/jit-empty-4 "$bin" cluster -q --embeddings /tmp/emb_km.parquet --k 20 --device cuda -o /tmp/km_jit
-  end=$(date +%s.%N); "$PY" -c "print('cluster --device cuda, JIT cache $k: %.2f s wall' % ($end - $start))" | tee -a "$OUT/jobs.txt"
-done
+kmeans_on_empty_cache /tmp/emb_km.parquet
 
 b() { "$bin" bench -i "$ag" $cols -m "$model" --devices cuda --batch-size 1024 --repeat 3 "$@"; }
 step bench_default b --dtypes f32,f16,bf16 -o "$OUT/bench_cuda.parquet"

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Sourced by benches/gpu/run.sh and benches/gpu/jobs.sh on the GPU machine (repository root,
 # gpu-kit/ carried over): unpacks the kit, widens the f16 weights back to f32 for both sides,
-# writes AG News 10, 30 and 100 times over, and defines step, job and pack.
+# writes AG News 10, 30 and 100 times over, and defines step, job, pack and
+# kmeans_on_empty_cache.
 set -u
 PY=${PYTHON:-python3}
 OUT=${OUT:-/tmp/gpu-out}
@@ -53,3 +54,15 @@ cat "$OUT/machine.txt"
 # A whole job, timed from outside; JOB_ENV="VAR=value ..." sets its environment.
 job() { name=$1; shift; start=$(date +%s.%N); step "$name" env ${JOB_ENV:-} "$bin" embed "$@" 2> "$OUT/$name.log"; end=$(date +%s.%N);
   "$PY" -c "print('$name: %.2f s wall' % ($end - $start))" | tee -a "$OUT/jobs.txt"; grep -E "INFO wrote|from main to exit|freed in|footer|last rows|libraries loaded|writer's thread" "$OUT/$name.log" | tee -a "$OUT/jobs.txt"; }
+# k-means (k = 20) of the f32 vectors in $1 on the GPU on an empty JIT cache, then again on the
+# same cache: what the driver compiles on a new machine's first k-means (candle's PTX kernels:
+# 17.8 s on 2026-11-26; ours are machine code).
+kmeans_on_empty_cache() {
+  mkdir -p /tmp/jit-empty-km
+  for k in fresh again; do
+    start=$(date +%s.%N)
+    step "kmeans_$k" env CUDA_CACHE_PATH=/tmp/jit-empty-km "$bin" cluster -v --embeddings "$1" --k 20 --device cuda -o /tmp/km_jit 2> "$OUT/kmeans_$k.log"
+    end=$(date +%s.%N); "$PY" -c "print('cluster --device cuda, JIT cache $k: %.2f s wall' % ($end - $start))" | tee -a "$OUT/jobs.txt"
+    grep -E "kernels loaded" "$OUT/kmeans_$k.log" | head -1 | tee -a "$OUT/jobs.txt"
+  done
+}
