@@ -5,10 +5,12 @@
 //!   and for the common data-centre GPUs above it (8.6, 8.9, 9.0), plus PTX for
 //!   $CUDA_COMPUTE_CAP that the driver compiles for newer GPUs: a GPU the fatbin has SASS for
 //!   loads the kernels without the driver's JIT compiler (over a second on a fresh machine);
-//! - the same PTX on its own, loaded when `NEWSCLUST_CUDA_JIT=1` asks for it (to measure what
-//!   the JIT costs) or when the fatbin cannot be loaded.
+//! - the same PTX on its own, loaded when `--cuda-ptx` asks for it (to measure what the JIT
+//!   costs) or when the fatbin cannot be loaded.
 //!
-//! Without the feature it does nothing.
+//! Without the feature it compiles nothing. Either way it sets `has_cxx` when a C++ compiler
+//! ($CXX, else g++) answers: the CUDA emulation tests need one, and are ignored (counted as
+//! such) without it.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -26,6 +28,16 @@ fn main() {
     println!("cargo:rerun-if-changed=src/embed/cuda/attention_tc.cuh");
     println!("cargo:rerun-if-env-changed=CUDA_COMPUTE_CAP");
     println!("cargo:rerun-if-env-changed=NVCC");
+    println!("cargo:rerun-if-env-changed=CXX");
+    println!("cargo::rustc-check-cfg=cfg(has_cxx)");
+    let cxx = std::env::var("CXX").unwrap_or_else(|_| "g++".into());
+    if Command::new(&cxx)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        println!("cargo:rustc-cfg=has_cxx");
+    }
     if std::env::var_os("CARGO_FEATURE_CUDA").is_none() {
         return;
     }

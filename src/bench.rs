@@ -7,14 +7,18 @@ use std::time::Instant;
 
 use arrow_array::{ArrayRef, Float64Array, RecordBatch, StringArray, UInt64Array};
 
-use crate::cluster::{kmeans, KMeansParams};
-use crate::device::{DeviceChoice, Precision};
-use crate::embed::Embedder;
+use crate::cluster::{kmeans, KMeansKernels, KMeansParams};
+use crate::device::{CudaOptions, DeviceChoice, Precision};
+use crate::embed::profile::Profile;
+use crate::embed::{EmbedError, Embedder};
+use crate::error::Error;
 use crate::io::atomic::AtomicFile;
+use crate::io::topics_out::TopicsWriteError;
 use crate::io::{ArticleReader, ReadOptions, TextSpec};
 use crate::matrix::Matrix;
 use crate::model::ResolveOptions;
-use crate::pipeline::{LoadedModel, PipelineError};
+use crate::pipeline::LoadedModel;
+use crate::setting::{Invalid, Setting};
 
 /// What `newsclust bench` runs.
 #[derive(Clone, Debug)]
@@ -33,6 +37,13 @@ pub struct BenchJob {
     pub forward: crate::embed::Forward,
     /// The packed pass's attention kernel on CUDA in f16/bf16.
     pub attention: crate::embed::AttentionKernel,
+    /// On a GPU, queue the next batch before the last one is back.
+    pub queue_batches: bool,
+    /// Also time the forward pass's stages (device-synchronised) and print their table.
+    pub profile: bool,
+    pub cuda: CudaOptions,
+    /// The timed k-means on a GPU: our kernels or candle's ops.
+    pub kmeans_kernels: KMeansKernels,
     pub repeat: usize,
     /// k of the timed k-means.
     pub k: usize,
@@ -46,7 +57,7 @@ pub struct BenchRow {
     pub device: String,
     pub dtype: String,
     /// `packed`, `packed-tc` (attention on tensor cores) or `padded`; `+queued` when batches
-    /// are queued on a GPU (unless `NEWSCLUST_OVERLAP=0`).
+    /// are queued on a GPU (unless `queue_batches` is off).
     pub forward: String,
     pub batch_size: u64,
     pub docs: u64,
@@ -67,47 +78,47 @@ pub struct BenchRow {
 }
 
 /// Runs every valid device × precision pair (CPU: f32 only) and returns one row each.
-pub fn run_bench(job: &BenchJob) -> Result<Vec<BenchRow>, PipelineError> {
-    if job.repeat == 0 || job.batch_size == Some(0) || job.k == 0 {
-        return Err(PipelineError::Config(
-            "--repeat, --batch-size and --k must be at least 1".into(),
-        ));
+pub fn run_bench(job: &BenchJob) -> Result<Vec<BenchRow>, Error> {
+    Invalid::at_least(Setting::Repeat, job.repeat, 1).map_err(crate::config::ConfigError::from)?;
+    Invalid::at_least(Setting::K, job.k, 1).map_err(crate::config::ConfigError::from)?;
+    if let Some(b) = job.batch_size {
+        Invalid::at_least(Setting::BatchSize, b, 1).map_err(crate::config::ConfigError::from)?;
     }
     let texts = ArticleReader::texts(&job.inputs, &job.read, &job.text)?;
     if texts.is_empty() {
-        let names: Vec<String> = job.inputs.iter().map(|p| p.display().to_string()).collect();
-        return Err(PipelineError::Config(format!(
-            "{}: no text to embed (no records, or every one bad or empty)",
-            names.join(", ")
-        )));
+        return Err(Error::NoText {
+            inputs: job.inputs.clone(),
+        });
     }
+    let profile = job.profile.then(|| Arc::new(Profile::new()));
     let mut rows = Vec::new();
     for &device in &job.devices {
         for &dtype in &job.dtypes {
-            let mut model =
-                match LoadedModel::load_as(&job.model, &job.resolve, None, device, dtype) {
-                    Ok(m) => m,
-                    Err(PipelineError::Device(e))
-                        if device != DeviceChoice::Cpu && job.devices.len() > 1 =>
-                    {
-                        tracing::warn!("skipping {device}/{}: {e}", dtype.name());
-                        continue;
-                    }
-                    Err(PipelineError::Device(e @ crate::device::DeviceError::Precision(_))) => {
-                        tracing::warn!("skipping {device}/{}: {e}", dtype.name());
-                        continue;
-                    }
-                    Err(e) => return Err(e),
-                };
+            let loaded =
+                LoadedModel::load_with(&job.model, &job.resolve, None, device, dtype, job.cuda);
+            let mut model = match loaded {
+                Ok(m) => m,
+                Err(Error::Device(e)) if device != DeviceChoice::Cpu && job.devices.len() > 1 => {
+                    tracing::warn!("skipping {device}/{}: {e}", dtype.name());
+                    continue;
+                }
+                Err(Error::Device(e @ crate::device::DeviceError::Precision(_))) => {
+                    tracing::warn!("skipping {device}/{}: {e}", dtype.name());
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             model.encoder.set_forward(job.forward);
             model.encoder.set_attention(job.attention);
+            model.encoder.set_overlap(job.queue_batches);
+            model.encoder.set_profile(profile.clone());
             rows.push(bench_one(job, &model, dtype, &texts)?);
-            let profile = crate::embed::profile::take_report();
-            if !profile.is_empty() {
+            if let Some(profile) = &profile {
                 eprintln!(
-                    "forward-pass stages, {} {} (synchronised; NEWSCLUST_PROFILE):\n{profile}",
+                    "forward-pass stages, {} {} (synchronised):\n{}",
                     model.encoder.device_name(),
-                    dtype.name()
+                    dtype.name(),
+                    profile.take_report()
                 );
             }
         }
@@ -130,11 +141,13 @@ fn bench_one(
     model: &LoadedModel,
     dtype: Precision,
     texts: &[String],
-) -> Result<BenchRow, PipelineError> {
+) -> Result<BenchRow, Error> {
     let device = model.encoder.device().clone();
     let sync = |d: &candle_core::Device| {
-        d.synchronize()
-            .map_err(|e| PipelineError::Config(e.to_string()))
+        d.synchronize().map_err(|source| EmbedError::Compute {
+            device: crate::device::describe(d),
+            source,
+        })
     };
     let batch_size = job
         .batch_size
@@ -164,10 +177,14 @@ fn bench_one(
         n_tokens = tokens.iter().map(|t| t.ids.len() as u64).sum();
     }
     let data = Matrix::new(vectors, model.encoder.dim()).expect("n × dim");
-    let params = KMeansParams::new(job.k.min(data.rows()), 1, 100, 1e-4, 42, None)?;
-    let gpu = (!device.is_cpu()).then_some(&device);
+    let params = KMeansParams::new(1, 100, 1e-4, 42, None).expect("valid k-means settings");
+    let place = if device.is_cpu() {
+        kmeans::Place::Cpu
+    } else {
+        kmeans::Place::Device(&device, job.kmeans_kernels)
+    };
     let t2 = Instant::now();
-    kmeans::fit_on(&data, &params, gpu)?;
+    kmeans::fit_on(&data, job.k.min(data.rows()), &params, place)?;
     sync(&device)?;
     let cluster_s = t2.elapsed().as_secs_f64();
     let docs = texts.len() as u64;
@@ -264,9 +281,10 @@ pub fn table(rows: &[BenchRow]) -> String {
     out
 }
 
-fn write_outputs(out: &std::path::Path, rows: &[BenchRow]) -> Result<(), PipelineError> {
-    let err = |e: &dyn std::fmt::Display| {
-        PipelineError::Config(format!("{}: cannot write: {e}", out.display()))
+fn write_outputs(out: &std::path::Path, rows: &[BenchRow]) -> Result<(), TopicsWriteError> {
+    let err = |e: &dyn std::fmt::Display| TopicsWriteError {
+        path: out.to_path_buf(),
+        source: e.to_string().into(),
     };
     let f64s = |f: &dyn Fn(&BenchRow) -> Option<f64>| -> ArrayRef {
         Arc::new(Float64Array::from(rows.iter().map(f).collect::<Vec<_>>()))

@@ -1,12 +1,34 @@
-//! The CPU/CUDA choice shared by every stage that computes (embedding now, clustering later).
+//! The CPU/CUDA choice shared by every stage that computes (embedding and k-means).
 
 use std::fmt;
 use std::str::FromStr;
 
 use candle_core::{DType, Device};
 
+use crate::setting::Setting;
+
+/// How a CUDA device is opened and our kernels are loaded: the settings `benches/gpu/` compares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct CudaOptions {
+    /// Load cuBLAS and cuRAND on a thread of their own while the driver starts (on by default).
+    pub preload: bool,
+    /// Load our kernels from their PTX (compiled by the driver) instead of their machine code,
+    /// to measure what the JIT costs (off by default).
+    pub ptx: bool,
+}
+
+impl Default for CudaOptions {
+    fn default() -> Self {
+        Self {
+            preload: true,
+            ptx: false,
+        }
+    }
+}
+
 /// Floating-point precision of the model weights and activations (`--dtype`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
     #[default]
@@ -63,7 +85,7 @@ pub enum DeviceError {
         choice: DeviceChoice,
         reason: String,
     },
-    #[error("--dtype {0} needs a CUDA device; the CPU computes in f32 (use --dtype f32 or --device cuda)")]
+    #[error("{p} {0} needs a CUDA device; the CPU computes in f32 (use {p} f32 or {d} cuda)", p = Setting::Precision, d = Setting::Device)]
     Precision(&'static str),
 }
 
@@ -97,10 +119,15 @@ impl fmt::Display for DeviceChoice {
 impl DeviceChoice {
     /// Turns the choice into a candle device. `Auto` never fails: it falls back to the CPU.
     pub fn open(self) -> Result<Device, DeviceError> {
+        self.open_with(CudaOptions::default())
+    }
+
+    /// [`Self::open`], a CUDA device opened and its kernels loaded as `cuda` says.
+    pub fn open_with(self, cuda: CudaOptions) -> Result<Device, DeviceError> {
         match self {
             Self::Cpu => Ok(Device::Cpu),
-            Self::Cuda(n) => open_cuda(self, n),
-            Self::Auto => match open_cuda(self, 0) {
+            Self::Cuda(n) => open_cuda(self, n, cuda),
+            Self::Auto => match open_cuda(self, 0, cuda) {
                 Ok(device) => Ok(device),
                 Err(DeviceError::NoCudaSupport(_)) => Ok(Device::Cpu),
                 Err(err) => {
@@ -153,12 +180,18 @@ pub fn describe(device: &Device) -> String {
 }
 
 #[cfg(feature = "cuda")]
-fn open_cuda(choice: DeviceChoice, ordinal: usize) -> Result<Device, DeviceError> {
+fn open_cuda(
+    choice: DeviceChoice,
+    ordinal: usize,
+    options: CudaOptions,
+) -> Result<Device, DeviceError> {
     // Built with cudarc's dynamic loading, a missing driver library is a panic at first use, not
     // an error: catch it so `auto` can fall back to the CPU and `cuda` can say why.
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
-    preload_cuda_libraries();
+    if options.preload {
+        preload_cuda_libraries();
+    }
     let opened = std::panic::catch_unwind(|| {
         use candle_core::cuda_backend::cudarc::driver::CudaContext;
         Device::new_cuda(ordinal).map_err(|e| (e, CudaContext::device_count().ok()))
@@ -169,15 +202,14 @@ fn open_cuda(choice: DeviceChoice, ordinal: usize) -> Result<Device, DeviceError
             if let Device::Cuda(cuda) = &device {
                 // candle runs everything on one stream, so cudarc's per-buffer event tracking
                 // (two events created per allocation, recorded at every launch) only costs
-                // time. NEWSCLUST_CUDA_EVENTS=1 keeps it, for comparison.
-                if std::env::var("NEWSCLUST_CUDA_EVENTS").as_deref() != Ok("1") {
-                    // SAFETY: one stream only: no buffer is used on a stream other than the one
-                    // it was allocated on.
-                    unsafe { cuda.disable_event_tracking() };
-                }
-                // NEWSCLUST_CUDA_POOL=release keeps the driver's default, for comparison.
-                if std::env::var("NEWSCLUST_CUDA_POOL").as_deref() != Ok("release") {
-                    keep_pool_memory(ordinal);
+                // time (keeping it measured no different on an H100, 2026-11-26).
+                // SAFETY: one stream only: no buffer is used on a stream other than the one it
+                // was allocated on.
+                unsafe { cuda.disable_event_tracking() };
+                // The driver's default release of pool memory measured 7% slower.
+                keep_pool_memory(ordinal);
+                if options.ptx {
+                    ptx_contexts().insert(ordinal);
                 }
             }
             Ok(device)
@@ -220,13 +252,10 @@ fn open_cuda(choice: DeviceChoice, ordinal: usize) -> Result<Device, DeviceError
 /// driver and the context; opening the device then finds them loaded. Only where the driver
 /// library loads (no GPU driver, nothing more is loaded). Best effort, in the background: the
 /// libraries are loaded under the names cudarc uses and never unloaded.
-/// `NEWSCLUST_CUDA_PRELOAD=0` turns it off, for comparison.
+/// [`CudaOptions::preload`] turns it off, for comparison.
 #[cfg(feature = "cuda")]
 fn preload_cuda_libraries() {
     use candle_core::cuda_backend::cudarc::driver::sys::CUDA_VERSION;
-    if std::env::var("NEWSCLUST_CUDA_PRELOAD").as_deref() == Ok("0") {
-        return;
-    }
     let major = CUDA_VERSION / 1000;
     let load = |name: String| {
         let name = std::ffi::CString::new(name).expect("no NUL in a library name");
@@ -283,13 +312,25 @@ fn keep_pool_memory(ordinal: usize) {
 }
 
 #[cfg(not(feature = "cuda"))]
-fn open_cuda(choice: DeviceChoice, _ordinal: usize) -> Result<Device, DeviceError> {
+fn open_cuda(
+    choice: DeviceChoice,
+    _ordinal: usize,
+    _options: CudaOptions,
+) -> Result<Device, DeviceError> {
     Err(DeviceError::NoCudaSupport(choice))
 }
 
+/// The GPUs (ordinals) opened with [`CudaOptions::ptx`]: their kernels load from PTX.
+#[cfg(feature = "cuda")]
+fn ptx_contexts() -> std::sync::MutexGuard<'static, std::collections::HashSet<usize>> {
+    static PTX: std::sync::Mutex<std::collections::HashSet<usize>> =
+        std::sync::Mutex::new(std::collections::HashSet::new());
+    PTX.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Loads one of our CUDA modules (build.rs) into `ctx`: its fatbin, whose machine code needs no
-/// JIT compilation on the GPUs it was built for, else its PTX (also when
-/// `NEWSCLUST_CUDA_JIT=1` asks for it, to measure what the JIT costs). `what` names it in logs.
+/// JIT compilation on the GPUs it was built for, else its PTX (also when the device was opened
+/// with [`CudaOptions::ptx`], to measure what the JIT costs). `what` names it in logs.
 #[cfg(feature = "cuda")]
 pub(crate) fn load_cuda_module(
     ctx: &std::sync::Arc<candle_core::cuda_backend::cudarc::driver::CudaContext>,
@@ -300,12 +341,9 @@ pub(crate) fn load_cuda_module(
     use candle_core::cuda_backend::cudarc::nvrtc::Ptx;
     use candle_core::cuda_backend::WrapErr;
     let started = std::time::Instant::now();
-    let jit = std::env::var_os("NEWSCLUST_CUDA_JIT").is_some_and(|v| v != "0");
+    let jit = ptx_contexts().contains(&ctx.ordinal());
     let (module, from) = if jit {
-        (
-            ctx.load_module(Ptx::from_src(ptx)).w()?,
-            "PTX (NEWSCLUST_CUDA_JIT)",
-        )
+        (ctx.load_module(Ptx::from_src(ptx)).w()?, "PTX (as asked)")
     } else {
         match ctx.load_module(Ptx::from_binary(fatbin.to_vec())) {
             Ok(m) => (m, "the fatbin"),
@@ -355,7 +393,8 @@ mod tests {
         assert!(Precision::F32.check(&Device::Cpu).is_ok());
         let err = Precision::F16.check(&Device::Cpu).unwrap_err();
         assert!(
-            err.to_string().contains("--dtype f16 needs a CUDA device"),
+            err.to_string()
+                .contains("precision f16 needs a CUDA device"),
             "{err}"
         );
     }

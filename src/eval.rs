@@ -129,23 +129,42 @@ impl Report {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("{path}: {message}")]
+#[error("{}: {problem}", path.display())]
 pub struct EvalError {
     pub path: std::path::PathBuf,
-    pub message: String,
+    pub problem: EvalProblem,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EvalProblem {
+    #[error("cannot open: {0}")]
+    Open(#[source] std::io::Error),
+    #[error("not a readable Parquet file: {0}")]
+    Parquet(#[source] parquet::errors::ParquetError),
+    #[error("{0}")]
+    Read(#[source] arrow_schema::ArrowError),
+    /// `gold`: the missing column is the gold one.
+    #[error("no column '{name}' (columns: {}){}", columns.join(", "), if *gold { format!("; eval compares topics with gold labels: cluster an input that has a label column, or name the gold column with {}", crate::setting::Setting::GoldColumn) } else { String::new() })]
+    NoColumn {
+        name: String,
+        columns: Vec<String>,
+        gold: bool,
+    },
+    #[error("no row has a value in '{0}'")]
+    NoGold(String),
 }
 
 /// Reads `gold` and `pred` columns of a Parquet file (any types; compared as text) and scores them.
 /// Rows without a gold label are left out; a null prediction is "unassigned".
 pub fn evaluate_file(path: &std::path::Path, gold: &str, pred: &str) -> Result<Report, EvalError> {
     use arrow_array::{Array, StringArray};
-    let err = |message: String| EvalError {
+    let err = |problem| EvalError {
         path: path.to_path_buf(),
-        message,
+        problem,
     };
-    let file = std::fs::File::open(path).map_err(|e| err(format!("cannot open: {e}")))?;
+    let file = std::fs::File::open(path).map_err(|e| err(EvalProblem::Open(e)))?;
     let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| err(format!("not a readable Parquet file: {e}")))?;
+        .map_err(|e| err(EvalProblem::Parquet(e)))?;
     for c in [gold, pred] {
         if builder.schema().field_with_name(c).is_err() {
             let names: Vec<String> = builder
@@ -154,27 +173,23 @@ pub fn evaluate_file(path: &std::path::Path, gold: &str, pred: &str) -> Result<R
                 .iter()
                 .map(|f| f.name().clone())
                 .collect();
-            let hint = if c == gold {
-                "; eval compares topics with gold labels: cluster an input that has a label column, or name the gold column with --gold-column"
-            } else {
-                ""
-            };
-            return Err(err(format!(
-                "no column '{c}' (columns: {}){hint}",
-                names.join(", ")
-            )));
+            return Err(err(EvalProblem::NoColumn {
+                name: c.to_string(),
+                columns: names,
+                gold: c == gold,
+            }));
         }
     }
     let mut g: Vec<Option<String>> = Vec::new();
     let mut p: Vec<Option<String>> = Vec::new();
-    for batch in builder.build().map_err(|e| err(e.to_string()))? {
-        let batch = batch.map_err(|e| err(e.to_string()))?;
+    for batch in builder.build().map_err(|e| err(EvalProblem::Parquet(e)))? {
+        let batch = batch.map_err(|e| err(EvalProblem::Read(e)))?;
         for (name, out) in [(gold, &mut g), (pred, &mut p)] {
             let col = arrow_cast::cast(
                 batch.column_by_name(name).expect("checked"),
                 &arrow_schema::DataType::Utf8,
             )
-            .map_err(|e| err(format!("column '{name}': {e}")))?;
+            .map_err(|e| err(EvalProblem::Read(e)))?;
             let col = col
                 .as_any()
                 .downcast_ref::<StringArray>()
@@ -190,7 +205,7 @@ pub fn evaluate_file(path: &std::path::Path, gold: &str, pred: &str) -> Result<R
         .filter_map(|(g, p)| g.map(|g| (g, p)))
         .collect();
     if rows.is_empty() {
-        return Err(err(format!("no row has a value in '{gold}'")));
+        return Err(err(EvalProblem::NoGold(gold.to_string())));
     }
     let unassigned = rows.iter().filter(|(_, p)| p.is_none()).count();
     let golds: Vec<&str> = rows.iter().map(|(g, _)| g.as_str()).collect();

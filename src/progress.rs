@@ -1,62 +1,45 @@
-//! Progress for long stages: a bar on a terminal, a log line every few seconds otherwise.
+//! Following a long stage: the embedding job reports the texts it has embedded to a
+//! [`Progress`]. [`LogProgress`] writes a log line every few seconds; the command line draws a
+//! bar on a terminal instead.
 
-use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+/// Sees documents (and their tokens) as a stage finishes them.
+pub trait Progress {
+    fn add(&mut self, docs: u64, tokens: u64);
+    /// The stage is over.
+    fn finish(&mut self) {}
+}
 
-/// Counts documents and tokens as a stage goes.
-pub struct Progress {
-    bar: Option<ProgressBar>,
+/// An info line every [`LOG_EVERY`]: documents, tokens and the rate so far.
+pub struct LogProgress {
     label: &'static str,
-    quiet: bool,
     started: Instant,
     last_log: Instant,
     docs: u64,
     tokens: u64,
 }
 
-const LOG_EVERY: Duration = Duration::from_secs(5);
+pub const LOG_EVERY: Duration = Duration::from_secs(5);
 
-impl Progress {
-    /// `total`: documents expected, when known.
-    pub fn new(label: &'static str, total: Option<u64>, quiet: bool) -> Self {
-        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
-            let bar = match total {
-                Some(n) => ProgressBar::new(n),
-                None => ProgressBar::new_spinner(),
-            };
-            bar.set_draw_target(ProgressDrawTarget::stderr());
-            let template = if total.is_some() {
-                "{prefix} [{bar:30}] {pos}/{len} docs  {per_sec}  eta {eta}  {msg}"
-            } else {
-                "{prefix} {spinner} {pos} docs  {per_sec}  {msg}"
-            };
-            if let Ok(style) = ProgressStyle::with_template(template) {
-                bar.set_style(style.progress_chars("=> "));
-            }
-            bar.set_prefix(label);
-            bar
-        });
+impl LogProgress {
+    pub fn new(label: &'static str) -> Self {
         let now = Instant::now();
         Self {
-            bar,
             label,
-            quiet,
             started: now,
             last_log: now,
             docs: 0,
             tokens: 0,
         }
     }
+}
 
-    pub fn add(&mut self, docs: u64, tokens: u64) {
+impl Progress for LogProgress {
+    fn add(&mut self, docs: u64, tokens: u64) {
         self.docs += docs;
         self.tokens += tokens;
-        if let Some(bar) = &self.bar {
-            bar.inc(docs);
-            bar.set_message(format!("{} tokens", self.tokens));
-        } else if !self.quiet && self.last_log.elapsed() >= LOG_EVERY {
+        if self.last_log.elapsed() >= LOG_EVERY {
             self.last_log = Instant::now();
             let secs = self.started.elapsed().as_secs_f64().max(1e-9);
             tracing::info!(
@@ -68,10 +51,11 @@ impl Progress {
             );
         }
     }
+}
 
-    pub fn finish(self) {
-        if let Some(bar) = self.bar {
-            bar.finish_and_clear();
-        }
-    }
+/// Nothing at all.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn add(&mut self, _docs: u64, _tokens: u64) {}
 }

@@ -4,10 +4,12 @@
 mod common;
 
 use common::{cosine, model_dir, Table};
+use newsclust::config::{ComputeConfig, EmbedConfig, InputConfig, ModelSettings};
 use newsclust::device::{DeviceChoice, Precision};
 use newsclust::embed::{AttentionKernel, Embedder, Forward};
 use newsclust::io::{Field, TextSpec};
-use newsclust::pipeline::{run_embed_keeping_model, EmbedJob};
+use newsclust::progress::NoProgress;
+use newsclust::Session;
 
 #[derive(serde::Deserialize)]
 struct Reference {
@@ -52,12 +54,12 @@ fn packed_forward_matches_sentence_transformers() {
 }
 
 #[test]
+#[ignore = "needs a CUDA GPU (cargo test --features cuda -- --include-ignored where there is one)"]
 fn cuda_matches_sentence_transformers() {
-    // The same body on a GPU, when this build has CUDA and one answers (never on CI).
-    if DeviceChoice::Cuda(0).open().is_err() {
-        eprintln!("no CUDA GPU here: skipped");
-        return;
-    }
+    // The same body on a GPU (never on CI): asked for, it must find one.
+    DeviceChoice::Cuda(0)
+        .open()
+        .expect("a CUDA GPU for this test");
     let tc = AttentionKernel::TensorCores;
     for (precision, forward, attention, tol) in [
         (Precision::F32, Forward::Packed, CUDA_CORES, 0.999),
@@ -98,23 +100,38 @@ fn check_job(
     let out = dir.path().join("emb.parquet");
 
     // A small batch size so texts of different lengths share batches and get padded.
-    let mut job = EmbedJob::new(&input, model_dir().to_str().unwrap(), &out);
-    job.batch_size = Some(4);
-    job.device = device;
-    job.precision = precision;
-    job.forward = forward;
-    job.attention = attention;
-    job.text = TextSpec {
-        fields: vec![Field::Text],
-        separator: " ".into(),
+    let config = EmbedConfig {
+        input: InputConfig {
+            text: TextSpec {
+                fields: vec![Field::Text],
+                separator: " ".into(),
+            },
+            ..InputConfig::new(&input)
+        },
+        model: ModelSettings {
+            model: model_dir().to_str().unwrap().to_string(),
+            ..ModelSettings::default()
+        },
+        compute: ComputeConfig {
+            device,
+            precision,
+            batch_size: Some(4),
+            forward,
+            attention,
+            ..ComputeConfig::default()
+        },
+        out: out.clone(),
+        ..EmbedConfig::default()
     };
-    let mut bad = Vec::new();
-    // The model comes back alive (the command line exits without freeing it): the output must
-    // be whole already, and the model (its device, on a GPU) must still embed.
-    let (summary, model) = run_embed_keeping_model(&job, |b| bad.push(b.clone())).unwrap();
+    // The model comes back alive in the session (the command line exits without freeing it):
+    // the output must be whole already, and the model (its device, on a GPU) must still embed.
+    let (session, embedded) =
+        Session::embed(&config.check().unwrap(), false, &mut NoProgress).unwrap();
+    let summary = embedded.summary;
     // The reference has texts that are not empty after trimming, so none is skipped.
-    assert!(bad.is_empty(), "{bad:?}");
+    assert_eq!(summary.skipped, 0, "{summary:?}");
     assert_eq!(summary.embedded as usize, reference.items.len());
+    let model = session.into_model();
 
     let table = Table::read(&out);
     let ids = table.strings("id");
@@ -181,23 +198,31 @@ fn check_job(
 
 /// One batch queued behind another (`SentenceEncoder::set_overlap`; on CUDA the vectors come
 /// back asynchronously) leaves every text's vector where it was, and still matches
-/// sentence-transformers. On the CPU always; on a GPU when one answers.
+/// sentence-transformers: on the CPU here, on a GPU below.
 #[test]
 fn queued_batches_keep_their_vectors() {
+    queued_batches_on(&[(DeviceChoice::Cpu, Precision::F32, 1e-6)]);
+}
+
+#[test]
+#[ignore = "needs a CUDA GPU (cargo test --features cuda -- --include-ignored where there is one)"]
+fn queued_batches_keep_their_vectors_on_a_gpu() {
+    queued_batches_on(&[
+        (DeviceChoice::Cuda(0), Precision::F32, 1e-5),
+        (DeviceChoice::Cuda(0), Precision::F16, 1e-2),
+    ]);
+}
+
+fn queued_batches_on(devices: &[(DeviceChoice, Precision, f32)]) {
     use newsclust::model::ResolveOptions;
     use newsclust::pipeline::LoadedModel;
     let reference = reference();
     let texts: Vec<&str> = reference.items.iter().map(|i| i.text.as_str()).collect();
-    let mut devices = vec![(DeviceChoice::Cpu, Precision::F32, 1e-6)];
-    if DeviceChoice::Cuda(0).open().is_ok() {
-        devices.push((DeviceChoice::Cuda(0), Precision::F32, 1e-5));
-        devices.push((DeviceChoice::Cuda(0), Precision::F16, 1e-2));
-    }
-    for (device, precision, tol) in devices {
+    for &(device, precision, tol) in devices {
         let dir = model_dir();
         let mut model = LoadedModel::load_as(
             dir.to_str().unwrap(),
-            &ResolveOptions::from_env(),
+            &ResolveOptions::default(),
             None,
             device,
             precision,

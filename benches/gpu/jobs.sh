@@ -20,7 +20,7 @@ done
 job embed_cuda_f16_x10 -v $x10 --dtype f16
 job embed_cuda_f16_x10_again -v $x10 --dtype f16
 job embed_cuda_f16_x10_third -v $x10 --dtype f16
-JOB_ENV="NEWSCLUST_OVERLAP=0" job embed_cuda_f16_x10_before -v $x10 --dtype f16 --attention cuda-cores
+job embed_cuda_f16_x10_before -v $x10 --dtype f16 --attention cuda-cores --queue-batches false
 job embed_cuda_bf16_x10 -v $x10 --dtype bf16
 job embed_cuda_f32_x10 -v $x10 --dtype f32
 job embed_cuda_f16_x30 -v -i /tmp/ag_x30.csv $cols_x10 -m "$model" --device cuda --dtype f16 -o /tmp/emb_x30.parquet
@@ -28,14 +28,14 @@ rm -f /tmp/emb_x30.parquet
 job embed_cuda_f16_x100 -v -i /tmp/ag_x100.csv $cols_x10 -m "$model" --device cuda --dtype f16 -o /tmp/emb_x100.parquet
 rm -f /tmp/emb_x100.parquet
 # k-means (k = 4) on the f32 vectors: on the GPU with our kernels, with candle's ops
-# (NEWSCLUST_KMEANS_KERNELS=0), and on the CPU; compare.py sets them side by side (ARI).
+# (--kmeans-kernels candle), and on the CPU; compare.py sets them side by side (ARI).
 step kmeans_cuda "$bin" cluster -q --embeddings "$OUT/emb_cuda_f32.parquet" --k 4 --device cuda -o "$OUT/km_cuda"
-step kmeans_cuda_candle env NEWSCLUST_KMEANS_KERNELS=0 "$bin" cluster -q --embeddings "$OUT/emb_cuda_f32.parquet" --k 4 --device cuda -o "$OUT/km_cuda_candle"
+step kmeans_cuda_candle "$bin" cluster --kmeans-kernels candle -q --embeddings "$OUT/emb_cuda_f32.parquet" --k 4 --device cuda -o "$OUT/km_cuda_candle"
 step kmeans_cpu "$bin" cluster -q --embeddings "$OUT/emb_cuda_f32.parquet" --k 4 --device cpu -o "$OUT/km_cpu"
 pack
 if [ -f "$kit/parity.xz" ]; then
   xz -dc "$kit/parity.xz" > /tmp/parity && chmod +x /tmp/parity
-  step parity_test env NEWSCLUST_TEST_MODEL="$model" /tmp/parity --nocapture --test-threads 1 > "$OUT/parity_test.txt" 2>&1
+  step parity_test env NEWSCLUST_TEST_MODEL="$model" /tmp/parity --include-ignored --nocapture --test-threads 1 > "$OUT/parity_test.txt" 2>&1
   tail -n 25 "$OUT/parity_test.txt"
 fi
 step compare "$PY" benches/gpu/compare.py --no-sdpa --kit "$kit" --out "$OUT" --repeated /tmp/ag_x10.csv

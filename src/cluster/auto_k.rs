@@ -1,10 +1,11 @@
 //! Choosing k: k-means for each k in a range on a sample, scored by the mean silhouette
 //! (Rousseeuw 1987) with cosine distance; the k with the highest score wins.
 
+use super::error::ClusterError;
 use super::kmeans::{self, KMeansParams};
 use super::rng::Rng;
-use super::ClusterError;
 use crate::matrix::{dots, Matrix};
+use crate::setting::Setting;
 use rayon::prelude::*;
 
 /// The silhouette of one k.
@@ -14,7 +15,8 @@ pub struct KScore {
     pub silhouette: f64,
 }
 
-/// Scores every k in `range` on at most `sample` rows; returns the best k and all scores.
+/// Scores every k in `range` on at most `sample` rows with `params` (see
+/// [`KMeansParams::for_scoring`]); returns the best k and all scores.
 pub fn choose_k(
     data: &Matrix,
     range: std::ops::RangeInclusive<usize>,
@@ -23,9 +25,11 @@ pub fn choose_k(
 ) -> Result<(usize, Vec<KScore>), ClusterError> {
     let n = data.rows();
     if n < 3 {
-        return Err(ClusterError::Params(format!(
-            "--k auto needs at least 3 articles, got {n}"
-        )));
+        return Err(ClusterError::TooFewToChoose {
+            n,
+            min: 3,
+            setting: Setting::K,
+        });
     }
     let mut rng = Rng::new(params.seed());
     let mut rows = rng.sample(n, sample.min(n));
@@ -42,13 +46,15 @@ pub fn choose_k(
         .collect();
     let (lo, hi) = (*range.start().max(&2), (*range.end()).min(m - 1));
     if lo > hi {
-        return Err(ClusterError::Params(format!(
-            "no k to try in {range:?} with {m} articles"
-        )));
+        return Err(ClusterError::NoKToTry {
+            min: *range.start(),
+            max: *range.end(),
+            rows: m,
+        });
     }
     let mut scores = Vec::new();
     for k in lo..=hi {
-        let fit = kmeans::fit(&s, &params.with_k(k)?)?;
+        let fit = kmeans::fit(&s, k, params)?;
         scores.push(KScore {
             k,
             silhouette: silhouette(&dist, &fit.labels, k),
@@ -130,7 +136,7 @@ mod tests {
         }
         let mut m = Matrix::new(v, 4).unwrap();
         m.normalize_rows();
-        let params = KMeansParams::new(2, 3, 50, 1e-4, 0, None).unwrap();
+        let params = KMeansParams::new(3, 50, 1e-4, 0, None).unwrap();
         let (k, scores) = choose_k(&m, 2..=8, 1000, &params).unwrap();
         assert_eq!(k, 3, "{scores:?}");
         assert_eq!(scores.len(), 7);

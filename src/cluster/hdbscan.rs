@@ -1,9 +1,11 @@
 //! HDBSCAN (Campello, Moulavi & Sander 2013) through the `hdbscan` crate, on embeddings reduced
 //! by PCA, with noise left as `None` (outlier reassignment is a separate step).
 
+use super::error::ClusterError;
 use super::pca::Pca;
-use super::{Assignments, ClusterError, Clusterer};
+use super::{one_topic_if_identical, reassign_outliers, Assignments, Clusterer, Clustering};
 use crate::matrix::Matrix;
+use crate::setting::{Invalid, Rule, Setting};
 
 /// Checked HDBSCAN parameters.
 #[derive(Clone, Debug, PartialEq)]
@@ -24,26 +26,20 @@ impl HdbscanParams {
         reduce_dims: Option<usize>,
         max_share: f64,
         seed: u64,
-    ) -> Result<Self, ClusterError> {
+    ) -> Result<Self, Invalid> {
         if !(max_share > 0.0 && max_share <= 1.0) {
-            return Err(ClusterError::Params(
-                "--max-cluster-share must be in (0, 1]".into(),
+            return Err(Invalid::new(
+                Setting::MaxClusterShare,
+                Rule::Share,
+                max_share,
             ));
         }
-        if min_cluster_size < 2 {
-            return Err(ClusterError::Params(
-                "--min-cluster-size must be at least 2".into(),
-            ));
+        Invalid::at_least(Setting::MinClusterSize, min_cluster_size, 2)?;
+        if let Some(m) = min_samples {
+            Invalid::at_least(Setting::MinSamples, m, 1)?;
         }
-        if min_samples == Some(0) {
-            return Err(ClusterError::Params(
-                "--min-samples must be at least 1".into(),
-            ));
-        }
-        if reduce_dims == Some(0) {
-            return Err(ClusterError::Params(
-                "--reduce-dims must be at least 1".into(),
-            ));
+        if let Some(d) = reduce_dims {
+            Invalid::at_least(Setting::ReduceDims, d, 1)?;
         }
         Ok(Self {
             min_cluster_size,
@@ -55,16 +51,45 @@ impl HdbscanParams {
     }
 }
 
-pub struct HdbscanClusterer(pub HdbscanParams);
+/// HDBSCAN; with `reassign`, noise rows then join the topic whose centroid is most similar when
+/// the cosine similarity is at least that.
+pub struct HdbscanClusterer {
+    pub params: HdbscanParams,
+    pub reassign: Option<f32>,
+}
 
 impl Clusterer for HdbscanClusterer {
-    fn cluster(&self, data: &Matrix) -> Result<Assignments, ClusterError> {
-        let p = &self.0;
+    fn cluster(&self, data: &Matrix) -> Result<Clustering, ClusterError> {
+        let n = data.rows();
+        let mut assignments = match one_topic_if_identical(data) {
+            Some(one) => one,
+            None => self.clusters(data)?,
+        };
+        if assignments.topics == 0 {
+            tracing::warn!("HDBSCAN found no cluster (all {n} articles are noise); putting them all in one topic");
+            assignments = Assignments::from_labels(vec![Some(0); n]);
+        }
+        let reassigned = match self.reassign {
+            Some(threshold) => reassign_outliers(data, &mut assignments, threshold),
+            None => 0,
+        };
+        Ok(Clustering {
+            assignments,
+            k_scores: Vec::new(),
+            reassigned,
+        })
+    }
+}
+
+impl HdbscanClusterer {
+    fn clusters(&self, data: &Matrix) -> Result<Assignments, ClusterError> {
+        let p = &self.params;
         let n = data.rows();
         if n < p.min_cluster_size {
             return Err(ClusterError::TooFewPoints {
                 k: p.min_cluster_size,
                 n,
+                setting: Setting::MinClusterSize,
             });
         }
         let reduced = match p.reduce_dims {
@@ -80,7 +105,7 @@ impl Clusterer for HdbscanClusterer {
         let hp = hp.min_samples(p.min_samples.min(n - 1).max(1)).build();
         let labels = hdbscan::Hdbscan::new(&rows, hp)
             .cluster()
-            .map_err(|e| ClusterError::Hdbscan(format!("{e:?}")))?;
+            .map_err(|source| ClusterError::Hdbscan { source })?;
         Ok(Assignments::from_labels(
             labels
                 .into_iter()

@@ -6,38 +6,89 @@
 mod auto_k;
 #[cfg(feature = "cuda")]
 mod cuda;
-pub mod device_kmeans;
+pub mod error;
 mod hdbscan;
 pub mod kmeans;
 mod pca;
 pub(crate) mod rng;
 
 pub use auto_k::{choose_k, KScore};
+pub use error::ClusterError;
 pub use hdbscan::{HdbscanClusterer, HdbscanParams};
-pub use kmeans::KMeansParams;
+pub use kmeans::{KMeansKernels, KMeansParams};
 pub use pca::Pca;
 
 use crate::matrix::{dot, Matrix};
+use crate::setting::{Invalid, Rule, Setting};
 
-#[derive(Debug, thiserror::Error)]
-pub enum ClusterError {
-    #[error("invalid clustering parameters: {0}")]
-    Params(String),
-    #[error("cannot make {k} clusters from {n} articles; use a smaller --k")]
-    TooFewPoints { k: usize, n: usize },
-    #[error("HDBSCAN failed: {0}")]
-    Hdbscan(String),
-    #[error("k-means on the device failed: {0}")]
-    Device(String),
-}
-
-/// Which algorithm `--algorithm` picks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+/// Which algorithm clusters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Algorithm {
     #[default]
     Kmeans,
     Hdbscan,
+}
+
+impl Algorithm {
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::Kmeans => "kmeans",
+            Algorithm::Hdbscan => "hdbscan",
+        }
+    }
+}
+
+/// k-means' number of topics: fixed, or chosen by silhouette over a range on a sample.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KChoice {
+    Fixed(usize),
+    Auto { min: usize, max: usize },
+}
+
+impl KChoice {
+    /// `auto`: k in 2..=40.
+    pub const AUTO: KChoice = KChoice::Auto { min: 2, max: 40 };
+
+    /// k ≥ 1; a range of at least 2 that is not empty.
+    pub fn check(self) -> Result<Self, Invalid> {
+        match self {
+            KChoice::Fixed(k) => Invalid::at_least(Setting::K, k, 1),
+            KChoice::Auto { min, max } => {
+                Invalid::at_least(Setting::K, min, 2)?;
+                Invalid::at_least(Setting::K, max, min)
+            }
+        }?;
+        Ok(self)
+    }
+}
+
+impl std::str::FromStr for KChoice {
+    type Err = Invalid;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.trim() == "auto" {
+            return Ok(KChoice::AUTO);
+        }
+        s.trim()
+            .parse()
+            .map(KChoice::Fixed)
+            .map_err(|_| Invalid::new(Setting::K, Rule::NumberOrAuto, format!("'{s}'")))
+    }
+}
+
+impl serde::Serialize for KChoice {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        match *self {
+            KChoice::Fixed(k) => s.serialize_u64(k as u64),
+            KChoice::Auto { min, max } => {
+                let mut map = s.serialize_map(Some(1))?;
+                map.serialize_entry("auto", &[min, max])?;
+                map.end()
+            }
+        }
+    }
 }
 
 /// The topic of each row (`None`: noise) and the number of topics.
@@ -90,20 +141,109 @@ impl Assignments {
     }
 }
 
-/// One clustering algorithm.
-pub trait Clusterer {
-    fn cluster(&self, data: &Matrix) -> Result<Assignments, ClusterError>;
+/// What a clusterer found.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Clustering {
+    pub assignments: Assignments,
+    /// `k auto`: the silhouette of every k tried.
+    pub k_scores: Vec<KScore>,
+    /// Noise rows given the nearest topic afterwards (HDBSCAN).
+    pub reassigned: usize,
 }
 
-/// k-means with a fixed k, on the CPU or (with a device) on a GPU.
-pub struct KMeansClusterer(pub KMeansParams, pub Option<candle_core::Device>);
+impl Clustering {
+    fn of(assignments: Assignments) -> Self {
+        Self {
+            assignments,
+            k_scores: Vec::new(),
+            reassigned: 0,
+        }
+    }
+}
+
+/// One clustering algorithm, over unit-length rows.
+pub trait Clusterer {
+    fn cluster(&self, data: &Matrix) -> Result<Clustering, ClusterError>;
+    /// Where it computes: `cpu` or `cuda:N`.
+    fn device_name(&self) -> String {
+        "cpu".to_string()
+    }
+}
+
+/// The documented fallback when every row is the same vector (there is nothing to split): one
+/// topic, with a warning.
+fn one_topic_if_identical(data: &Matrix) -> Option<Assignments> {
+    let n = data.rows();
+    if (1..n).all(|i| data.row(i) == data.row(0)) {
+        tracing::warn!("all {n} embeddings are identical: one topic");
+        return Some(Assignments::from_labels(vec![Some(0); n]));
+    }
+    None
+}
+
+/// Rows past which k-means runs in mini-batches (of [`MINI_BATCH_ROWS`]) unless told otherwise.
+const MINI_BATCH_FROM: usize = 100_000;
+const MINI_BATCH_ROWS: usize = 4096;
+/// Rows scored by `k auto`.
+const AUTO_K_SAMPLE: usize = 2_000;
+
+/// k-means with a fixed or chosen k, on the CPU or (with a device) on a GPU.
+pub struct KMeansClusterer {
+    pub k: KChoice,
+    pub params: KMeansParams,
+    /// A GPU for Lloyd's iterations, and the kernels to use there.
+    pub device: Option<(candle_core::Device, KMeansKernels)>,
+}
 
 impl Clusterer for KMeansClusterer {
-    fn cluster(&self, data: &Matrix) -> Result<Assignments, ClusterError> {
-        let fit = kmeans::fit_on(data, &self.0, self.1.as_ref())?;
-        Ok(Assignments::from_labels(
-            fit.labels.into_iter().map(Some).collect(),
-        ))
+    fn cluster(&self, data: &Matrix) -> Result<Clustering, ClusterError> {
+        let n = data.rows();
+        if let KChoice::Fixed(k) = self.k {
+            if k > n {
+                return Err(ClusterError::TooFewPoints {
+                    k,
+                    n,
+                    setting: Setting::K,
+                });
+            }
+        }
+        if let Some(one) = one_topic_if_identical(data) {
+            return Ok(Clustering::of(one));
+        }
+        let (k, k_scores) = match self.k {
+            KChoice::Fixed(k) => (k, Vec::new()),
+            KChoice::Auto { min, max } => {
+                let quick = self.params.for_scoring();
+                let (k, scores) = choose_k(data, min..=max, AUTO_K_SAMPLE, &quick)?;
+                for s in &scores {
+                    tracing::info!("k auto: k = {:>2}  silhouette {:.4}", s.k, s.silhouette);
+                }
+                tracing::info!("k auto: chose k = {k} (highest mean silhouette, cosine distance, {} sampled articles)", AUTO_K_SAMPLE.min(n));
+                (k, scores)
+            }
+        };
+        let params = if n >= MINI_BATCH_FROM {
+            self.params.or_mini_batch(MINI_BATCH_ROWS)
+        } else {
+            self.params.clone()
+        };
+        let place = match &self.device {
+            Some((device, kernels)) => kmeans::Place::Device(device, *kernels),
+            None => kmeans::Place::Cpu,
+        };
+        let fit = kmeans::fit_on(data, k, &params, place)?;
+        Ok(Clustering {
+            assignments: Assignments::from_labels(fit.labels.into_iter().map(Some).collect()),
+            k_scores,
+            reassigned: 0,
+        })
+    }
+
+    fn device_name(&self) -> String {
+        match &self.device {
+            Some((device, _)) => crate::device::describe(device),
+            None => "cpu".to_string(),
+        }
     }
 }
 

@@ -13,8 +13,8 @@ use candle_nn::{Embedding, Linear, VarBuilder};
 use super::attention_cpu::CpuAttention;
 use super::config::BertConfig;
 use super::fastmath;
-use super::packed::{self, Act, Packed};
-use super::profile::stage;
+use super::ops::{self, Act, Packed};
+use super::profile::{stage, Profile};
 
 struct LayerNorm {
     weight: Tensor,
@@ -51,7 +51,7 @@ fn bias_of(lin: &Linear, n: usize) -> candle_core::Result<Tensor> {
     }
 }
 
-/// `[bias | gamma | beta]`, the parameter layout of [`packed::add_layer_norm`].
+/// `[bias | gamma | beta]`, the parameter layout of [`ops::add_layer_norm`].
 fn ln_params(bias: &Tensor, norm: &LayerNorm) -> candle_core::Result<Tensor> {
     Tensor::cat(&[bias, &norm.weight, &norm.bias], 0)
 }
@@ -208,12 +208,16 @@ impl BertEncoder {
 
     /// The forward pass on a packed batch: returns the last hidden states, (T, hidden), one row
     /// per real token. Same maths as [`Self::forward`], without padding.
-    pub fn forward_packed(&self, p: &Packed) -> candle_core::Result<Tensor> {
+    pub fn forward_packed(
+        &self,
+        p: &Packed,
+        profile: Option<&Profile>,
+    ) -> candle_core::Result<Tensor> {
         let dev = self.device();
-        let mut x = stage("embeddings", dev, || {
-            packed::embed_layer_norm(&self.table, p, &self.embed_params, self.vocab, self.eps)
+        let mut x = stage(profile, "embeddings", dev, || {
+            ops::embed_layer_norm(&self.table, p, &self.embed_params, self.vocab, self.eps)
         })?;
-        let heads = packed::Heads {
+        let heads = ops::Heads {
             count: self.heads,
             scale: (1.0 / (self.head_dim as f64).sqrt()) as f32,
             tensor_cores: self.tensor_cores,
@@ -221,26 +225,28 @@ impl BertEncoder {
         for l in &self.layers {
             // Three products with the weights as loaded. One product with the concatenated
             // weight, or three with row blocks of it, measured the same on an H100 (README).
-            let (q, k, v) = stage("qkv matmul", dev, || {
+            let (q, k, v) = stage(profile, "qkv matmul", dev, || {
                 let part = |i: usize| x.matmul(&l.q_k_v[i].t()?);
                 Ok((part(0)?, part(1)?, part(2)?))
             })?;
-            let ctx = stage("attention", dev, || {
-                packed::attention(&q, &k, &v, &l.qkv_bias, p, &heads)
+            let ctx = stage(profile, "attention", dev, || {
+                ops::attention(&q, &k, &v, &l.qkv_bias, p, &heads)
             })?;
-            let a = stage("attn-out matmul", dev, || {
+            let a = stage(profile, "attn-out matmul", dev, || {
                 ctx.matmul(&l.attn_out.weight().t()?)
             })?;
-            x = stage("add+norm", dev, || {
-                packed::add_layer_norm(&a, &x, &l.attn_params, self.eps)
+            x = stage(profile, "add+norm", dev, || {
+                ops::add_layer_norm(&a, &x, &l.attn_params, self.eps)
             })?;
-            let up = stage("up matmul", dev, || x.matmul(&l.up.weight().t()?))?;
-            let up = stage("bias+gelu", dev, || {
-                packed::bias_act(&up, &l.up_bias, self.act)
+            let up = stage(profile, "up matmul", dev, || x.matmul(&l.up.weight().t()?))?;
+            let up = stage(profile, "bias+gelu", dev, || {
+                ops::bias_act(&up, &l.up_bias, self.act)
             })?;
-            let down = stage("down matmul", dev, || up.matmul(&l.down.weight().t()?))?;
-            x = stage("add+norm", dev, || {
-                packed::add_layer_norm(&down, &x, &l.out_params, self.eps)
+            let down = stage(profile, "down matmul", dev, || {
+                up.matmul(&l.down.weight().t()?)
+            })?;
+            x = stage(profile, "add+norm", dev, || {
+                ops::add_layer_norm(&down, &x, &l.out_params, self.eps)
             })?;
         }
         Ok(x)
@@ -335,11 +341,11 @@ impl BertEncoder {
         let qkv = l.qkv.forward(&x)?.reshape((b, n, 3 * hidden))?;
         let ctx = attention.apply(&qkv)?.reshape((b * n, hidden))?;
         let a = ctx.matmul(&l.attn_out.weight().t()?)?;
-        let x = packed::add_layer_norm(&a, &x, &l.attn_params, self.eps)?;
+        let x = ops::add_layer_norm(&a, &x, &l.attn_params, self.eps)?;
         let up = x.matmul(&l.up.weight().t()?)?;
-        let up = packed::bias_act(&up, &l.up_bias, self.act)?;
+        let up = ops::bias_act(&up, &l.up_bias, self.act)?;
         let down = up.matmul(&l.down.weight().t()?)?;
-        packed::add_layer_norm(&down, &x, &l.out_params, self.eps)?.reshape((b, n, hidden))
+        ops::add_layer_norm(&down, &x, &l.out_params, self.eps)?.reshape((b, n, hidden))
     }
 }
 

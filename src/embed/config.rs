@@ -129,9 +129,11 @@ impl ModelConfig {
         let limit = bert.max_position_embeddings;
         let max_length = max_length.or(configured).unwrap_or(limit.min(512));
         if max_length < 2 || max_length > limit {
-            return Err(EmbedError::Config(format!(
-                "max length {max_length} is outside 2..={limit} (the model's max_position_embeddings)"
-            )));
+            return Err(EmbedError::MaxLength {
+                max_length,
+                limit,
+                setting: crate::setting::Setting::MaxLength,
+            });
         }
         Ok(Self {
             bert,

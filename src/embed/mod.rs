@@ -9,7 +9,7 @@ pub mod config;
 #[cfg(feature = "cuda")]
 mod cuda;
 mod fastmath;
-pub mod packed;
+pub mod ops;
 mod pending;
 pub mod pooling;
 pub mod profile;
@@ -24,23 +24,52 @@ use candle_nn::VarBuilder;
 
 pub use bert::BertEncoder;
 pub use config::{BertConfig, ModelConfig};
-pub use packed::Packed;
+pub use ops::Packed;
 pub use pending::Pending;
 pub use pooling::Pooling;
-use profile::stage;
+use profile::{stage, Profile};
 pub use tokenize::{plan_batches, TextTokenizer, Tokens};
 pub use weights::HostWeights;
 
 use crate::model::ModelFiles;
 
+/// A cause from the `tokenizers` crate.
+pub type TokenizerError = Box<dyn std::error::Error + Send + Sync>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum EmbedError {
+    /// A model file that cannot be used; `message` says what is wrong with it.
     #[error("{path}: {message}")]
     Model { path: PathBuf, message: String },
-    #[error("{0}")]
-    Config(String),
-    #[error("tokenizer: {0}")]
-    Tokenize(String),
+    #[error("max length {max_length} ({setting}) is outside 2..={limit} (the model's max_position_embeddings)")]
+    MaxLength {
+        max_length: usize,
+        limit: usize,
+        setting: crate::setting::Setting,
+    },
+    #[error("{path}: not a valid tokenizer.json: {source}")]
+    Tokenizer {
+        path: PathBuf,
+        #[source]
+        source: TokenizerError,
+    },
+    #[error("tokenizer: truncation at {max_length}: {source}")]
+    Truncation {
+        max_length: usize,
+        #[source]
+        source: TokenizerError,
+    },
+    #[error("tokenizer: {source}")]
+    Tokenize {
+        #[source]
+        source: TokenizerError,
+    },
+    #[error("{path}: the tokenizer has {tokens} tokens but the model's vocab_size is {vocab}: they do not belong together")]
+    VocabMismatch {
+        path: PathBuf,
+        tokens: usize,
+        vocab: usize,
+    },
     #[error("embedding on {device}: {source}")]
     Compute {
         device: String,
@@ -69,6 +98,8 @@ pub struct SentenceEncoder {
     packed: bool,
     /// Queue the next batch before the last one is back (see [`SentenceEncoder::overlaps`]).
     overlap: bool,
+    /// Where the forward pass's stages are timed, when they are.
+    profile: Option<std::sync::Arc<Profile>>,
     /// Page-locked buffers the vectors of submitted batches are copied into.
     #[cfg(feature = "cuda")]
     pinned: cuda::download::PinnedPool,
@@ -78,7 +109,8 @@ pub struct SentenceEncoder {
 }
 
 /// Which kernel computes the packed pass's attention on CUDA in f16/bf16 (`--attention`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum AttentionKernel {
     /// One thread per query, f32 arithmetic on the CUDA cores. f32 models use it whatever is
     /// asked.
@@ -90,7 +122,8 @@ pub enum AttentionKernel {
 }
 
 /// Which forward pass runs a batch (`--forward`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Forward {
     /// Packed on CUDA (fused kernels, no padding work), padded on the CPU (where attention as a
     /// matrix product measured faster).
@@ -168,7 +201,8 @@ impl SentenceEncoder {
             dim: config.bert.hidden_size,
             device: device.clone(),
             packed: false,
-            overlap: std::env::var("NEWSCLUST_OVERLAP").as_deref() != Ok("0"),
+            overlap: true,
+            profile: None,
             #[cfg(feature = "cuda")]
             pinned: Default::default(),
             #[cfg(feature = "cuda")]
@@ -196,6 +230,11 @@ impl SentenceEncoder {
         };
         self.packed = want && self.encoder.packed_supported();
         self.packed
+    }
+
+    /// Times the forward pass's stages into `profile` (device-synchronised: slower).
+    pub fn set_profile(&mut self, profile: Option<std::sync::Arc<Profile>>) {
+        self.profile = profile;
     }
 
     /// Whether batches run packed (their cost is real tokens, not padded ones).
@@ -249,10 +288,11 @@ impl SentenceEncoder {
 impl SentenceEncoder {
     fn embed_packed(&self, seqs: &[&[u32]]) -> candle_core::Result<Tensor> {
         let dev = &self.device;
-        let p = stage("upload", dev, || Packed::new(seqs, dev))?;
-        let hidden = self.encoder.forward_packed(&p)?;
-        stage("pool", dev, || {
-            packed::pool(&hidden, &p, self.pooling, self.normalize)
+        let profile = self.profile.as_deref();
+        let p = stage(profile, "upload", dev, || Packed::new(seqs, dev))?;
+        let hidden = self.encoder.forward_packed(&p, profile)?;
+        stage(profile, "pool", dev, || {
+            ops::pool(&hidden, &p, self.pooling, self.normalize)
         })
     }
 }
@@ -268,7 +308,7 @@ impl Embedder for SentenceEncoder {
         }
         self.embed_tensor(seqs)
             .and_then(|t| {
-                stage("download", &self.device, || {
+                stage(self.profile.as_deref(), "download", &self.device, || {
                     t.flatten_all()?.to_vec1::<f32>()
                 })
             })

@@ -31,8 +31,8 @@ impl Pending {
 }
 
 impl SentenceEncoder {
-    /// Whether callers should queue one batch behind another ([`Self::set_overlap`]; on unless
-    /// `NEWSCLUST_OVERLAP=0`: 1.14× the embedding stage's speed in f16 on an H100, README).
+    /// Whether callers should queue one batch behind another ([`Self::set_overlap`]; on by
+    /// default: 1.14× the embedding stage's speed in f16 on an H100, README).
     /// Only packed batches on CUDA return before they are done; elsewhere the queue is one
     /// batch deep.
     pub fn overlaps(&self) -> bool {

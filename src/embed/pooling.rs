@@ -5,7 +5,8 @@
 use candle_core::{DType, Tensor, D};
 
 /// How token vectors become a sentence vector.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Pooling {
     Mean,
     Cls,

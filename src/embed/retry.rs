@@ -159,9 +159,9 @@ mod tests {
         ] {
             assert!(!is_out_of_memory(&compute(other)), "{other}");
         }
-        assert!(!is_out_of_memory(&EmbedError::Tokenize(
-            "out of memory".into()
-        )));
+        assert!(!is_out_of_memory(&EmbedError::Tokenize {
+            source: "out of memory".into()
+        }));
     }
 
     #[test]
@@ -172,7 +172,9 @@ mod tests {
                 1
             }
             fn embed(&self, _: &[&[u32]]) -> Result<Vec<f32>, EmbedError> {
-                Err(EmbedError::Tokenize("bad".into()))
+                Err(EmbedError::Tokenize {
+                    source: "bad".into(),
+                })
             }
             fn device_name(&self) -> String {
                 "x".into()

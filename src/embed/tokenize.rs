@@ -25,9 +25,9 @@ pub struct TextTokenizer {
 
 impl TextTokenizer {
     pub fn from_file(path: &Path, max_length: usize) -> Result<Self, EmbedError> {
-        let mut inner = Tokenizer::from_file(path).map_err(|e| EmbedError::Model {
+        let mut inner = Tokenizer::from_file(path).map_err(|source| EmbedError::Tokenizer {
             path: path.to_path_buf(),
-            message: format!("not a valid tokenizer.json: {e}"),
+            source,
         })?;
         inner.with_padding(None);
         inner
@@ -37,7 +37,7 @@ impl TextTokenizer {
                 stride: 0,
                 direction: TruncationDirection::Right,
             }))
-            .map_err(|e| EmbedError::Config(format!("truncation at {max_length}: {e}")))?;
+            .map_err(|source| EmbedError::Truncation { max_length, source })?;
         Ok(Self { inner, max_length })
     }
 
@@ -55,7 +55,7 @@ impl TextTokenizer {
         let enc = self
             .inner
             .encode_fast(text, true)
-            .map_err(|e| EmbedError::Tokenize(e.to_string()))?;
+            .map_err(|source| EmbedError::Tokenize { source })?;
         Ok(Tokens {
             ids: enc.get_ids().to_vec(),
             truncated: !enc.get_overflowing().is_empty(),

@@ -59,7 +59,8 @@ impl fmt::Display for BadRecord {
 }
 
 /// The article fields an input column can fill.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Field {
     Id,
     Title,
@@ -167,10 +168,7 @@ pub(crate) struct ColumnPlan {
 impl ColumnPlan {
     /// Matches `names` (the input's columns, in order) against `fields`. Columns named `_` are ignored.
     pub fn new(path: &Path, names: &[String], fields: &FieldMap) -> Result<Self, ReadError> {
-        let columns_err = |message: String| ReadError::Columns {
-            path: path.to_path_buf(),
-            message,
-        };
+        let path = path.to_path_buf();
         // Two columns of one name: which one a field means is unclear, and passed through they
         // would make an output that pandas and pyarrow refuse to read.
         for (i, name) in names.iter().enumerate() {
@@ -178,11 +176,12 @@ impl ColumnPlan {
                 continue;
             }
             if let Some(j) = names[i + 1..].iter().position(|n| n == name) {
-                return Err(columns_err(format!(
-                    "column '{name}' appears twice (columns {} and {}): rename one, or ignore it with --columns and _",
-                    i + 1,
-                    i + j + 2
-                )));
+                return Err(ReadError::DuplicateColumn {
+                    path,
+                    name: name.clone(),
+                    first: i + 1,
+                    second: i + j + 2,
+                });
             }
         }
         let mut index = [None; 5];
@@ -190,20 +189,21 @@ impl ColumnPlan {
             let wanted = fields.column(field);
             index[slot] = names.iter().position(|n| n == wanted);
             if index[slot].is_none() && fields.overridden(field) {
-                return Err(columns_err(format!(
-                    "--field {}={wanted}: there is no column '{wanted}' (columns: {})",
-                    field.name(),
-                    names.join(", ")
-                )));
+                return Err(ReadError::NoSuchColumn {
+                    path,
+                    field: field.name(),
+                    wanted: wanted.to_string(),
+                    columns: names.to_vec(),
+                });
             }
         }
         if index[1].is_none() && index[2].is_none() {
-            return Err(columns_err(format!(
-                "no '{}' or '{}' column to embed (columns: {}); name them with --field title=COLUMN / --field text=COLUMN",
-                fields.column(Field::Title),
-                fields.column(Field::Text),
-                names.join(", ")
-            )));
+            return Err(ReadError::NothingToEmbed {
+                path,
+                title: fields.column(Field::Title).to_string(),
+                text: fields.column(Field::Text).to_string(),
+                columns: names.to_vec(),
+            });
         }
         let used: Vec<usize> = index.iter().flatten().copied().collect();
         let extra: Vec<usize> = (0..names.len())
@@ -212,12 +212,13 @@ impl ColumnPlan {
         // A passed-through column named like an output column is renamed `input_…`; that name
         // must not be another passed-through column's.
         for &i in &extra {
-            let out = super::embeddings_out::output_name(&names[i]);
+            let out = super::format::columns::output_name(&names[i]);
             if out != names[i] && extra.iter().any(|&j| names[j] == out) {
-                return Err(columns_err(format!(
-                    "column '{}' would be written as '{out}', which is also a column: rename one",
-                    names[i]
-                )));
+                return Err(ReadError::RenamedColumnTaken {
+                    path,
+                    name: names[i].clone(),
+                    renamed: out,
+                });
             }
         }
         let columns = InputColumns {
@@ -280,16 +281,20 @@ impl Default for TextSpec {
 impl TextSpec {
     /// The text to embed, or `None` when every chosen field is empty after trimming.
     pub fn compose(&self, article: &Article) -> Option<String> {
+        self.compose_with(|field| match field {
+            Field::Id => Some(article.id.as_str()),
+            Field::Title => Some(article.title.as_str()),
+            Field::Text => Some(article.text.as_str()),
+            Field::Date => article.date.as_deref(),
+            Field::Label => article.label.as_deref(),
+        })
+    }
+
+    /// [`Self::compose`] from each field's value (`None`: absent), wherever the fields are kept.
+    pub fn compose_with<'a>(&self, value: impl Fn(Field) -> Option<&'a str>) -> Option<String> {
         let mut out = String::new();
-        for field in &self.fields {
-            let value = match field {
-                Field::Id => article.id.as_str(),
-                Field::Title => article.title.as_str(),
-                Field::Text => article.text.as_str(),
-                Field::Date => article.date.as_deref().unwrap_or(""),
-                Field::Label => article.label.as_deref().unwrap_or(""),
-            }
-            .trim();
+        for &field in &self.fields {
+            let value = value(field).unwrap_or("").trim();
             if value.is_empty() {
                 continue;
             }
@@ -373,7 +378,10 @@ mod tests {
         let body = FieldMap::new(vec!["text=body".parse().unwrap()]);
         let ok = plan(&["title", "text", "body"], &body).unwrap();
         assert_eq!(ok.columns.extra, ["text"]);
-        assert_eq!(crate::io::embeddings_out::output_name("text"), "input_text");
+        assert_eq!(
+            crate::io::format::columns::output_name("text"),
+            "input_text"
+        );
         // ... which must not be another passed-through column's name.
         let err = plan(&["title", "text", "body", "input_text"], &body).unwrap_err();
         assert!(err.to_string().contains("written as 'input_text'"), "{err}");

@@ -23,37 +23,33 @@ pub(super) fn open(
         Some(columns) => {
             for name in columns {
                 if name != "_" && !options.fields.knows(name) {
-                    return Err(ReadError::Columns {
+                    return Err(ReadError::UnknownColumnName {
                         path: path.to_path_buf(),
-                        message: format!(
-                            "unknown column name '{name}' in --columns: use id, title, text, date, label, a column named by --field, or _ to ignore a column"
-                        ),
+                        name: name.clone(),
                     });
                 }
             }
             columns.clone()
         }
         None if options.no_header => {
-            return Err(ReadError::Columns {
+            return Err(ReadError::NoHeaderNeedsColumns {
                 path: path.to_path_buf(),
-                message: "--no-header needs --columns to name the columns (for example --columns label,title,text)".into(),
             })
         }
         None => {
             first_line_is_header = false;
             let found = read(&mut reader, &mut record, path)?;
             if !found {
-                return Err(ReadError::Columns {
+                return Err(ReadError::EmptyCsv {
                     path: path.to_path_buf(),
-                    message: "empty file: no header line".into(),
                 });
             }
             let mut names = Vec::with_capacity(record.len());
             for (i, raw) in record.iter().enumerate() {
                 let raw = if i == 0 { strip_bom(raw) } else { raw };
-                let name = std::str::from_utf8(raw).map_err(|_| ReadError::Columns {
+                let name = std::str::from_utf8(raw).map_err(|_| ReadError::HeaderNotUtf8 {
                     path: path.to_path_buf(),
-                    message: format!("header column {} is not valid UTF-8", i + 1),
+                    column: i + 1,
                 })?;
                 names.push(name.trim().to_string());
             }
@@ -146,7 +142,7 @@ fn read(
             Err(ReadError::Io {
                 path: path.to_path_buf(),
                 line,
-                message: err.to_string(),
+                source: err.into(),
             })
         }
     }

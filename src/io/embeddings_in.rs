@@ -9,14 +9,66 @@ use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
 use arrow_schema::DataType;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
+use super::format::{columns, meta};
 use crate::matrix::Matrix;
 
 #[derive(Debug, thiserror::Error)]
-#[error("{}{message}", if path.as_os_str().is_empty() { String::new() } else { format!("{}: ", path.display()) })]
-pub struct EmbeddingsReadError {
-    /// Empty when the error is about the list of files, not one of them.
-    pub path: PathBuf,
-    pub message: String,
+pub enum EmbeddingsReadError {
+    /// The list of files (a folder without `.parquet` files, a file named twice).
+    #[error(transparent)]
+    Inputs(#[from] super::ReadError),
+    #[error("{path}: {problem}")]
+    File { path: PathBuf, problem: Problem },
+}
+
+/// What is wrong with one embeddings file.
+#[derive(Debug, thiserror::Error)]
+pub enum Problem {
+    #[error("cannot open: {0}")]
+    Open(#[source] std::io::Error),
+    #[error("not a readable Parquet file: {0}")]
+    Parquet(#[source] parquet::errors::ParquetError),
+    #[error("column 'embedding' has type {0}, expected a list of floats (FixedSizeList<Float32> as `newsclust embed` writes, or a list of float32/float64)")]
+    NotVectors(DataType),
+    #[error("no '{0}' column: is this a `newsclust embed` output?")]
+    MissingColumn(&'static str),
+    #[error("metadata '{key}' is not a number: {value}")]
+    NotANumber { key: &'static str, value: String },
+    #[error("metadata says dimension {metadata}, the embedding column has {column}")]
+    Dimensions { metadata: usize, column: usize },
+    #[error("made with {theirs}, but {} with {first}: vectors of different models cannot be clustered together", first_file.display())]
+    OtherModel {
+        theirs: String,
+        first_file: PathBuf,
+        first: String,
+    },
+    #[error("dimension {0} is not usable")]
+    Dimension(usize),
+    #[error("row {0}: the embedding is missing")]
+    MissingVector(usize),
+    #[error("row {row}: the embedding has {got} values, the ones before {want}")]
+    VectorLength { row: usize, got: usize, want: usize },
+    #[error("row {0}: the embedding has a missing value")]
+    MissingValue(usize),
+    #[error("row {0}: the embedding has NaN or infinite values")]
+    NotFinite(usize),
+    #[error("column '{column}': {source}")]
+    Column {
+        column: String,
+        #[source]
+        source: arrow_schema::ArrowError,
+    },
+    #[error("column '{0}' is not text")]
+    NotText(String),
+    #[error("{0}")]
+    Read(#[source] arrow_schema::ArrowError),
+}
+
+fn file_err(path: &Path) -> impl Fn(Problem) -> EmbeddingsReadError + '_ {
+    move |problem| EmbeddingsReadError::File {
+        path: path.to_path_buf(),
+        problem,
+    }
 }
 
 /// The documents of an embeddings file, in file order.
@@ -32,6 +84,19 @@ pub struct EmbeddedDocs {
 }
 
 impl EmbeddedDocs {
+    /// No documents (of dimension 1).
+    pub fn empty() -> Self {
+        Self {
+            ids: Vec::new(),
+            titles: Vec::new(),
+            texts: Vec::new(),
+            dates: None,
+            labels: None,
+            embeddings: Matrix::new(Vec::new(), 1).expect("empty"),
+            metadata: HashMap::new(),
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.ids.len()
     }
@@ -46,15 +111,10 @@ impl EmbeddedDocs {
 /// metadata names one, the same model. A date or label column that only some files have is
 /// null for the others' rows; the first file's metadata is kept.
 pub fn read_all(paths: &[PathBuf]) -> Result<EmbeddedDocs, EmbeddingsReadError> {
-    let files = crate::io::input_files(paths, crate::io::InputFormat::Parquet).map_err(|e| {
-        EmbeddingsReadError {
-            path: PathBuf::new(),
-            message: e.to_string(),
-        }
-    })?;
+    let files = crate::io::input_files(paths, crate::io::InputFormat::Parquet)?;
     let mut docs = read(&files[0])?;
     let model = |d: &EmbeddedDocs| {
-        let id = d.metadata.get(crate::pipeline::meta::MODEL_ID).cloned();
+        let id = d.metadata.get(meta::MODEL_ID).cloned();
         (id, d.embeddings.dim())
     };
     let first_model = model(&docs);
@@ -78,15 +138,11 @@ pub fn read_all(paths: &[PathBuf]) -> Result<EmbeddedDocs, EmbeddingsReadError> 
                     m.1
                 )
             };
-            return Err(EmbeddingsReadError {
-                path: path.clone(),
-                message: format!(
-                    "made with {}, but {} with {}: vectors of different models cannot be clustered together",
-                    name(&theirs),
-                    files[0].display(),
-                    name(&first_model)
-                ),
-            });
+            return Err(file_err(path)(Problem::OtherModel {
+                theirs: name(&theirs),
+                first_file: files[0].clone(),
+                first: name(&first_model),
+            }));
         }
         let (before, rows) = (docs.ids.len(), more.ids.len());
         let column = |ours: &mut Option<Vec<Option<String>>>,
@@ -110,22 +166,17 @@ pub fn read_all(paths: &[PathBuf]) -> Result<EmbeddedDocs, EmbeddingsReadError> 
         values.extend_from_slice(more.embeddings.as_slice());
     }
     let dim = first_model.1;
-    docs.embeddings = Matrix::new(values, dim).ok_or_else(|| EmbeddingsReadError {
-        path: files[0].clone(),
-        message: format!("dimension {dim} is not usable"),
-    })?;
+    docs.embeddings =
+        Matrix::new(values, dim).ok_or_else(|| file_err(&files[0])(Problem::Dimension(dim)))?;
     Ok(docs)
 }
 
 /// Reads the whole file (the clustering stage needs every vector at once).
 pub fn read(path: &Path) -> Result<EmbeddedDocs, EmbeddingsReadError> {
-    let err = |message: String| EmbeddingsReadError {
-        path: path.to_path_buf(),
-        message,
-    };
-    let file = std::fs::File::open(path).map_err(|e| err(format!("cannot open: {e}")))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| err(format!("not a readable Parquet file: {e}")))?;
+    let err = file_err(path);
+    let file = std::fs::File::open(path).map_err(|e| err(Problem::Open(e)))?;
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| err(Problem::Parquet(e)))?;
     let metadata: HashMap<String, String> = builder
         .metadata()
         .file_metadata()
@@ -137,52 +188,43 @@ pub fn read(path: &Path) -> Result<EmbeddedDocs, EmbeddingsReadError> {
         })
         .unwrap_or_default();
     let schema = builder.schema().clone();
-    let declared = match schema.field_with_name("embedding") {
+    let declared = match schema.field_with_name(columns::EMBEDDING) {
         Ok(field) => match vector_type(field.data_type()) {
             Some(fixed) => fixed,
-            None => {
-                return Err(err(format!(
-                    "column 'embedding' has type {}, expected a list of floats (FixedSizeList<Float32> as `newsclust embed` writes, or a list of float32/float64)",
-                    field.data_type()
-                )))
-            }
+            None => return Err(err(Problem::NotVectors(field.data_type().clone()))),
         },
-        Err(_) => {
-            return Err(err(
-                "no 'embedding' column: is this a `newsclust embed` output?".into(),
-            ))
-        }
+        Err(_) => return Err(err(Problem::MissingColumn(columns::EMBEDDING))),
     };
-    let meta_dim = match metadata.get(crate::pipeline::meta::DIMENSION) {
+    let meta_dim = match metadata.get(meta::DIMENSION) {
         Some(text) => Some(text.parse::<usize>().map_err(|_| {
-            err(format!(
-                "metadata '{}' is not a number: {text}",
-                crate::pipeline::meta::DIMENSION
-            ))
+            err(Problem::NotANumber {
+                key: meta::DIMENSION,
+                value: text.clone(),
+            })
         })?),
         None => None,
     };
     // The column's length against the metadata: before reading when the type fixes it, after
     // reading the vectors otherwise.
     let check_dim = |dim: usize| match meta_dim {
-        Some(meta) if meta != dim => Err(err(format!(
-            "metadata says dimension {meta}, the embedding column has {dim}"
-        ))),
+        Some(metadata) if metadata != dim => Err(err(Problem::Dimensions {
+            metadata,
+            column: dim,
+        })),
         _ => Ok(()),
     };
     if let Some(fixed) = declared {
         check_dim(fixed)?;
     }
-    for needed in ["id", "title"] {
+    for needed in [columns::ID, columns::TITLE] {
         if schema.field_with_name(needed).is_err() {
-            return Err(err(format!(
-                "no '{needed}' column: is this a `newsclust embed` output?"
-            )));
+            return Err(err(Problem::MissingColumn(needed)));
         }
     }
     let has = |name: &str| schema.field_with_name(name).is_ok();
-    let (has_text, has_date, has_label) = (has("text"), has("date"), has("label"));
-    let reader = builder.build().map_err(|e| err(e.to_string()))?;
+    let (has_text, has_date, has_label) =
+        (has(columns::TEXT), has(columns::DATE), has(columns::LABEL));
+    let reader = builder.build().map_err(|e| err(Problem::Parquet(e)))?;
     let mut docs = EmbeddedDocs {
         ids: Vec::new(),
         titles: Vec::new(),
@@ -195,36 +237,46 @@ pub fn read(path: &Path) -> Result<EmbeddedDocs, EmbeddingsReadError> {
     let mut values: Vec<f32> = Vec::new();
     let mut dim = declared;
     for batch in reader {
-        let batch = batch.map_err(|e| err(e.to_string()))?;
+        let batch = batch.map_err(|e| err(Problem::Read(e)))?;
         let strings = |name: &str| -> Result<Vec<Option<String>>, EmbeddingsReadError> {
             strings(&batch, name).map_err(&err)
         };
-        docs.ids
-            .extend(strings("id")?.into_iter().map(Option::unwrap_or_default));
-        docs.titles
-            .extend(strings("title")?.into_iter().map(Option::unwrap_or_default));
+        docs.ids.extend(
+            strings(columns::ID)?
+                .into_iter()
+                .map(Option::unwrap_or_default),
+        );
+        docs.titles.extend(
+            strings(columns::TITLE)?
+                .into_iter()
+                .map(Option::unwrap_or_default),
+        );
         if has_text {
-            docs.texts
-                .extend(strings("text")?.into_iter().map(Option::unwrap_or_default));
+            docs.texts.extend(
+                strings(columns::TEXT)?
+                    .into_iter()
+                    .map(Option::unwrap_or_default),
+            );
         } else {
             docs.texts
                 .extend(std::iter::repeat_n(String::new(), batch.num_rows()));
         }
         if let Some(d) = docs.dates.as_mut() {
-            d.extend(strings("date")?);
+            d.extend(strings(columns::DATE)?);
         }
         if let Some(l) = docs.labels.as_mut() {
-            l.extend(strings("label")?);
+            l.extend(strings(columns::LABEL)?);
         }
-        let col = batch.column_by_name("embedding").expect("checked above");
+        let col = batch
+            .column_by_name(columns::EMBEDDING)
+            .expect("checked above");
         let first = docs.ids.len() - batch.num_rows();
         vectors(col, first, &mut dim, &mut values).map_err(&err)?;
     }
     // `dim` started as the declared length; without one and without rows, the metadata's.
     let dim = dim.or(meta_dim).unwrap_or(1);
     check_dim(dim)?;
-    docs.embeddings =
-        Matrix::new(values, dim).ok_or_else(|| err(format!("dimension {dim} is not usable")))?;
+    docs.embeddings = Matrix::new(values, dim).ok_or_else(|| err(Problem::Dimension(dim)))?;
     Ok(docs)
 }
 
@@ -251,7 +303,7 @@ fn vectors(
     first: usize,
     dim: &mut Option<usize>,
     values: &mut Vec<f32>,
-) -> Result<(), String> {
+) -> Result<(), Problem> {
     // Each row's range in the list's values, whatever the list type.
     let (items, ranges): (&ArrayRef, Vec<std::ops::Range<usize>>) = match col.data_type() {
         DataType::FixedSizeList(_, _) => {
@@ -277,47 +329,49 @@ fn vectors(
             let ranges = (0..list.len()).map(|i| o[i] as usize..o[i + 1] as usize);
             (list.values(), ranges.collect())
         }
-        other => return Err(format!("column 'embedding' has type {other}")),
+        other => return Err(Problem::NotVectors(other.clone())),
     };
-    let items = arrow_cast::cast(items, &DataType::Float32)
-        .map_err(|e| format!("column 'embedding': {e}"))?;
+    let items = arrow_cast::cast(items, &DataType::Float32).map_err(|source| Problem::Column {
+        column: columns::EMBEDDING.to_string(),
+        source,
+    })?;
     let items = items.as_primitive::<Float32Type>();
     for (i, range) in ranges.into_iter().enumerate() {
         let row = first + i;
         if col.is_null(i) {
-            return Err(format!("row {row}: the embedding is missing"));
+            return Err(Problem::MissingVector(row));
         }
         let want = *dim.get_or_insert(range.len());
         if range.len() != want {
-            return Err(format!(
-                "row {row}: the embedding has {} values, the ones before {want}",
-                range.len()
-            ));
+            return Err(Problem::VectorLength {
+                row,
+                got: range.len(),
+                want,
+            });
         }
         if items.null_count() > 0 && range.clone().any(|j| items.is_null(j)) {
-            return Err(format!("row {row}: the embedding has a missing value"));
+            return Err(Problem::MissingValue(row));
         }
         let v = &items.values()[range];
         if v.iter().any(|x| !x.is_finite()) {
-            return Err(format!(
-                "row {row}: the embedding has NaN or infinite values"
-            ));
+            return Err(Problem::NotFinite(row));
         }
         values.extend_from_slice(v);
     }
     Ok(())
 }
 
-fn strings(batch: &RecordBatch, name: &str) -> Result<Vec<Option<String>>, String> {
-    let col = batch
-        .column_by_name(name)
-        .ok_or_else(|| format!("no '{name}' column"))?;
-    let col =
-        arrow_cast::cast(col, &DataType::Utf8).map_err(|e| format!("column '{name}': {e}"))?;
+fn strings(batch: &RecordBatch, name: &str) -> Result<Vec<Option<String>>, Problem> {
+    let not_text = || Problem::NotText(name.to_string());
+    let col = batch.column_by_name(name).ok_or_else(not_text)?;
+    let col = arrow_cast::cast(col, &DataType::Utf8).map_err(|source| Problem::Column {
+        column: name.to_string(),
+        source,
+    })?;
     let col = col
         .as_any()
         .downcast_ref::<StringArray>()
-        .ok_or_else(|| format!("column '{name}' is not text"))?;
+        .ok_or_else(not_text)?;
     Ok((0..col.len())
         .map(|i| (!col.is_null(i)).then(|| col.value(i).to_string()))
         .collect())

@@ -104,7 +104,7 @@ impl JsonlItems {
                     return Some(Err(ReadError::Io {
                         path: self.path.clone(),
                         line: self.line + 1,
-                        message: err.to_string(),
+                        source: err.into(),
                     }))
                 }
             }

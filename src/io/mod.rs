@@ -10,6 +10,7 @@ pub mod atomic;
 mod csv_in;
 pub mod embeddings_in;
 pub mod embeddings_out;
+pub mod format;
 mod inputs;
 mod jsonl_in;
 mod parquet_in;
@@ -23,8 +24,11 @@ use std::path::{Path, PathBuf};
 
 use inputs::Remap;
 
+use crate::setting::Setting;
+
 /// Input file formats; `Auto` picks one from the file extension.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum InputFormat {
     #[default]
     Auto,
@@ -32,6 +36,9 @@ pub enum InputFormat {
     Jsonl,
     Parquet,
 }
+
+/// A cause from another crate (csv, arrow, parquet, the operating system).
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
 
 /// Errors that stop reading altogether.
 #[derive(Debug, thiserror::Error)]
@@ -42,19 +49,65 @@ pub enum ReadError {
         source: std::io::Error,
     },
     #[error(
-        "{path}: cannot tell the input format from the extension (.csv, .jsonl, .ndjson, .json, .parquet, .pq; .gz or .zst after the first two); use --format csv|jsonl|parquet"
+        "{path}: cannot tell the input format from the extension (.csv, .jsonl, .ndjson, .json, .parquet, .pq; .gz or .zst after the first two); use {} csv|jsonl|parquet", Setting::Format
     )]
     UnknownFormat { path: PathBuf },
-    #[error("{path}: {message}")]
-    Columns { path: PathBuf, message: String },
-    #[error("{path}:{line}: read error: {message}")]
+    #[error("{path}: column '{name}' appears twice (columns {first} and {second}): rename one, or ignore it with {} and _", Setting::Columns)]
+    DuplicateColumn {
+        path: PathBuf,
+        name: String,
+        first: usize,
+        second: usize,
+    },
+    #[error("{path}: {} {field}={wanted}: there is no column '{wanted}' (columns: {})", Setting::Field, .columns.join(", "))]
+    NoSuchColumn {
+        path: PathBuf,
+        field: &'static str,
+        wanted: String,
+        columns: Vec<String>,
+    },
+    #[error("{path}: no '{title}' or '{text}' column to embed (columns: {}); name them with {f} title=COLUMN / {f} text=COLUMN", .columns.join(", "), f = Setting::Field)]
+    NothingToEmbed {
+        path: PathBuf,
+        title: String,
+        text: String,
+        columns: Vec<String>,
+    },
+    #[error("{path}: column '{name}' would be written as '{renamed}', which is also a column: rename one")]
+    RenamedColumnTaken {
+        path: PathBuf,
+        name: String,
+        renamed: String,
+    },
+    #[error("{path}: unknown column name '{name}' in {}: use id, title, text, date, label, a column named by {}, or _ to ignore a column", Setting::Columns, Setting::Field)]
+    UnknownColumnName { path: PathBuf, name: String },
+    #[error("{path}: {} needs {c} to name the columns (for example {c} label,title,text)", Setting::NoHeader, c = Setting::Columns)]
+    NoHeaderNeedsColumns { path: PathBuf },
+    #[error("{path}: empty file: no header line")]
+    EmptyCsv { path: PathBuf },
+    #[error("{path}: header column {column} is not valid UTF-8")]
+    HeaderNotUtf8 { path: PathBuf, column: usize },
+    #[error("{path}: column '{name}' has type {data_type}, which is not text")]
+    NotText {
+        path: PathBuf,
+        name: String,
+        data_type: String,
+    },
+    #[error("{path}: a compressed Parquet file cannot be read: Parquet compresses its own pages, so decompress the file")]
+    CompressedParquet { path: PathBuf },
+    #[error("{path}:{line}: read error: {source}")]
     Io {
         path: PathBuf,
         line: u64,
-        message: String,
+        source: Cause,
     },
-    #[error("{path}: not a readable Parquet file: {message}")]
-    Parquet { path: PathBuf, message: String },
+    /// `row`: near which row, when it is known.
+    #[error("{path}: not a readable Parquet file: {}{source}", .row.map(|r| format!("near row {r}: ")).unwrap_or_default())]
+    Parquet {
+        path: PathBuf,
+        row: Option<u64>,
+        source: Cause,
+    },
     #[error("{path}: no input files in this folder (looked for {kinds})")]
     EmptyFolder { path: PathBuf, kinds: &'static str },
     #[error("no input file given")]
@@ -267,10 +320,11 @@ fn open_file(path: &Path, options: &ReadOptions) -> Result<(InputColumns, ItemIt
     match format {
         InputFormat::Csv => csv_in::open(path, text(file)?, options),
         InputFormat::Jsonl => jsonl_in::open(path, text(file)?, options),
-        InputFormat::Parquet if compression != Compression::None => Err(ReadError::Columns {
-            path: path.to_path_buf(),
-            message: "a compressed Parquet file cannot be read: Parquet compresses its own pages, so decompress the file".into(),
-        }),
+        InputFormat::Parquet if compression != Compression::None => {
+            Err(ReadError::CompressedParquet {
+                path: path.to_path_buf(),
+            })
+        }
         InputFormat::Parquet => parquet_in::open(path, file, options),
         InputFormat::Auto => unreachable!("resolved above"),
     }

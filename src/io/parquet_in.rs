@@ -18,11 +18,12 @@ pub(super) fn open(
     file: File,
     options: &ReadOptions,
 ) -> Result<(InputColumns, ItemIter), ReadError> {
-    let perr = |err: &dyn std::fmt::Display| ReadError::Parquet {
+    let perr = |err: parquet::errors::ParquetError| ReadError::Parquet {
         path: path.to_path_buf(),
-        message: err.to_string(),
+        row: None,
+        source: err.into(),
     };
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| perr(&e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(perr)?;
     let schema = builder.schema().clone();
     // Columns that cannot be shown as text (lists, structs, binary) are neither fields nor passed through.
     let mut names = Vec::new();
@@ -32,23 +33,17 @@ pub(super) fn open(
         } else {
             names.push("_".to_string());
             if options.fields.knows(f.name()) {
-                return Err(ReadError::Columns {
+                return Err(ReadError::NotText {
                     path: path.to_path_buf(),
-                    message: format!(
-                        "column '{}' has type {}, which is not text",
-                        f.name(),
-                        f.data_type()
-                    ),
+                    name: f.name().clone(),
+                    data_type: f.data_type().to_string(),
                 });
             }
         }
     }
     let plan = ColumnPlan::new(path, &names, &options.fields)?;
     let columns = plan.columns.clone();
-    let reader = builder
-        .with_batch_size(BATCH_ROWS)
-        .build()
-        .map_err(|e| perr(&e))?;
+    let reader = builder.with_batch_size(BATCH_ROWS).build().map_err(perr)?;
     let iter = ParquetItems {
         path: path.to_path_buf(),
         plan,
@@ -127,7 +122,8 @@ impl ParquetItems {
             let text =
                 arrow_cast::cast(&column, &DataType::Utf8).map_err(|e| ReadError::Parquet {
                     path: self.path.clone(),
-                    message: format!("row {}: {e}", self.position),
+                    row: Some(self.position),
+                    source: e.into(),
                 })?;
             let text = text
                 .as_any()
@@ -153,7 +149,8 @@ impl Iterator for ParquetItems {
                     self.done = true;
                     return Some(Err(ReadError::Parquet {
                         path: self.path.clone(),
-                        message: format!("near row {}: {e}", self.position),
+                        row: Some(self.position),
+                        source: e.into(),
                     }));
                 }
                 Some(Ok(batch)) => {

@@ -20,10 +20,20 @@ use super::embeddings_in::EmbeddedDocs;
 use crate::topics::TopicModel;
 
 #[derive(Debug, thiserror::Error)]
-#[error("{path}: cannot write: {message}")]
+#[error("{path}: cannot write: {source}")]
 pub struct TopicsWriteError {
     pub path: PathBuf,
-    pub message: String,
+    #[source]
+    pub source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl TopicsWriteError {
+    fn new(path: &Path, e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            source: e.into(),
+        }
+    }
 }
 
 /// Files written but not yet renamed into place.
@@ -40,10 +50,7 @@ impl Staged {
             .into_iter()
             .map(|f| {
                 let temp = f.temp_path().to_path_buf();
-                f.commit().map_err(|e| TopicsWriteError {
-                    path: temp,
-                    message: e.to_string(),
-                })
+                f.commit().map_err(|e| TopicsWriteError::new(&temp, e))
             })
             .collect()
     }
@@ -75,16 +82,14 @@ fn write_batch(
     metadata: &[(String, String)],
     staged: &mut Staged,
 ) -> Result<(), TopicsWriteError> {
-    let err = |e: &dyn std::fmt::Display| TopicsWriteError {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    };
-    let (guard, file) = AtomicFile::create(path).map_err(|e| err(&e))?;
-    let mut w =
-        ArrowWriter::try_new(file, batch.schema(), Some(props(metadata))).map_err(|e| err(&e))?;
-    w.write(&batch).map_err(|e| err(&e))?;
-    let file: File = w.into_inner().map_err(|e| err(&e))?;
-    file.sync_all().map_err(|e| err(&e))?;
+    let (guard, file) = AtomicFile::create(path).map_err(|e| TopicsWriteError::new(path, e))?;
+    let mut w = ArrowWriter::try_new(file, batch.schema(), Some(props(metadata)))
+        .map_err(|e| TopicsWriteError::new(path, e))?;
+    w.write(&batch)
+        .map_err(|e| TopicsWriteError::new(path, e))?;
+    let file: File = w.into_inner().map_err(|e| TopicsWriteError::new(path, e))?;
+    file.sync_all()
+        .map_err(|e| TopicsWriteError::new(path, e))?;
     staged.0.push(guard);
     Ok(())
 }
@@ -96,12 +101,8 @@ fn batch(path: &Path, cols: Vec<(&str, ArrayRef, bool)>) -> Result<RecordBatch, 
             .map(|(n, a, null)| Field::new(*n, a.data_type().clone(), *null))
             .collect::<Vec<_>>(),
     );
-    RecordBatch::try_new(Arc::new(schema), cols.into_iter().map(|c| c.1).collect()).map_err(|e| {
-        TopicsWriteError {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        }
-    })
+    RecordBatch::try_new(Arc::new(schema), cols.into_iter().map(|c| c.1).collect())
+        .map_err(|e| TopicsWriteError::new(path, e))
 }
 
 fn utf8(values: impl Iterator<Item = Option<String>>) -> ArrayRef {
@@ -159,11 +160,8 @@ pub fn write_documents(
     cols.push(("similarity", Arc::new(sim.finish()), true));
     if with_embeddings {
         let dim = docs.embeddings.dim();
-        let list =
-            fixed_list(docs.embeddings.as_slice().to_vec(), dim).map_err(|e| TopicsWriteError {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            })?;
+        let list = fixed_list(docs.embeddings.as_slice().to_vec(), dim)
+            .map_err(|e| TopicsWriteError::new(path, e))?;
         cols.push(("embedding", Arc::new(list), false));
     }
     write_batch(path, batch(path, cols)?, metadata, staged)
@@ -200,10 +198,7 @@ pub fn write_topics(
         t.iter().flat_map(|x| x.centroid.iter().copied()).collect(),
         dim,
     )
-    .map_err(|e| TopicsWriteError {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
+    .map_err(|e| TopicsWriteError::new(path, e))?;
     let cols: Vec<(&str, ArrayRef, bool)> = vec![
         (
             "topic_id",
@@ -250,20 +245,17 @@ pub fn write_topics(
 /// `run.json`, pretty-printed.
 pub fn write_json(
     path: &Path,
-    value: &serde_json::Value,
+    value: &impl serde::Serialize,
     staged: &mut Staged,
 ) -> Result<(), TopicsWriteError> {
     use std::io::Write;
-    let err = |e: &dyn std::fmt::Display| TopicsWriteError {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    };
-    let (guard, mut file) = AtomicFile::create(path).map_err(|e| err(&e))?;
-    let text = serde_json::to_string_pretty(value).map_err(|e| err(&e))?;
+    let (guard, mut file) = AtomicFile::create(path).map_err(|e| TopicsWriteError::new(path, e))?;
+    let text = serde_json::to_string_pretty(value).map_err(|e| TopicsWriteError::new(path, e))?;
     file.write_all(text.as_bytes())
         .and_then(|_| file.write_all(b"\n"))
-        .map_err(|e| err(&e))?;
-    file.sync_all().map_err(|e| err(&e))?;
+        .map_err(|e| TopicsWriteError::new(path, e))?;
+    file.sync_all()
+        .map_err(|e| TopicsWriteError::new(path, e))?;
     staged.0.push(guard);
     Ok(())
 }

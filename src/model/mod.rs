@@ -1,7 +1,7 @@
 //! Finding a model's files: a local folder, an installed registry model, or the Hugging Face hub.
 //!
 //! `--model` takes a folder or a hub id with an optional `@revision`. An id is looked up first
-//! in the models folder (`models/` or `$NEWSCLUST_MODELS`), where `models/install-default.sh`
+//! in the models folder ([`ResolveOptions::models_dir`], `models/` by default), where `models/install-default.sh`
 //! installs registry models without hub access, then through hf-hub (its cache under `HF_HOME`;
 //! with `HF_HUB_OFFLINE=1` the cache only). Files of registry models are checked against the
 //! sha256 sums in `models/registry.json`.
@@ -14,9 +14,22 @@ use std::path::{Path, PathBuf};
 pub use registry::{RegistryEntry, REGISTRY};
 
 /// The hint printed with every missing-model error.
-pub const INSTALL_HINT: &str =
-    "for the default model run `sh models/install-default.sh` (no hub access needed); \
-otherwise pass --model with a sentence-transformers folder or a hub id";
+#[derive(Clone, Copy, Debug)]
+pub struct InstallHint;
+
+/// The hint printed with every missing-model error.
+pub const INSTALL_HINT: InstallHint = InstallHint;
+
+impl std::fmt::Display for InstallHint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "for the default model run `sh models/install-default.sh` (no hub access needed); \
+otherwise pass {} with a sentence-transformers folder or a hub id",
+            crate::setting::Setting::Model
+        )
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
@@ -33,7 +46,7 @@ pub enum ModelError {
         id: String,
         models_dir: PathBuf,
         reason: String,
-        hint: &'static str,
+        hint: InstallHint,
     },
     #[error("{path}: {message}")]
     Config { path: PathBuf, message: String },
@@ -56,17 +69,10 @@ pub struct ResolveOptions {
 }
 
 impl Default for ResolveOptions {
+    /// `models` beside the working directory, offline when hf-hub's `HF_HUB_OFFLINE` says so,
+    /// verification on.
     fn default() -> Self {
-        Self::from_env()
-    }
-}
-
-impl ResolveOptions {
-    /// `$NEWSCLUST_MODELS` (default `models`), `$HF_HUB_OFFLINE`, verification on.
-    pub fn from_env() -> Self {
-        let models_dir = std::env::var_os("NEWSCLUST_MODELS")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("models"));
+        let models_dir = PathBuf::from("models");
         let offline = std::env::var("HF_HUB_OFFLINE")
             .map(|v| matches!(v.trim(), "1" | "true" | "TRUE" | "yes" | "ON" | "on"))
             .unwrap_or(false);

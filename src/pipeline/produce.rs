@@ -7,8 +7,8 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::mpsc::{sync_channel, SyncSender};
 use std::time::Instant;
 
-use super::PipelineError;
 use crate::embed::{TextTokenizer, Tokens};
+use crate::error::Error;
 use crate::io::embeddings_out::EmbeddedArticle;
 use crate::io::{ArticleReader, BadRecord, Item, Location, TextSpec};
 
@@ -17,7 +17,7 @@ pub(super) enum Produced {
     Bad(BadRecord),
     /// Articles, their tokens, and the seconds spent tokenizing them.
     Chunk(Vec<EmbeddedArticle>, Vec<Tokens>, f64),
-    Fatal(PipelineError),
+    Fatal(Error),
 }
 
 /// Chunks read and waiting for the tokenizer at most.

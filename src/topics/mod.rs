@@ -5,31 +5,114 @@ pub mod ctfidf;
 pub mod labels;
 pub mod words;
 
+use std::collections::HashSet;
+
 use crate::cluster::{centroids, Assignments};
 use crate::matrix::{dot, Matrix};
 use rayon::prelude::*;
 
-/// Settings for naming topics.
+/// The topics a [`Labeler`] names: the documents' texts, each topic's rows, and the topics'
+/// unit-length centroids.
+pub struct TopicDocs<'a> {
+    pub texts: &'a [String],
+    pub members: &'a [Vec<usize>],
+    pub centroids: &'a Matrix,
+}
+
+/// What a labeller says of one topic.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Naming {
+    /// The name, when this labeller has one for the topic.
+    pub label: Option<String>,
+    /// The topic's words, best first, and their scores.
+    pub keywords: Vec<String>,
+    pub keyword_scores: Vec<f32>,
+    /// How close the name is to the topic (cosine similarity), for labellers that measure it.
+    pub similarity: Option<f32>,
+}
+
+/// One way of naming topics: one [`Naming`] per topic, in topic order.
+pub trait Labeler: Sync {
+    fn label(&self, topics: &TopicDocs<'_>) -> Vec<Naming>;
+}
+
+/// Names topics by their c-TF-IDF keywords ([`ctfidf`]): a strong bigram or the two best
+/// words, made unique across topics ([`labels::keyword_labels`]).
 #[derive(Clone, Debug)]
-pub struct TopicParams {
+pub struct KeywordLabeler {
     /// Keywords per topic.
     pub top_keywords: usize,
     /// A term must occur in at least this many documents.
     pub min_df: usize,
-    /// Representative documents per topic.
-    pub representatives: usize,
     /// Stop words besides the built-in English list (lower case), e.g. news-wire names.
-    pub extra_stop_words: std::collections::HashSet<String>,
+    pub stop_words: HashSet<String>,
 }
 
-impl Default for TopicParams {
+impl Default for KeywordLabeler {
     fn default() -> Self {
         Self {
             top_keywords: 10,
             min_df: 2,
-            representatives: 3,
-            extra_stop_words: Default::default(),
+            stop_words: HashSet::new(),
         }
+    }
+}
+
+impl Labeler for KeywordLabeler {
+    fn label(&self, topics: &TopicDocs<'_>) -> Vec<Naming> {
+        // Each document's terms on rayon's threads (collected in order: the same result).
+        let classes: Vec<Vec<Vec<String>>> = topics
+            .members
+            .iter()
+            .map(|rows| {
+                rows.par_iter()
+                    .map(|&i| words::terms(&topics.texts[i], &self.stop_words))
+                    .collect()
+            })
+            .collect();
+        let keywords = ctfidf::keywords(&classes, self.min_df, self.top_keywords);
+        let names = labels::keyword_labels(&keywords);
+        keywords
+            .into_iter()
+            .zip(names)
+            .map(|(k, label)| Naming {
+                label: Some(label),
+                keywords: k.terms,
+                keyword_scores: k.scores,
+                similarity: None,
+            })
+            .collect()
+    }
+}
+
+/// Names each topic after the candidate label whose embedding is most similar to its centroid,
+/// when the cosine similarity reaches `threshold` ([`labels::guided_labels`]).
+#[derive(Clone, Debug)]
+pub struct CandidateLabeler {
+    pub candidates: Vec<String>,
+    /// The candidates' unit-length embeddings, one row each.
+    pub vectors: Matrix,
+    pub threshold: f32,
+}
+
+impl Labeler for CandidateLabeler {
+    fn label(&self, topics: &TopicDocs<'_>) -> Vec<Naming> {
+        labels::guided_labels(
+            topics.centroids,
+            &self.candidates,
+            &self.vectors,
+            self.threshold,
+        )
+        .into_iter()
+        .map(|pick| match pick {
+            Some((label, similarity)) => Naming {
+                label: Some(label),
+                similarity: Some(similarity),
+                ..Naming::default()
+            },
+            None => Naming::default(),
+        })
+        .collect()
     }
 }
 
@@ -59,36 +142,34 @@ pub struct TopicModel {
     pub centroids: Matrix,
 }
 
-/// Names the topics of `assignments`. `texts[i]` is the text of row i of `data`.
-/// `guided`: the candidate labels and their unit-length embeddings, with the threshold.
+/// Names the topics of `assignments`: `keywords` gives every topic its keywords and keyword
+/// label; `candidates`, when given, the label shown where it has one. `texts[i]` is the text of
+/// row i of `data`; each topic keeps its `representatives` documents nearest the centroid.
 pub fn build(
     texts: &[String],
     data: &Matrix,
     assignments: &Assignments,
-    params: &TopicParams,
-    guided: Option<(&[String], &Matrix, f32)>,
+    representatives: usize,
+    keywords: &dyn Labeler,
+    candidates: Option<&dyn Labeler>,
 ) -> TopicModel {
     let members = assignments.members();
     let centroids = centroids(data, assignments);
-    // Each document's terms on rayon's threads (collected in order: the same result).
-    let classes: Vec<Vec<Vec<String>>> = members
-        .iter()
-        .map(|rows| {
-            rows.par_iter()
-                .map(|&i| words::terms(&texts[i], &params.extra_stop_words))
-                .collect()
-        })
-        .collect();
-    let keywords = ctfidf::keywords(&classes, params.min_df, params.top_keywords);
-    let keyword_labels = labels::keyword_labels(&keywords);
-    let guided_picks = match guided {
-        Some((cands, vecs, threshold)) => labels::guided_labels(&centroids, cands, vecs, threshold),
-        None => vec![None; assignments.topics],
+    let docs = TopicDocs {
+        texts,
+        members: &members,
+        centroids: &centroids,
     };
-    let guided_names: Vec<Option<String>> = guided_picks
+    let by_keywords = keywords.label(&docs);
+    let keyword_labels: Vec<String> = by_keywords
         .iter()
-        .map(|g| g.as_ref().map(|(l, _)| l.clone()))
+        .map(|n| n.label.clone().unwrap_or_default())
         .collect();
+    let guided = match candidates {
+        Some(labeler) => labeler.label(&docs),
+        None => vec![Naming::default(); assignments.topics],
+    };
+    let guided_names: Vec<Option<String>> = guided.iter().map(|g| g.label.clone()).collect();
     let shown = labels::final_labels(&keyword_labels, &guided_names);
 
     let similarity: Vec<Option<f32>> = assignments
@@ -98,8 +179,10 @@ pub fn build(
         .map(|(i, l)| l.map(|t| dot(data.row(i), centroids.row(t))))
         .collect();
     let n = assignments.labels.len().max(1);
-    let topics = (0..assignments.topics)
-        .map(|t| {
+    let topics = by_keywords
+        .into_iter()
+        .enumerate()
+        .map(|(t, named)| {
             let mut rows = members[t].clone();
             rows.sort_by(|&a, &b| {
                 let (sa, sb) = (
@@ -108,15 +191,15 @@ pub fn build(
                 );
                 sb.total_cmp(&sa).then(a.cmp(&b))
             });
-            rows.truncate(params.representatives);
+            rows.truncate(representatives);
             Topic {
                 id: t,
                 label: shown[t].clone(),
                 keyword_label: keyword_labels[t].clone(),
                 guided_label: guided_names[t].clone(),
-                guided_similarity: guided_picks[t].as_ref().map(|(_, s)| *s),
-                keywords: keywords[t].terms.clone(),
-                keyword_scores: keywords[t].scores.clone(),
+                guided_similarity: guided[t].similarity,
+                keywords: named.keywords,
+                keyword_scores: named.keyword_scores,
                 size: members[t].len(),
                 share: members[t].len() as f64 / n as f64,
                 centroid: centroids.row(t).to_vec(),
@@ -150,7 +233,7 @@ mod tests {
         let mut data = Matrix::new(vec![1., 0.1, 1., 0., 1., 0.2, 0., 1., 0.1, 1.], 2).unwrap();
         data.normalize_rows();
         let a = Assignments::from_labels(vec![Some(0), Some(0), Some(0), Some(1), Some(1)]);
-        let m = build(&texts, &data, &a, &TopicParams::default(), None);
+        let m = build(&texts, &data, &a, 3, &KeywordLabeler::default(), None);
         assert_eq!(m.topics.len(), 2);
         assert_eq!(m.topics[0].size, 3);
         assert!((m.topics[0].share - 0.6).abs() < 1e-9);

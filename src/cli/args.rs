@@ -1,0 +1,325 @@
+//! The command line's flags, as clap parses them (turned into the library's configuration by
+//! `convert.rs`).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use newsclust::cluster::{Algorithm, KChoice, KMeansKernels};
+use newsclust::device::{DeviceChoice, Precision};
+use newsclust::embed::{AttentionKernel, Forward};
+use newsclust::io::embeddings_out::WriteSync;
+use newsclust::io::{Field, FieldOverride, InputFormat};
+
+#[derive(Parser)]
+#[command(
+    name = "newsclust",
+    version,
+    about = "Tech-news articles in, sentence embeddings and named topic groups out"
+)]
+pub struct Cli {
+    /// Hide progress and info lines (warnings and errors still show).
+    #[arg(long, short, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Also show debug lines: load steps and the time of every batch.
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
+    /// Free the model and the device before exiting, the usual way, instead of leaving it to
+    /// the operating system (to compare the two).
+    #[arg(long, global = true)]
+    pub teardown: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Embed articles into a Parquet file (one row and one vector per article).
+    Embed(EmbedArgs),
+    /// Embed, cluster and name topics: articles in, topic groups out (DIR/documents.parquet, topics.parquet, run.json).
+    Run(RunArgs),
+    /// Cluster an `embed` output and name the topics, without embedding again.
+    Cluster(ClusterCmdArgs),
+    /// Score topic assignments against a gold column (NMI, ARI, V-measure, homogeneity, completeness).
+    Eval(EvalArgs),
+    /// Time the embed and cluster stages on each device and precision.
+    Bench(BenchArgs),
+}
+
+#[derive(Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// A sentence-transformers model folder, or a hub id `org/name[@revision]`.
+    #[arg(long, short, default_value = newsclust::config::DEFAULT_MODEL)]
+    pub model: String,
+    #[command(flatten)]
+    pub models: ModelsDirArg,
+    /// Devices to time, e.g. `cpu,cuda`.
+    #[arg(long, value_delimiter = ',', default_value = "cpu")]
+    pub devices: Vec<DeviceChoice>,
+    /// Precisions to time, e.g. `f32,f16` (the CPU runs f32 only).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "f32")]
+    pub dtypes: Vec<Precision>,
+    #[command(flatten)]
+    pub pass: PassArgs,
+    #[command(flatten)]
+    pub cuda: CudaArgs,
+    /// Timed repeats after one warm-up; the best is reported.
+    #[arg(long, default_value_t = 3)]
+    pub repeat: usize,
+    /// k of the timed k-means.
+    #[arg(long, default_value_t = 20)]
+    pub k: usize,
+    /// The timed k-means on a GPU: our kernels or candle's ops.
+    #[arg(long, value_enum, default_value_t = KMeansKernels::Ours)]
+    pub kmeans_kernels: KMeansKernels,
+    /// Also time each stage of the forward pass (device-synchronised, so slower) and print
+    /// their table after each device and precision.
+    #[arg(long)]
+    pub profile: bool,
+    /// CPU threads (default: all cores).
+    #[arg(long, value_parser = at_least_one())]
+    pub threads: Option<usize>,
+    /// Also write the rows to this Parquet file (and the same name with .json).
+    #[arg(long, short)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct ClusterArgs {
+    /// Clustering algorithm.
+    #[arg(long, value_enum, default_value_t = Algorithm::Kmeans)]
+    pub algorithm: Algorithm,
+    /// k-means: number of topics, or `auto` (best mean silhouette for k in 2..=40 on a 2,000-article sample).
+    #[arg(long, default_value = "auto")]
+    pub k: KChoice,
+    /// k-means: restarts from new k-means++ seeds; the lowest inertia wins.
+    #[arg(long, default_value_t = 10)]
+    pub n_init: usize,
+    /// k-means: iterations at most (mini-batch: passes over the data).
+    #[arg(long, default_value_t = 300)]
+    pub max_iter: usize,
+    /// k-means: stop when centres move less than this (relative to the data's variance).
+    #[arg(long, default_value_t = 1e-4)]
+    pub tol: f64,
+    /// Random seed: the same input and seed give the same topics.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// k-means: mini-batch size (default: 4,096 from 100,000 articles on, else full batch).
+    #[arg(long)]
+    pub mini_batch: Option<usize>,
+    /// k-means on a GPU: our kernels (machine code, no JIT on a new machine) or candle's ops.
+    #[arg(long, value_enum, default_value_t = KMeansKernels::Ours)]
+    pub kmeans_kernels: KMeansKernels,
+    /// HDBSCAN: smallest topic.
+    #[arg(long, default_value_t = 15)]
+    pub min_cluster_size: usize,
+    /// HDBSCAN: neighbours for core distances (default: --min-cluster-size).
+    #[arg(long)]
+    pub min_samples: Option<usize>,
+    /// HDBSCAN: reduce embeddings with PCA to this many dimensions first (0: no reduction).
+    #[arg(long, default_value_t = 10)]
+    pub reduce_dims: usize,
+    /// HDBSCAN: no topic may hold more than this share of the articles (1: no limit). Without a
+    /// limit, HDBSCAN on PCA-reduced 20 Newsgroups kept one giant cluster (2 topics, NMI 0.18).
+    #[arg(long, default_value_t = 0.3)]
+    pub max_cluster_share: f64,
+    /// HDBSCAN: give noise articles the nearest topic when similar enough.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub reassign_outliers: bool,
+    /// Cosine similarity to a topic centroid needed to reassign a noise article (0.1 left 0.9% of
+    /// AG News unassigned, 0.3 left 33%).
+    #[arg(long, default_value_t = 0.1)]
+    pub outlier_threshold: f32,
+    /// Candidate topic labels, one per line; a topic takes the most similar one above --label-threshold.
+    #[arg(long)]
+    pub labels: Option<PathBuf>,
+    /// More stop words for keywords, one per line (e.g. news-wire names such as reuters, ap).
+    #[arg(long)]
+    pub stop_words: Option<PathBuf>,
+    /// Cosine similarity between a candidate label and a topic centroid needed to use it.
+    #[arg(long, default_value_t = 0.3)]
+    pub label_threshold: f32,
+    /// Add each document's embedding to documents.parquet.
+    #[arg(long)]
+    pub with_embeddings: bool,
+    /// Keywords kept per topic.
+    #[arg(long, default_value_t = 10)]
+    pub top_keywords: usize,
+    /// A keyword must occur in at least this many documents.
+    #[arg(long, default_value_t = 2)]
+    pub min_df: usize,
+}
+
+#[derive(Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    #[command(flatten)]
+    pub write: WriteArgs,
+    /// Output folder (embeddings.parquet, documents.parquet, topics.parquet, run.json).
+    #[arg(long, short)]
+    pub out: PathBuf,
+}
+
+#[derive(Args)]
+pub struct ClusterCmdArgs {
+    /// `embed` outputs (or folders of them), clustered together; they must come from one model.
+    #[arg(long, required = true, num_args = 1.., value_name = "FILE")]
+    pub embeddings: Vec<PathBuf>,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Check the embeddings were made with this model (also used to embed --labels; default: the file's model).
+    #[arg(long, short)]
+    pub model: Option<String>,
+    #[command(flatten)]
+    pub models: ModelsDirArg,
+    /// Device for k-means and for embedding --labels: auto, cpu, cuda or cuda:N.
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceChoice,
+    #[command(flatten)]
+    pub cuda: CudaArgs,
+    /// Output folder.
+    #[arg(long, short)]
+    pub out: PathBuf,
+}
+
+#[derive(Args)]
+pub struct EvalArgs {
+    /// A documents.parquet written by `run` or `cluster`.
+    #[arg(long)]
+    pub documents: PathBuf,
+    /// The gold column.
+    #[arg(long, default_value = "label")]
+    pub gold_column: String,
+    /// The predicted column.
+    #[arg(long, default_value = "topic_id")]
+    pub pred_column: String,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct InputArgs {
+    /// Input files or folders (.csv, .jsonl, .parquet; a folder: its files of those kinds, by
+    /// name), read in the order given; the first file's columns are the output's.
+    #[arg(long, short, required = true, num_args = 1.., value_name = "PATH")]
+    pub input: Vec<PathBuf>,
+    /// Input format (auto: from the extension).
+    #[arg(long, value_enum, default_value_t = InputFormat::Auto)]
+    pub format: InputFormat,
+    /// CSV: the first line is data, not a header (name the columns with --columns).
+    #[arg(long)]
+    pub no_header: bool,
+    /// CSV: the columns' names in order, e.g. `label,title,text` (`_` ignores a column).
+    #[arg(long, value_delimiter = ',')]
+    pub columns: Option<Vec<String>>,
+    /// Take a field from another column, e.g. `--field text=description` (repeatable).
+    #[arg(long = "field", value_name = "FIELD=COLUMN")]
+    pub fields: Vec<FieldOverride>,
+    /// Read only the first N records.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub limit: Option<u64>,
+    /// Fields joined into the text that is embedded (and searched for keywords), in order.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Field::Title, Field::Text])]
+    pub text_fields: Vec<Field>,
+    /// Placed between the non-empty text fields.
+    #[arg(long, default_value = ". ")]
+    pub separator: String,
+    /// Any bad record is a fatal error instead of a counted skip.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+/// How batches run through the model (`embed`, `run` and `bench`).
+#[derive(Args)]
+pub struct PassArgs {
+    /// Texts per forward pass (default: 16 on the CPU, 1024 on a GPU).
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Forward pass: packed (no padding) or padded; auto: packed on CUDA, padded on the CPU.
+    #[arg(long, value_enum, default_value_t = Forward::Auto)]
+    pub forward: Forward,
+    /// Attention kernel of the packed pass on CUDA in f16/bf16.
+    #[arg(long, value_enum, default_value_t = AttentionKernel::TensorCores)]
+    pub attention: AttentionKernel,
+    /// On a GPU, queue the next batch before the last one is back (false: one at a time).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub queue_batches: bool,
+}
+
+/// How a CUDA device is opened (`benches/gpu/` compares these).
+#[derive(Args)]
+pub struct CudaArgs {
+    /// Load cuBLAS and cuRAND beside the driver's start-up (false: when first used).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub cuda_preload: bool,
+    /// Load our kernels from their PTX (compiled by the driver) instead of their machine code,
+    /// to measure what the JIT costs.
+    #[arg(long)]
+    pub cuda_ptx: bool,
+}
+
+/// Where installed models are.
+#[derive(Args)]
+pub struct ModelsDirArg {
+    /// Folder of installed models.
+    #[arg(long, env = "NEWSCLUST_MODELS", default_value = "models")]
+    pub models_dir: PathBuf,
+}
+
+#[derive(Args)]
+pub struct ModelArgs {
+    /// A sentence-transformers model folder, or a hub id `org/name[@revision]`.
+    #[arg(long, short, default_value = newsclust::config::DEFAULT_MODEL)]
+    pub model: String,
+    /// Tokens per text (default: the model's max_seq_length).
+    #[arg(long)]
+    pub max_length: Option<usize>,
+    /// auto, cpu, cuda or cuda:N.
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceChoice,
+    /// Precision of the model on the GPU (the CPU computes in f32).
+    #[arg(long, value_enum, default_value_t = Precision::F32)]
+    pub dtype: Precision,
+    #[command(flatten)]
+    pub pass: PassArgs,
+    #[command(flatten)]
+    pub cuda: CudaArgs,
+    /// CPU threads (default: all cores); batches run side by side, one per thread.
+    #[arg(long, value_parser = at_least_one())]
+    pub threads: Option<usize>,
+    #[command(flatten)]
+    pub models: ModelsDirArg,
+}
+
+/// How the embeddings file goes to the disk.
+#[derive(Args)]
+pub struct WriteArgs {
+    /// After each row group: start its writeback and go on, or wait until it is on the disk.
+    #[arg(long, value_enum, default_value_t = WriteSync::Start)]
+    pub write_sync: WriteSync,
+}
+
+#[derive(Args)]
+pub struct EmbedArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub write: WriteArgs,
+    /// Output Parquet file.
+    #[arg(long, short)]
+    pub out: PathBuf,
+}
+
+/// A count flag that must be at least 1 (clap rejects 0 with the flag's name).
+fn at_least_one() -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::new().range(1..)
+}

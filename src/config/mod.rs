@@ -1,0 +1,229 @@
+//! What a run is told: plain structs with the command line's defaults, checked once
+//! ([`RunConfig::check`], [`EmbedConfig::check`], [`ClusterConfig::check`]) into `Valid*` types
+//! that the stages take as they are, never checking or rebuilding them again (linfa's
+//! `ParamGuard` → `*ValidParams` is the model). Checking also reads the label and stop-word
+//! files, so `run` fails on a bad one before any embedding work.
+
+mod check;
+
+use std::path::PathBuf;
+
+pub use check::{
+    ConfigError, ListKind, ListProblem, ValidCluster, ValidClustering, ValidEmbed, ValidRun,
+    ValidTopics,
+};
+
+use crate::cluster::{Algorithm, KChoice, KMeansKernels};
+use crate::device::{CudaOptions, DeviceChoice, Precision};
+use crate::embed::{AttentionKernel, Forward};
+use crate::io::embeddings_out::WriteSync;
+use crate::io::{ReadOptions, TextSpec};
+use crate::model::ResolveOptions;
+
+/// The model `newsclust` uses unless told otherwise.
+pub const DEFAULT_MODEL: &str = "sentence-transformers/all-MiniLM-L6-v2";
+
+/// Which articles to read and what text of theirs to embed.
+#[derive(Clone, Debug, Default)]
+pub struct InputConfig {
+    /// Files and folders, read in this order as one input (see [`crate::io::input_files`]).
+    pub paths: Vec<PathBuf>,
+    pub read: ReadOptions,
+    /// The text embedded and searched for keywords.
+    pub text: TextSpec,
+    /// Any bad record is a fatal error instead of a counted skip.
+    pub strict: bool,
+}
+
+impl InputConfig {
+    /// One file or folder, read with the defaults.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self {
+            paths: vec![path.into()],
+            ..Self::default()
+        }
+    }
+}
+
+/// Which model embeds, and where to find it.
+#[derive(Clone, Debug)]
+pub struct ModelSettings {
+    /// A sentence-transformers folder, or a hub id `org/name[@revision]`.
+    pub model: String,
+    pub resolve: ResolveOptions,
+    /// Tokens per text (default: the model's max_seq_length).
+    pub max_length: Option<usize>,
+}
+
+impl Default for ModelSettings {
+    fn default() -> Self {
+        Self {
+            model: DEFAULT_MODEL.to_string(),
+            resolve: ResolveOptions::default(),
+            max_length: None,
+        }
+    }
+}
+
+/// Where and how the model computes.
+#[derive(Clone, Debug)]
+pub struct ComputeConfig {
+    pub device: DeviceChoice,
+    /// Precision of the model on a GPU (the CPU computes in f32).
+    pub precision: Precision,
+    /// Texts per forward pass; `None`: 16 on the CPU, 1,024 on a GPU.
+    pub batch_size: Option<usize>,
+    pub forward: Forward,
+    /// The packed pass's attention kernel on CUDA in f16/bf16.
+    pub attention: AttentionKernel,
+    /// On a GPU, queue the next batch before the last one is back (1.14× the embedding stage
+    /// in f16 on an H100).
+    pub queue_batches: bool,
+    /// Batches embedded side by side on the CPU, one per thread (see
+    /// [`crate::device::configure_cpu_workers`]).
+    pub cpu_workers: usize,
+    pub cuda: CudaOptions,
+}
+
+impl Default for ComputeConfig {
+    fn default() -> Self {
+        Self {
+            device: DeviceChoice::Auto,
+            precision: Precision::F32,
+            batch_size: None,
+            forward: Forward::Auto,
+            attention: AttentionKernel::default(),
+            queue_batches: true,
+            cpu_workers: 1,
+            cuda: CudaOptions::default(),
+        }
+    }
+}
+
+/// `newsclust embed`: articles in, one Parquet file of vectors out.
+#[derive(Clone, Debug, Default)]
+pub struct EmbedConfig {
+    pub input: InputConfig,
+    pub model: ModelSettings,
+    pub compute: ComputeConfig,
+    pub out: PathBuf,
+    pub write_sync: WriteSync,
+}
+
+/// How the vectors are clustered.
+#[derive(Clone, Debug)]
+pub struct ClusteringConfig {
+    pub algorithm: Algorithm,
+    /// k-means: the number of topics, or chosen by silhouette.
+    pub k: KChoice,
+    /// k-means: restarts from new k-means++ seeds; the lowest inertia wins.
+    pub n_init: usize,
+    /// k-means: iterations at most (mini-batch: passes over the data).
+    pub max_iter: usize,
+    /// k-means: stop when centres move less than this (relative to the data's variance).
+    pub tol: f64,
+    /// The same input and seed give the same topics.
+    pub seed: u64,
+    /// k-means: rows per mini-batch (default: 4,096 from 100,000 articles on, else full batch).
+    pub mini_batch: Option<usize>,
+    /// HDBSCAN: smallest topic.
+    pub min_cluster_size: usize,
+    /// HDBSCAN: neighbours for core distances (default: `min_cluster_size`).
+    pub min_samples: Option<usize>,
+    /// HDBSCAN: PCA to this many dimensions first (`None`: no reduction).
+    pub reduce_dims: Option<usize>,
+    /// HDBSCAN: no topic may hold more than this share of the articles (1: no limit).
+    pub max_cluster_share: f64,
+    /// HDBSCAN: give noise articles the nearest topic when similar enough.
+    pub reassign_outliers: bool,
+    /// Cosine similarity to a topic centroid needed to reassign a noise article.
+    pub outlier_threshold: f32,
+    /// k-means on a GPU: our kernels or candle's ops.
+    pub kmeans_kernels: KMeansKernels,
+}
+
+impl Default for ClusteringConfig {
+    fn default() -> Self {
+        Self {
+            algorithm: Algorithm::Kmeans,
+            k: KChoice::AUTO,
+            n_init: 10,
+            max_iter: 300,
+            tol: 1e-4,
+            seed: 42,
+            mini_batch: None,
+            min_cluster_size: 15,
+            min_samples: None,
+            reduce_dims: Some(10),
+            max_cluster_share: 0.3,
+            reassign_outliers: true,
+            outlier_threshold: 0.1,
+            kmeans_kernels: KMeansKernels::default(),
+        }
+    }
+}
+
+/// How topics are named and what is written about them.
+#[derive(Clone, Debug)]
+pub struct TopicConfig {
+    /// Keywords per topic.
+    pub top_keywords: usize,
+    /// A keyword must occur in at least this many documents.
+    pub min_df: usize,
+    /// Representative documents per topic.
+    pub representatives: usize,
+    /// Candidate labels, one per line; a topic takes the most similar one above
+    /// `label_threshold`.
+    pub labels_file: Option<PathBuf>,
+    /// More stop words for keywords, one per line.
+    pub stop_words_file: Option<PathBuf>,
+    /// Cosine similarity between a candidate label and a topic centroid needed to use it.
+    pub label_threshold: f32,
+    /// Add each document's vector to documents.parquet.
+    pub with_embeddings: bool,
+}
+
+impl Default for TopicConfig {
+    fn default() -> Self {
+        Self {
+            top_keywords: 10,
+            min_df: 2,
+            representatives: 3,
+            labels_file: None,
+            stop_words_file: None,
+            label_threshold: 0.3,
+            with_embeddings: false,
+        }
+    }
+}
+
+/// `newsclust cluster`: `embed` outputs in, named topics out.
+#[derive(Clone, Debug, Default)]
+pub struct ClusterConfig {
+    /// `embed` outputs (or folders of them), clustered together.
+    pub embeddings: Vec<PathBuf>,
+    /// The output folder.
+    pub out: PathBuf,
+    pub clustering: ClusteringConfig,
+    pub topics: TopicConfig,
+    /// When set, the embeddings must come from this model (and its dimension); it also embeds
+    /// candidate labels (default: the files' model).
+    pub model: Option<String>,
+    pub resolve: ResolveOptions,
+    /// Where k-means and the model for candidate labels run.
+    pub device: DeviceChoice,
+    pub cuda: CudaOptions,
+}
+
+/// `newsclust run`: articles in, embeddings and named topics out.
+#[derive(Clone, Debug, Default)]
+pub struct RunConfig {
+    pub input: InputConfig,
+    pub model: ModelSettings,
+    pub compute: ComputeConfig,
+    pub write_sync: WriteSync,
+    pub clustering: ClusteringConfig,
+    pub topics: TopicConfig,
+    /// The output folder (embeddings.parquet, documents.parquet, topics.parquet, run.json).
+    pub out: PathBuf,
+}

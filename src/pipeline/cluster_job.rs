@@ -1,0 +1,244 @@
+//! The clustering job: embedded documents → clusters → named topics → `documents.parquet`,
+//! `topics.parquet` and `run.json` in an output folder, renamed into place together.
+
+use std::time::Instant;
+
+use candle_core::Device;
+
+use super::model::{embed_texts, LoadedModel, ModelParts};
+use crate::config::ValidCluster;
+use crate::device::Precision;
+use crate::embed::Embedder;
+use crate::error::Error;
+use crate::io::embeddings_in::{self, EmbeddedDocs};
+use crate::io::format::{files, meta};
+use crate::io::topics_out::{self, Staged};
+use crate::io::{Field, TextSpec};
+use crate::report::{ClusterSummary, EmbedPart, RunReport};
+use crate::session::TopicRun;
+use crate::topics::{self, CandidateLabeler, KeywordLabeler, Labeler};
+
+/// `newsclust cluster`: reads the embeddings, opens the device (k-means runs there on a GPU) and,
+/// when candidate labels or a model check need one, loads the model in f32.
+pub fn run_cluster(config: &ValidCluster) -> Result<(TopicRun, Option<LoadedModel>), Error> {
+    let started = Instant::now();
+    let given = &config.given;
+    let docs = embeddings_in::read_all(&given.embeddings)?;
+    if docs.is_empty() {
+        return Err(Error::NoDocuments {
+            inputs: given.embeddings.clone(),
+        });
+    }
+    let device = given.device.open_with(given.cuda)?;
+    let model = match (&given.model, &config.topics.candidates) {
+        (None, None) => None,
+        (spec, _) => {
+            let spec = spec.clone().unwrap_or_else(|| {
+                docs.metadata
+                    .get(meta::MODEL_ID)
+                    .cloned()
+                    .unwrap_or_default()
+            });
+            let parts = ModelParts::resolve(&spec, &given.resolve, None)?;
+            Some(LoadedModel::from_parts(parts, &device, Precision::F32)?)
+        }
+    };
+    if let (Some(m), Some(_)) = (&model, &given.model) {
+        let (want, want_dim) = (m.files.id.as_str(), m.encoder.dim());
+        let got = docs
+            .metadata
+            .get(meta::MODEL_ID)
+            .cloned()
+            .unwrap_or_default();
+        let got_dim = docs.embeddings.dim();
+        if got != want || got_dim != want_dim {
+            return Err(Error::OtherModel {
+                inputs: given.embeddings.clone(),
+                got,
+                got_dim,
+                want: want.to_string(),
+                want_dim,
+            });
+        }
+    }
+    let run = cluster_docs(docs, config, &device, model.as_ref(), None, started)?;
+    Ok((run, model))
+}
+
+/// Clusters `docs` and names and writes their topics. `device`: where k-means runs (on a GPU)
+/// and `model` embeds candidate labels; `embed`: the embedding half of a `run`, for its report.
+/// `started`: when the clustering half began (its time in the report counts from there).
+pub fn cluster_docs(
+    docs: EmbeddedDocs,
+    config: &ValidCluster,
+    device: &Device,
+    model: Option<&LoadedModel>,
+    embed: Option<EmbedPart<'_>>,
+    started: Instant,
+) -> Result<TopicRun, Error> {
+    let duplicate_ids = warn_duplicate_ids(&docs.ids);
+    let mut data = docs.embeddings.clone();
+    data.normalize_rows();
+
+    // k-means runs on the GPU when the device is one; everything else here is CPU work.
+    let gpu = (!device.is_cpu()).then_some(device);
+    let clusterer = config.clustering.clusterer(gpu);
+    let clustering = clusterer.cluster(&data)?;
+    let assignments = clustering.assignments;
+    let seconds_cluster = started.elapsed().as_secs_f64();
+
+    let t1 = Instant::now();
+    let texts = document_texts(&docs);
+    let topic_config = config.topics.config();
+    let keywords = KeywordLabeler {
+        top_keywords: topic_config.top_keywords,
+        min_df: topic_config.min_df,
+        stop_words: config.topics.stop_words.clone(),
+    };
+    let candidates = match (&config.topics.candidates, model) {
+        (Some(labels), Some(m)) => {
+            let mut vectors = embed_texts(m, labels)?;
+            vectors.normalize_rows();
+            Some(CandidateLabeler {
+                candidates: labels.clone(),
+                vectors,
+                threshold: topic_config.label_threshold,
+            })
+        }
+        _ => None,
+    };
+    let named = topics::build(
+        &texts,
+        &data,
+        &assignments,
+        topic_config.representatives,
+        &keywords,
+        candidates.as_ref().map(|c| c as &dyn Labeler),
+    );
+    let seconds_topics = t1.elapsed().as_secs_f64();
+
+    let t2 = Instant::now();
+    let mut summary = ClusterSummary {
+        documents: docs.len(),
+        topics: assignments.topics,
+        unassigned: assignments.unassigned(),
+        reassigned: clustering.reassigned,
+        k_scores: clustering.k_scores,
+        device: clusterer.device_name(),
+        seconds_cluster,
+        seconds_topics,
+        seconds_write: 0.0,
+        duplicate_ids,
+    };
+    let metadata = output_metadata(&docs, config);
+    let mut staged = Staged::new();
+    let dir = &config.given.out;
+    topics_out::write_documents(
+        &dir.join(files::DOCUMENTS),
+        &docs,
+        &assignments.labels,
+        &named,
+        topic_config.with_embeddings,
+        &metadata,
+        &mut staged,
+    )?;
+    topics_out::write_topics(
+        &dir.join(files::TOPICS),
+        &docs,
+        &named,
+        &metadata,
+        &mut staged,
+    )?;
+    summary.seconds_write = t2.elapsed().as_secs_f64();
+    let report = RunReport::new(config, &docs, &summary, embed);
+    topics_out::write_json(&dir.join(files::RUN_JSON), &report, &mut staged)?;
+    let written = staged.commit()?;
+    for t in &named.topics {
+        tracing::info!(
+            "topic {:>3} {:>6} docs  {}  [{}]",
+            t.id,
+            t.size,
+            t.label,
+            t.keywords
+                .iter()
+                .take(5)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    Ok(TopicRun {
+        topics: named.topics,
+        assignments: assignments.labels,
+        similarity: named.similarity,
+        ids: docs.ids,
+        summary,
+        report,
+        files: written,
+    })
+}
+
+/// Each document's text as the embedding job composed it (the `TextSpec` in the embeddings'
+/// metadata; files without one: title and text), searched for keywords.
+fn document_texts(docs: &EmbeddedDocs) -> Vec<String> {
+    let mut spec = TextSpec::default();
+    if let Some(fields) = docs.metadata.get(meta::TEXT_FIELDS) {
+        let parsed: Result<Vec<Field>, _> = fields.split(',').map(str::parse).collect();
+        if let Ok(fields) = parsed {
+            spec.fields = fields;
+        }
+    }
+    if let Some(separator) = docs.metadata.get(meta::TEXT_SEPARATOR) {
+        spec.separator = separator.clone();
+    }
+    (0..docs.len())
+        .map(|i| {
+            spec.compose_with(|field| match field {
+                Field::Id => Some(docs.ids[i].as_str()),
+                Field::Title => Some(docs.titles[i].as_str()),
+                Field::Text => Some(docs.texts[i].as_str()),
+                Field::Date => docs.dates.as_ref().and_then(|d| d[i].as_deref()),
+                Field::Label => docs.labels.as_ref().and_then(|l| l[i].as_deref()),
+            })
+            .unwrap_or_default()
+        })
+        .collect()
+}
+
+fn output_metadata(docs: &EmbeddedDocs, config: &ValidCluster) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = docs
+        .metadata
+        .iter()
+        .filter(|(k, _)| meta::describes_model(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    out.sort();
+    out.push((meta::VERSION.into(), crate::VERSION.into()));
+    let clustering = config.clustering.config();
+    out.push((meta::ALGORITHM.into(), clustering.algorithm.name().into()));
+    out.push((meta::SEED.into(), clustering.seed.to_string()));
+    out
+}
+
+/// Counts the documents whose id an earlier one has, and warns once when there are any: they are
+/// all clustered and written (an `embed` output never has any; files from elsewhere, or several
+/// inputs that overlap, may), but a join on `id` would match several rows.
+fn warn_duplicate_ids(ids: &[String]) -> usize {
+    let mut first = std::collections::HashMap::with_capacity(ids.len());
+    let mut count = 0;
+    let mut example = None;
+    for (row, id) in ids.iter().enumerate() {
+        if let Some(&earlier) = first.get(id.as_str()) {
+            count += 1;
+            example.get_or_insert((id, earlier, row));
+        } else {
+            first.insert(id.as_str(), row);
+        }
+    }
+    if let Some((id, a, b)) = example {
+        tracing::warn!(
+            "{count} documents have the id of an earlier one (the first: '{id}', rows {a} and {b} of the input, counted from 0); all are kept, so a join on id matches several rows"
+        );
+    }
+    count
+}

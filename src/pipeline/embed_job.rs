@@ -1,0 +1,295 @@
+//! The embedding job, stage after stage: read → tokenize → embed → write, streaming in chunks so
+//! memory does not grow with the number of articles (unless the caller keeps the documents, as
+//! `run` does to hand them to clustering).
+
+use std::time::Instant;
+
+use super::collect::Collected;
+use super::model::{chunk_size, default_batch_size, LoadedModel, ModelParts, CPU_BATCH, GPU_BATCH};
+use super::produce::{produce, Produced};
+use crate::config::ValidEmbed;
+use crate::device::DeviceChoice;
+use crate::embed::Embedder;
+use crate::embed::{HostWeights, SentenceEncoder, Tokens};
+use crate::error::Error;
+use crate::io::embeddings_in::EmbeddedDocs;
+use crate::io::embeddings_out::{EmbeddedArticle, EmbeddingsWriter, WriteError};
+use crate::io::format::meta;
+use crate::io::{ArticleReader, BadRecord};
+use crate::progress::Progress;
+use crate::report::EmbedSummary;
+
+/// What a finished embedding job hands back: its summary, the model it loaded (with its
+/// device) and, when asked for, the documents it embedded.
+pub struct EmbedOutcome {
+    pub summary: EmbedSummary,
+    pub model: LoadedModel,
+    pub docs: Option<EmbeddedDocs>,
+}
+
+/// Runs the embedding job: the output file is complete and synced when this returns. With
+/// `keep`, the documents and their vectors also come back in memory. `progress` follows the
+/// embedded texts; every skipped record is logged as a warning (and counted).
+pub fn run_embed(
+    config: &ValidEmbed,
+    keep: bool,
+    progress: &mut dyn Progress,
+) -> Result<EmbedOutcome, Error> {
+    let job = config.config();
+    let compute = &job.compute;
+    let started = Instant::now();
+    let mut summary = EmbedSummary::default();
+    let skip = |bad: BadRecord, summary: &mut EmbedSummary| -> Result<(), Error> {
+        summary.read += 1;
+        summary.skipped += 1;
+        if job.input.strict {
+            return Err(Error::Strict { bad });
+        }
+        tracing::warn!("skipped {bad}");
+        Ok(())
+    };
+    // Stages on their own threads, handing over chunks through bounded channels (memory stays
+    // flat): the producer reads on one thread and tokenizes on a pool beside it (`produce.rs`;
+    // it starts while the device and the model load, and runs up to `AHEAD` chunks ahead),
+    // this thread embeds, a writer writes Parquet.
+    // Before them, the device opens on a thread of its own (a GPU's context and libraries take
+    // a while) while this thread opens the input and loads the tokenizer.
+    // 8 chunks (65,536 texts on a GPU, some 40 MB) bank what the producer tokenizes while the
+    // model loads (0.3 s on an H100, where tokenizing runs at ~160k texts/s): a loop faster than
+    // the producer then still starts with a backlog.
+    const AHEAD: usize = 8;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Produced>(AHEAD);
+    let (wtx, wrx) = std::sync::mpsc::sync_channel::<(Vec<EmbeddedArticle>, Vec<f32>)>(2);
+    let (writer, model, collected) = std::thread::scope(|scope| -> Result<_, Error> {
+        let opening = scope.spawn(|| {
+            let t = Instant::now();
+            compute
+                .device
+                .open_with(compute.cuda)
+                .map(|d| (d, t.elapsed().as_secs_f64()))
+        });
+        let join_device = move || {
+            opening
+                .join()
+                .map_err(|_| Error::Panicked("opening the device"))?
+                .map_err(Error::from)
+        };
+        let inputs = (|| -> Result<_, Error> {
+            let reader = ArticleReader::open_all(&job.input.paths, &job.input.read)?;
+            let parts =
+                ModelParts::resolve(&job.model.model, &job.model.resolve, job.model.max_length)?;
+            Ok((reader, parts))
+        })();
+        let (reader, parts) = match inputs {
+            Ok(v) => v,
+            Err(err) => {
+                // A device that cannot open is reported first, as when it opened first.
+                join_device()?;
+                return Err(err);
+            }
+        };
+        let columns = reader.columns().clone();
+        summary.input_files = reader.files().to_vec();
+        let tokenizer = parts.tokenizer.clone();
+        // The chunk size is needed before the device is known: `auto` plans for a GPU.
+        let chunk_size = chunk_size(compute.batch_size.unwrap_or(match compute.device {
+            DeviceChoice::Cpu => CPU_BATCH,
+            _ => GPU_BATCH,
+        }));
+        let text = &job.input.text;
+        scope.spawn(move || produce(reader, text, &tokenizer, chunk_size, tx));
+        // Half-precision weights are read and converted while the device opens.
+        let dtype = compute.precision.dtype();
+        let preparing = HostWeights::wanted(dtype).then(|| {
+            let files = parts.files.clone();
+            scope.spawn(move || SentenceEncoder::prepare_weights(&files, dtype))
+        });
+        // Returning early (an error) drops `rx`, which stops the producer at its next send.
+        let (device, device_seconds) = join_device()?;
+        summary.device_seconds = device_seconds;
+        let t = Instant::now();
+        let host = match preparing {
+            Some(thread) => Some(
+                thread
+                    .join()
+                    .map_err(|_| Error::Panicked("reading the weights"))??,
+            ),
+            None => None,
+        };
+        let mut model = LoadedModel::from_prepared(parts, &device, compute.precision, host)?;
+        summary.weights_seconds = t.elapsed().as_secs_f64();
+        model.encoder.set_forward(compute.forward);
+        model.encoder.set_attention(compute.attention);
+        model.encoder.set_overlap(compute.queue_batches);
+        let dim = model.encoder.dim();
+        summary.load_seconds = started.elapsed().as_secs_f64();
+        summary.device = model.encoder.device_name();
+        summary.model_id = model.files.id.clone();
+        summary.model_revision = model.files.revision.clone();
+        summary.dimension = dim;
+        summary.batch_size = compute
+            .batch_size
+            .unwrap_or_else(|| default_batch_size(&device));
+        log_model(&model, &summary);
+        let metadata = metadata(config, &model);
+        let mut collected = keep.then(|| Collected::new(&columns, dim, &metadata));
+        let writer = EmbeddingsWriter::create(&job.out, &columns, dim, metadata, job.write_sync)?;
+        let writing = scope.spawn(move || -> Result<EmbeddingsWriter, WriteError> {
+            let mut writer = writer;
+            for (rows, vectors) in wrx {
+                writer.write(&rows, vectors)?;
+            }
+            Ok(writer)
+        });
+        // Returning early drops `rx` and `wtx`, which stops the other two threads.
+        let embedded = (|| -> Result<(), Error> {
+            loop {
+                let t = Instant::now();
+                let Ok(produced) = rx.recv() else { break };
+                summary.input_wait_seconds += t.elapsed().as_secs_f64();
+                match produced {
+                    Produced::Bad(bad) => skip(bad, &mut summary)?,
+                    Produced::Fatal(err) => return Err(err),
+                    Produced::Chunk(rows, tokens, seconds) => {
+                        summary.read += rows.len() as u64;
+                        summary.tokenize_seconds += seconds;
+                        let done = embed_chunk(
+                            &model,
+                            compute.cpu_workers,
+                            rows,
+                            tokens,
+                            &mut summary,
+                            progress,
+                        )?;
+                        if let Some(c) = collected.as_mut() {
+                            c.add(&done.0, &done.1);
+                        }
+                        let t = Instant::now();
+                        let sent = wtx.send(done);
+                        summary.write_wait_seconds += t.elapsed().as_secs_f64();
+                        if sent.is_err() {
+                            // The writer stopped on an error: it is reported below.
+                            break;
+                        }
+                    }
+                }
+            }
+            Ok(())
+        })();
+        drop(wtx);
+        let t = Instant::now();
+        let written = writing
+            .join()
+            .map_err(|_| Error::Panicked("the Parquet writer thread"))?;
+        let waited = t.elapsed().as_secs_f64();
+        summary.write_wait_seconds += waited;
+        tracing::debug!("the writer finished its last rows {waited:.3} s after the last batch");
+        progress.finish();
+        embedded?;
+        Ok((written?, model, collected))
+    })?;
+    if summary.embedded == 0 {
+        return Err(Error::NothingEmbedded {
+            skipped: summary.skipped,
+        });
+    }
+    let t = Instant::now();
+    let (_, times) = writer.finish_timed()?;
+    tracing::debug!(
+        "Parquet footer, sync and rename {:.3} s",
+        t.elapsed().as_secs_f64()
+    );
+    tracing::debug!(
+        "the writer's thread: {} row groups; waited {:.3} s for their encoding, appended them in {:.3} s, synced in {:.3} s",
+        times.row_groups,
+        times.encode_wait_seconds,
+        times.append_seconds,
+        times.sync_seconds
+    );
+    summary.total_seconds = started.elapsed().as_secs_f64();
+    Ok(EmbedOutcome {
+        summary,
+        model,
+        docs: collected.map(Collected::finish),
+    })
+}
+
+fn log_model(model: &LoadedModel, summary: &EmbedSummary) {
+    tracing::info!(
+        "model {}@{} ({}-d, {} pooling{}, max {} tokens) on {}, {} batches",
+        summary.model_id,
+        summary.model_revision,
+        summary.dimension,
+        model.config.pooling.name(),
+        if model.config.normalize {
+            ", normalized"
+        } else {
+            ""
+        },
+        model.config.max_length,
+        summary.device,
+        if model.encoder.uses_tensor_cores() {
+            "packed (attention on tensor cores)"
+        } else if model.encoder.is_packed() {
+            "packed"
+        } else {
+            "padded"
+        }
+    );
+}
+
+/// The Parquet footer metadata of an embeddings file.
+fn metadata(config: &ValidEmbed, model: &LoadedModel) -> Vec<(String, String)> {
+    let job = config.config();
+    let text = &job.input.text;
+    vec![
+        (meta::VERSION.into(), crate::VERSION.into()),
+        (meta::MODEL_ID.into(), model.files.id.clone()),
+        (meta::MODEL_REVISION.into(), model.files.revision.clone()),
+        (meta::POOLING.into(), model.config.pooling.name().into()),
+        (meta::NORMALIZE.into(), model.config.normalize.to_string()),
+        (meta::DIMENSION.into(), model.encoder.dim().to_string()),
+        (meta::MAX_LENGTH.into(), model.config.max_length.to_string()),
+        (meta::DEVICE.into(), model.encoder.device_name()),
+        (meta::DTYPE.into(), job.compute.precision.name().into()),
+        (
+            meta::TEXT_FIELDS.into(),
+            text.fields
+                .iter()
+                .map(|f| f.name())
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+        (meta::TEXT_SEPARATOR.into(), text.separator.clone()),
+    ]
+}
+
+/// Embeds one chunk; returns its rows (token counts filled in) and vectors, for the writer.
+fn embed_chunk(
+    model: &LoadedModel,
+    workers: usize,
+    chunk: Vec<EmbeddedArticle>,
+    tokens: Vec<Tokens>,
+    summary: &mut EmbedSummary,
+    progress: &mut dyn Progress,
+) -> Result<(Vec<EmbeddedArticle>, Vec<f32>), Error> {
+    let t1 = Instant::now();
+    let vectors = model.embed_tokens(&tokens, summary.batch_size, workers, |docs, toks| {
+        progress.add(docs, toks)
+    })?;
+    summary.embed_seconds += t1.elapsed().as_secs_f64();
+
+    let rows: Vec<EmbeddedArticle> = chunk
+        .into_iter()
+        .zip(&tokens)
+        .map(|(mut row, tok)| {
+            row.n_tokens = tok.ids.len() as u32;
+            row.truncated = tok.truncated;
+            row
+        })
+        .collect();
+    summary.embedded += rows.len() as u64;
+    summary.tokens += tokens.iter().map(|t| t.ids.len() as u64).sum::<u64>();
+    summary.truncated += rows.iter().filter(|r| r.truncated).count() as u64;
+    Ok((rows, vectors))
+}

@@ -1,0 +1,255 @@
+//! What a run did, as typed data: [`EmbedSummary`] for the embedding job and [`RunReport`] for
+//! a whole `run` / `cluster`, whose serialization is `run.json` (written in one place,
+//! `pipeline::cluster_job`).
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::cluster::{Algorithm, KChoice, KScore};
+use crate::config::{EmbedConfig, ValidCluster};
+use crate::io::embeddings_in::EmbeddedDocs;
+use crate::io::format::meta;
+
+/// What a finished embedding job did.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct EmbedSummary {
+    /// The files read, folders expanded, in reading order.
+    pub input_files: Vec<PathBuf>,
+    pub read: u64,
+    pub embedded: u64,
+    pub skipped: u64,
+    pub truncated: u64,
+    pub tokens: u64,
+    pub device: String,
+    /// Texts per forward pass used.
+    pub batch_size: usize,
+    pub model_id: String,
+    pub model_revision: String,
+    pub dimension: usize,
+    /// From the start until the model is ready (input opened, tokenizer and device ready,
+    /// weights loaded).
+    pub load_seconds: f64,
+    /// Opening the device (on its own thread, beside opening the input and the tokenizer).
+    pub device_seconds: f64,
+    /// Loading the weights onto the device.
+    pub weights_seconds: f64,
+    pub tokenize_seconds: f64,
+    pub embed_seconds: f64,
+    /// Time the embedding loop waited for the Parquet writer (it runs on its own thread).
+    pub write_wait_seconds: f64,
+    /// Time the embedding loop waited for tokenized chunks (read and tokenized on their own
+    /// threads): a loop faster than reading and tokenizing waits here.
+    pub input_wait_seconds: f64,
+    pub total_seconds: f64,
+}
+
+/// What the clustering half of a run did.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ClusterSummary {
+    pub documents: usize,
+    pub topics: usize,
+    pub unassigned: usize,
+    pub reassigned: usize,
+    pub k_scores: Vec<KScore>,
+    /// Where k-means ran.
+    pub device: String,
+    pub seconds_cluster: f64,
+    pub seconds_topics: f64,
+    pub seconds_write: f64,
+    /// Documents whose id an earlier document has (kept; warned about).
+    pub duplicate_ids: usize,
+}
+
+/// `run.json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunReport {
+    pub newsclust_version: String,
+    pub model: ModelReport,
+    pub embedding_device: Option<String>,
+    pub cluster_device: String,
+    pub config: ConfigReport,
+    pub counts: Counts,
+    pub k_scores: Vec<KScore>,
+    pub seconds: Seconds,
+}
+
+/// The model, as the embeddings' metadata names it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ModelReport {
+    pub id: Option<String>,
+    pub revision: Option<String>,
+    pub dimension: usize,
+    pub pooling: Option<String>,
+    pub max_length: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ConfigReport {
+    /// `run` only: how the input was read and embedded.
+    #[serde(flatten)]
+    pub embed: Option<EmbedConfigReport>,
+    pub embeddings: Vec<PathBuf>,
+    pub algorithm: Algorithm,
+    pub k: KChoice,
+    pub n_init: usize,
+    pub max_iter: usize,
+    pub tol: f64,
+    pub seed: u64,
+    pub mini_batch: Option<usize>,
+    pub min_cluster_size: usize,
+    pub min_samples: Option<usize>,
+    pub reduce_dims: Option<usize>,
+    pub max_cluster_share: f64,
+    pub reassign_outliers: bool,
+    pub outlier_threshold: f32,
+    pub labels_file: Option<PathBuf>,
+    pub stop_words_file: Option<PathBuf>,
+    pub label_threshold: f32,
+    pub top_keywords: usize,
+    pub min_df: usize,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct EmbedConfigReport {
+    /// The inputs as given.
+    pub input: Vec<PathBuf>,
+    /// The files read, folders expanded.
+    pub input_files: Vec<PathBuf>,
+    pub model: String,
+    pub batch_size: usize,
+    pub device: String,
+    pub dtype: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Counts {
+    #[serde(flatten)]
+    pub embed: Option<EmbedCounts>,
+    pub documents: usize,
+    pub topics: usize,
+    pub unassigned: usize,
+    pub reassigned_outliers: usize,
+    pub duplicate_ids: usize,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct EmbedCounts {
+    pub read: u64,
+    pub skipped: u64,
+    pub embedded: u64,
+    pub truncated: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Seconds {
+    pub cluster: f64,
+    pub topics: f64,
+    pub write: f64,
+    #[serde(flatten)]
+    pub embed: Option<EmbedSeconds>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct EmbedSeconds {
+    pub load: f64,
+    pub device: f64,
+    pub weights: f64,
+    pub tokenize: f64,
+    pub embed: f64,
+    pub write_wait: f64,
+    pub input_wait: f64,
+    pub embed_stage_total: f64,
+}
+
+/// The embedding half of a `run`, for its report.
+pub struct EmbedPart<'a> {
+    pub config: &'a EmbedConfig,
+    pub summary: &'a EmbedSummary,
+}
+
+impl RunReport {
+    /// The report of clustering `docs` as `config` says (after `embed`, for `run`).
+    pub fn new(
+        config: &ValidCluster,
+        docs: &EmbeddedDocs,
+        summary: &ClusterSummary,
+        embed: Option<EmbedPart<'_>>,
+    ) -> Self {
+        let meta = |k: &str| docs.metadata.get(k).cloned();
+        let (c, t) = (config.clustering.config(), config.topics.config());
+        Self {
+            newsclust_version: crate::VERSION.to_string(),
+            model: ModelReport {
+                id: meta(meta::MODEL_ID),
+                revision: meta(meta::MODEL_REVISION),
+                dimension: docs.embeddings.dim(),
+                pooling: meta(meta::POOLING),
+                max_length: meta(meta::MAX_LENGTH),
+            },
+            embedding_device: meta(meta::DEVICE),
+            cluster_device: summary.device.clone(),
+            config: ConfigReport {
+                embed: embed.as_ref().map(|e| EmbedConfigReport {
+                    input: e.config.input.paths.clone(),
+                    input_files: e.summary.input_files.clone(),
+                    model: e.config.model.model.clone(),
+                    batch_size: e.summary.batch_size,
+                    device: e.config.compute.device.to_string(),
+                    dtype: e.config.compute.precision.name().to_string(),
+                }),
+                embeddings: config.given.embeddings.clone(),
+                algorithm: c.algorithm,
+                k: c.k,
+                n_init: c.n_init,
+                max_iter: c.max_iter,
+                tol: c.tol,
+                seed: c.seed,
+                mini_batch: c.mini_batch,
+                min_cluster_size: c.min_cluster_size,
+                min_samples: c.min_samples,
+                reduce_dims: c.reduce_dims,
+                max_cluster_share: c.max_cluster_share,
+                reassign_outliers: c.reassign_outliers,
+                outlier_threshold: c.outlier_threshold,
+                labels_file: t.labels_file.clone(),
+                stop_words_file: t.stop_words_file.clone(),
+                label_threshold: t.label_threshold,
+                top_keywords: t.top_keywords,
+                min_df: t.min_df,
+            },
+            counts: Counts {
+                embed: embed.as_ref().map(|e| EmbedCounts {
+                    read: e.summary.read,
+                    skipped: e.summary.skipped,
+                    embedded: e.summary.embedded,
+                    truncated: e.summary.truncated,
+                }),
+                documents: summary.documents,
+                topics: summary.topics,
+                unassigned: summary.unassigned,
+                reassigned_outliers: summary.reassigned,
+                duplicate_ids: summary.duplicate_ids,
+            },
+            k_scores: summary.k_scores.clone(),
+            seconds: Seconds {
+                cluster: summary.seconds_cluster,
+                topics: summary.seconds_topics,
+                write: summary.seconds_write,
+                embed: embed.as_ref().map(|e| {
+                    let s = e.summary;
+                    EmbedSeconds {
+                        load: s.load_seconds,
+                        device: s.device_seconds,
+                        weights: s.weights_seconds,
+                        tokenize: s.tokenize_seconds,
+                        embed: s.embed_seconds,
+                        write_wait: s.write_wait_seconds,
+                        input_wait: s.input_wait_seconds,
+                        embed_stage_total: s.total_seconds,
+                    }
+                }),
+            },
+        }
+    }
+}

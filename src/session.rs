@@ -1,0 +1,157 @@
+//! The library's entry points: [`run`], [`embed`] and [`cluster`], and the [`Session`] that
+//! holds a loaded model and its device across stages (`run` loads the model once, embeds, and
+//! hands the vectors to clustering in memory).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use crate::config::{
+    ClusterConfig, ComputeConfig, EmbedConfig, ModelSettings, RunConfig, ValidCluster, ValidEmbed,
+    ValidRun,
+};
+use crate::error::Error;
+use crate::io::embeddings_in::EmbeddedDocs;
+use crate::matrix::Matrix;
+use crate::pipeline::{cluster_job, embed_job, model, LoadedModel};
+use crate::progress::{LogProgress, Progress};
+use crate::report::{ClusterSummary, EmbedPart, EmbedSummary, RunReport};
+use crate::topics::Topic;
+
+/// What `run` and `cluster` found: the named topics, each document's topic, and the report
+/// that `run.json` holds.
+#[derive(Clone, Debug)]
+pub struct TopicRun {
+    /// Largest first; `Topic::representatives` are rows, see `ids`.
+    pub topics: Vec<Topic>,
+    /// Each document's topic (`None`: unassigned noise), in input order.
+    pub assignments: Vec<Option<usize>>,
+    /// Each document's cosine similarity to its topic's centroid.
+    pub similarity: Vec<Option<f32>>,
+    /// The documents' ids, in input order.
+    pub ids: Vec<String>,
+    pub summary: ClusterSummary,
+    pub report: RunReport,
+    /// The files written (documents.parquet, topics.parquet, run.json).
+    pub files: Vec<PathBuf>,
+}
+
+/// What the embedding job of a session did: its summary and, for `run`, the documents with
+/// their vectors.
+pub struct Embedded {
+    pub summary: EmbedSummary,
+    pub docs: Option<EmbeddedDocs>,
+}
+
+/// A loaded model on its device, for embedding and then clustering without loading it again.
+pub struct Session {
+    model: LoadedModel,
+}
+
+impl Session {
+    /// Loads `model` on the device `compute` names (f16/bf16 need CUDA).
+    pub fn open(model: &ModelSettings, compute: &ComputeConfig) -> Result<Self, Error> {
+        let device = compute.device.open_with(compute.cuda)?;
+        compute.precision.check(&device)?;
+        let parts = model::ModelParts::resolve(&model.model, &model.resolve, model.max_length)?;
+        let mut loaded = LoadedModel::from_parts(parts, &device, compute.precision)?;
+        loaded.encoder.set_forward(compute.forward);
+        loaded.encoder.set_attention(compute.attention);
+        loaded.encoder.set_overlap(compute.queue_batches);
+        Ok(Self { model: loaded })
+    }
+
+    /// Runs the embedding job of `config`, loading its model while the input opens; the
+    /// session keeps the model. With `keep`, the documents come back in memory too.
+    pub fn embed(
+        config: &ValidEmbed,
+        keep: bool,
+        progress: &mut dyn Progress,
+    ) -> Result<(Self, Embedded), Error> {
+        let outcome = embed_job::run_embed(config, keep, progress)?;
+        Ok((
+            Self {
+                model: outcome.model,
+            },
+            Embedded {
+                summary: outcome.summary,
+                docs: outcome.docs,
+            },
+        ))
+    }
+
+    /// `run`: embeds `config`'s input, then clusters the vectors in memory with this session's
+    /// model and device.
+    pub fn run(config: &ValidRun, progress: &mut dyn Progress) -> Result<(Self, TopicRun), Error> {
+        let (session, embedded) = Self::embed(config.embed(), true, progress)?;
+        let run = session.cluster_embedded(embedded, config)?;
+        Ok((session, run))
+    }
+
+    /// The clustering half of `run`, after [`Self::embed`] kept the documents.
+    pub fn cluster_embedded(
+        &self,
+        embedded: Embedded,
+        config: &ValidRun,
+    ) -> Result<TopicRun, Error> {
+        let started = Instant::now();
+        let docs = embedded.docs.unwrap_or_else(EmbeddedDocs::empty);
+        let part = EmbedPart {
+            config: config.embed().config(),
+            summary: &embedded.summary,
+        };
+        self.cluster(docs, config.cluster(), Some(part), started)
+    }
+
+    /// Clusters `docs` and names their topics (k-means on this session's device when it is a
+    /// GPU; candidate labels embedded with its model) into `config`'s output folder.
+    pub fn cluster(
+        &self,
+        docs: EmbeddedDocs,
+        config: &ValidCluster,
+        embed: Option<EmbedPart<'_>>,
+        started: Instant,
+    ) -> Result<TopicRun, Error> {
+        if docs.is_empty() {
+            return Err(Error::NoDocuments {
+                inputs: config.given.embeddings.clone(),
+            });
+        }
+        let device = self.model.encoder.device().clone();
+        cluster_job::cluster_docs(docs, config, &device, Some(&self.model), embed, started)
+    }
+
+    /// Embeds `texts` in one batch (unit-length rows when the model normalizes).
+    pub fn embed_texts<S: AsRef<str> + Sync>(&self, texts: &[S]) -> Result<Matrix, Error> {
+        model::embed_texts(&self.model, texts)
+    }
+
+    /// The loaded model.
+    pub fn model(&self) -> &LoadedModel {
+        &self.model
+    }
+
+    pub fn into_model(self) -> LoadedModel {
+        self.model
+    }
+}
+
+/// Embeds, clusters and names topics: `config.out` gets embeddings.parquet, documents.parquet,
+/// topics.parquet and run.json. Progress goes to the log.
+pub fn run(config: &RunConfig) -> Result<TopicRun, Error> {
+    let valid = config.check()?;
+    let mut progress = LogProgress::new("embed");
+    Session::run(&valid, &mut progress).map(|(_, run)| run)
+}
+
+/// Embeds `config`'s input into `config.out` (one Parquet row and vector per article).
+pub fn embed(config: &EmbedConfig) -> Result<EmbedSummary, Error> {
+    let valid = config.check()?;
+    let mut progress = LogProgress::new("embed");
+    Session::embed(&valid, false, &mut progress).map(|(_, e)| e.summary)
+}
+
+/// Clusters `embed` outputs and names their topics into `config.out`.
+pub fn cluster(config: &ClusterConfig) -> Result<TopicRun, Error> {
+    let valid = config.check()?;
+    cluster_job::run_cluster(&valid).map(|(run, _)| run)
+}
