@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use super::pooling::{Pooling, PoolingConfig};
-use super::EmbedError;
+use super::{EmbedError, ModelProblem};
 use crate::model::ModelFiles;
 
 /// The parts of a Hugging Face BERT `config.json` the encoder needs.
@@ -55,29 +55,25 @@ pub struct ModelConfig {
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, EmbedError> {
-    let text = std::fs::read_to_string(path).map_err(|e| EmbedError::Model {
+    let bad = |problem| EmbedError::Model {
         path: path.to_path_buf(),
-        message: format!("cannot read: {e}"),
-    })?;
-    serde_json::from_str(&text).map_err(|e| EmbedError::Model {
-        path: path.to_path_buf(),
-        message: format!("invalid JSON: {e}"),
-    })
+        problem,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| bad(ModelProblem::Unreadable(e)))?;
+    serde_json::from_str(&text).map_err(|e| bad(ModelProblem::Json(e)))
 }
 
 impl ModelConfig {
     /// Reads the model's own config files; `max_length` overrides `max_seq_length`.
     pub fn load(files: &ModelFiles, max_length: Option<usize>) -> Result<Self, EmbedError> {
         let bert: BertConfig = read_json(&files.config)?;
-        let bad = |message: String| EmbedError::Model {
+        let bad = |problem| EmbedError::Model {
             path: files.config.clone(),
-            message,
+            problem,
         };
         if let Some(kind) = bert.model_type.as_deref() {
             if kind != "bert" {
-                return Err(bad(format!(
-                    "model_type '{kind}' is not supported (BERT models only)"
-                )));
+                return Err(bad(ModelProblem::ModelType(kind.to_string())));
             }
         }
         if bert
@@ -85,28 +81,23 @@ impl ModelConfig {
             .as_deref()
             .is_some_and(|t| t != "absolute")
         {
-            return Err(bad("only absolute position embeddings are supported".into()));
+            return Err(bad(ModelProblem::PositionEmbeddings));
         }
         if !matches!(
             bert.hidden_act.as_str(),
             "gelu" | "gelu_new" | "gelu_pytorch_tanh" | "relu"
         ) {
-            return Err(bad(format!(
-                "hidden_act '{}' is not supported",
-                bert.hidden_act
-            )));
+            return Err(bad(ModelProblem::Activation(bert.hidden_act.clone())));
         }
         if bert.num_attention_heads == 0 || bert.hidden_size % bert.num_attention_heads != 0 {
-            return Err(bad(
-                "hidden_size must be a multiple of num_attention_heads".into()
-            ));
+            return Err(bad(ModelProblem::Heads));
         }
         let pooling = match &files.pooling {
             Some(path) => {
                 let cfg: PoolingConfig = read_json(path)?;
-                Pooling::try_from(cfg).map_err(|message| EmbedError::Model {
+                Pooling::try_from(cfg).map_err(|p| EmbedError::Model {
                     path: path.clone(),
-                    message,
+                    problem: p.into(),
                 })?
             }
             // A plain transformer folder without sentence-transformers modules: mean pooling.
@@ -116,7 +107,7 @@ impl ModelConfig {
             Some(path) => crate::model::read_modules(path)
                 .map_err(|e| EmbedError::Model {
                     path: path.clone(),
-                    message: e.to_string(),
+                    problem: ModelProblem::Modules(Box::new(e)),
                 })?
                 .iter()
                 .any(|m| m.kind.ends_with(".Normalize")),

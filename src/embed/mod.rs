@@ -33,14 +33,50 @@ pub use weights::HostWeights;
 
 use crate::model::ModelFiles;
 
+/// What is wrong with a model file.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelProblem {
+    #[error("cannot read: {0}")]
+    Unreadable(#[source] std::io::Error),
+    #[error("invalid JSON: {0}")]
+    Json(#[source] serde_json::Error),
+    #[error("model_type '{0}' is not supported (BERT models only)")]
+    ModelType(String),
+    #[error("only absolute position embeddings are supported")]
+    PositionEmbeddings,
+    #[error("hidden_act '{0}' is not supported")]
+    Activation(String),
+    #[error("hidden_size must be a multiple of num_attention_heads")]
+    Heads,
+    #[error(transparent)]
+    Pooling(#[from] pooling::PoolingProblem),
+    #[error("{0}")]
+    Modules(#[source] Box<crate::model::ModelError>),
+    #[error("truncated: only {0} bytes, not a safetensors file")]
+    TooShort(u64),
+    #[error("truncated or not safetensors: header says {header} bytes, file has {len}")]
+    Header { header: u64, len: u64 },
+    #[error("corrupt safetensors header: {0}")]
+    CorruptHeader(#[source] serde_json::Error),
+    #[error("truncated: file has {len} bytes, its header needs {need}")]
+    Truncated { len: u64, need: u64 },
+    #[error("cannot load weights: {0}")]
+    Weights(#[source] candle_core::Error),
+    #[error("weights do not fit config.json: {0}")]
+    Shapes(#[source] candle_core::Error),
+}
+
 /// A cause from the `tokenizers` crate.
 pub type TokenizerError = Box<dyn std::error::Error + Send + Sync>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EmbedError {
-    /// A model file that cannot be used; `message` says what is wrong with it.
-    #[error("{path}: {message}")]
-    Model { path: PathBuf, message: String },
+    /// A model file that cannot be used.
+    #[error("{path}: {problem}")]
+    Model {
+        path: PathBuf,
+        problem: ModelProblem,
+    },
     #[error("max length {max_length} ({setting}) is outside 2..={limit} (the model's max_position_embeddings)")]
     MaxLength {
         max_length: usize,
@@ -150,15 +186,15 @@ impl SentenceEncoder {
     /// (a job does this while its device opens).
     pub fn prepare_weights(files: &ModelFiles, dtype: DType) -> Result<HostWeights, EmbedError> {
         let weights = &files.weights;
-        check_safetensors(weights).map_err(|message| EmbedError::Model {
+        check_safetensors(weights).map_err(|problem| EmbedError::Model {
             path: weights.clone(),
-            message,
+            problem,
         })?;
         // SAFETY: the file is memory-mapped read-only while it is read; model files are only
         // read.
         unsafe { HostWeights::read(weights, dtype) }.map_err(|e| EmbedError::Model {
             path: weights.clone(),
-            message: format!("cannot load weights: {e}"),
+            problem: ModelProblem::Weights(e),
         })
     }
 
@@ -172,9 +208,9 @@ impl SentenceEncoder {
         host: Option<HostWeights>,
     ) -> Result<Self, EmbedError> {
         let weights = &files.weights;
-        let model_err = |message: String| EmbedError::Model {
+        let model_err = |problem: ModelProblem| EmbedError::Model {
             path: weights.clone(),
-            message,
+            problem,
         };
         let vb = if device.is_cpu() || !HostWeights::wanted(dtype) {
             // Check the file is a complete safetensors file before mapping it: a truncated
@@ -191,9 +227,9 @@ impl SentenceEncoder {
             }
             .var_builder(device)
         }
-        .map_err(|e| model_err(format!("cannot load weights: {e}")))?;
-        let encoder = BertEncoder::load(vb, &config.bert)
-            .map_err(|e| model_err(format!("weights do not fit config.json: {e}")))?;
+        .map_err(|e| model_err(ModelProblem::Weights(e)))?;
+        let encoder =
+            BertEncoder::load(vb, &config.bert).map_err(|e| model_err(ModelProblem::Shapes(e)))?;
         let mut encoder = Self {
             encoder,
             pooling: config.pooling,
@@ -344,27 +380,25 @@ impl SentenceEncoder {
 }
 
 /// Checks the safetensors header and that the file is as long as the header says.
-fn check_safetensors(path: &std::path::Path) -> Result<(), String> {
+fn check_safetensors(path: &std::path::Path) -> Result<(), ModelProblem> {
     use std::io::Read;
-    let mut file = std::fs::File::open(path).map_err(|e| format!("cannot open: {e}"))?;
-    let len = file
-        .metadata()
-        .map_err(|e| format!("cannot stat: {e}"))?
-        .len();
+    let mut file = std::fs::File::open(path).map_err(ModelProblem::Unreadable)?;
+    let len = file.metadata().map_err(ModelProblem::Unreadable)?.len();
     let mut head = [0u8; 8];
     file.read_exact(&mut head)
-        .map_err(|_| format!("truncated: only {len} bytes, not a safetensors file"))?;
+        .map_err(|_| ModelProblem::TooShort(len))?;
     let header_len = u64::from_le_bytes(head);
     if header_len > len.saturating_sub(8) || header_len > 100_000_000 {
-        return Err(format!(
-            "truncated or not safetensors: header says {header_len} bytes, file has {len}"
-        ));
+        return Err(ModelProblem::Header {
+            header: header_len,
+            len,
+        });
     }
     let mut header = vec![0u8; header_len as usize];
     file.read_exact(&mut header)
-        .map_err(|e| format!("cannot read header: {e}"))?;
+        .map_err(ModelProblem::Unreadable)?;
     let meta: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_slice(&header).map_err(|e| format!("corrupt safetensors header: {e}"))?;
+        serde_json::from_slice(&header).map_err(ModelProblem::CorruptHeader)?;
     let end = meta
         .iter()
         .filter(|(k, _)| *k != "__metadata__")
@@ -373,9 +407,7 @@ fn check_safetensors(path: &std::path::Path) -> Result<(), String> {
         .unwrap_or(0);
     let need = 8 + header_len + end;
     if len < need {
-        return Err(format!(
-            "truncated: file has {len} bytes, its header needs {need}"
-        ));
+        return Err(ModelProblem::Truncated { len, need });
     }
     Ok(())
 }

@@ -42,12 +42,23 @@ pub struct PoolingConfig {
     pub pooling_mode_lasttoken: bool,
 }
 
+/// A pooling configuration newsclust cannot run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PoolingProblem {
+    #[error("weighted-mean and last-token pooling are not supported")]
+    Unsupported,
+    #[error("no pooling mode is enabled")]
+    None,
+    #[error("several pooling modes at once (concatenated outputs) are not supported")]
+    Several,
+}
+
 impl TryFrom<PoolingConfig> for Pooling {
-    type Error = String;
+    type Error = PoolingProblem;
 
     fn try_from(c: PoolingConfig) -> Result<Self, Self::Error> {
         if c.pooling_mode_weightedmean_tokens || c.pooling_mode_lasttoken {
-            return Err("weighted-mean and last-token pooling are not supported".into());
+            return Err(PoolingProblem::Unsupported);
         }
         let modes = [
             (c.pooling_mode_mean_tokens, Pooling::Mean),
@@ -62,10 +73,8 @@ impl TryFrom<PoolingConfig> for Pooling {
             .collect();
         match on.as_slice() {
             [one] => Ok(*one),
-            [] => Err("no pooling mode is enabled".into()),
-            _ => {
-                Err("several pooling modes at once (concatenated outputs) are not supported".into())
-            }
+            [] => Err(PoolingProblem::None),
+            _ => Err(PoolingProblem::Several),
         }
     }
 }

@@ -33,13 +33,18 @@ otherwise pass {} with a sentence-transformers folder or a hub id",
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
-    #[error("{path}: missing model file; {hint}")]
-    Missing { path: PathBuf, hint: String },
-    #[error("{path}: corrupt model file ({reason}); {hint}")]
-    Corrupt {
+    #[error("{path}: missing model file; {INSTALL_HINT}")]
+    Missing { path: PathBuf },
+    #[error("{path}: missing model file; no such folder, and '{id}' is not a hub id (org/name); {INSTALL_HINT}")]
+    NotAHubId { path: PathBuf, id: String },
+    #[error("{path}: corrupt model file (sha256 {actual}, expected {expected} for {id} at {revision}); delete {} and {INSTALL_HINT}", dir.display())]
+    Checksum {
         path: PathBuf,
-        reason: String,
-        hint: String,
+        actual: String,
+        expected: String,
+        id: String,
+        revision: String,
+        dir: PathBuf,
     },
     #[error("model '{id}' is not a folder here, not installed in {models_dir}, and the hub could not provide it: {reason}; {hint}")]
     Hub {
@@ -48,8 +53,11 @@ pub enum ModelError {
         reason: String,
         hint: InstallHint,
     },
-    #[error("{path}: {message}")]
-    Config { path: PathBuf, message: String },
+    #[error("{path}: not a valid modules.json: {source}")]
+    Modules {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
     #[error("{path}: cannot read: {source}")]
     Io {
         path: PathBuf,
@@ -129,9 +137,9 @@ pub fn resolve(spec: &str, options: &ResolveOptions) -> Result<ModelFiles, Model
         }
     }
     if !looks_like_hub_id(id) {
-        return Err(ModelError::Missing {
+        return Err(ModelError::NotAHubId {
             path: as_path.to_path_buf(),
-            hint: format!("no such folder, and '{id}' is not a hub id (org/name); {INSTALL_HINT}"),
+            id: id.to_string(),
         });
     }
     let files = hub::fetch(id, revision, options)?;
@@ -166,10 +174,7 @@ fn local(
         if path.is_file() {
             Ok(path)
         } else {
-            Err(ModelError::Missing {
-                path,
-                hint: INSTALL_HINT.to_string(),
-            })
+            Err(ModelError::Missing { path })
         }
     };
     let optional = |name: &str| Some(dir.join(name)).filter(|p| p.is_file());
@@ -225,9 +230,9 @@ pub(crate) fn read_modules(path: &Path) -> Result<Vec<ModuleEntry>, ModelError> 
         path: path.to_path_buf(),
         source,
     })?;
-    serde_json::from_str(&text).map_err(|e| ModelError::Config {
+    serde_json::from_str(&text).map_err(|source| ModelError::Modules {
         path: path.to_path_buf(),
-        message: format!("not a valid modules.json: {e}"),
+        source,
     })
 }
 

@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 
 use sha2::{Digest, Sha256};
 
-use super::{ModelError, INSTALL_HINT};
+use super::ModelError;
 
 #[derive(Clone, Debug, serde::Deserialize)]
 pub struct RegistryEntry {
@@ -37,23 +37,20 @@ pub fn verify(dir: &Path, entry: &RegistryEntry) -> Result<(), ModelError> {
     for (name, expected) in &entry.files {
         let path = dir.join(name);
         let actual = sha256_file(&path).map_err(|source| match source.kind() {
-            std::io::ErrorKind::NotFound => ModelError::Missing {
-                path: path.clone(),
-                hint: INSTALL_HINT.to_string(),
-            },
+            std::io::ErrorKind::NotFound => ModelError::Missing { path: path.clone() },
             _ => ModelError::Io {
                 path: path.clone(),
                 source,
             },
         })?;
         if &actual != expected {
-            return Err(ModelError::Corrupt {
+            return Err(ModelError::Checksum {
                 path,
-                reason: format!(
-                    "sha256 {actual}, expected {expected} for {} at {}",
-                    entry.id, entry.revision
-                ),
-                hint: format!("delete {} and {INSTALL_HINT}", dir.display()),
+                actual,
+                expected: expected.clone(),
+                id: entry.id.clone(),
+                revision: entry.revision.clone(),
+                dir: dir.to_path_buf(),
             });
         }
     }
