@@ -61,9 +61,9 @@ pub enum ModelProblem {
     #[error("truncated: file has {len} bytes, its header needs {need}")]
     Truncated { len: u64, need: u64 },
     #[error("cannot load weights: {0}")]
-    Weights(#[source] candle_core::Error),
+    Weights(#[source] Box<candle_core::Error>),
     #[error("weights do not fit config.json: {0}")]
-    Shapes(#[source] candle_core::Error),
+    Shapes(#[source] Box<candle_core::Error>),
 }
 
 /// A cause from the `tokenizers` crate.
@@ -194,7 +194,7 @@ impl SentenceEncoder {
         // read.
         unsafe { HostWeights::read(weights, dtype) }.map_err(|e| EmbedError::Model {
             path: weights.clone(),
-            problem: ModelProblem::Weights(e),
+            problem: ModelProblem::Weights(Box::new(e)),
         })
     }
 
@@ -227,9 +227,9 @@ impl SentenceEncoder {
             }
             .var_builder(device)
         }
-        .map_err(|e| model_err(ModelProblem::Weights(e)))?;
-        let encoder =
-            BertEncoder::load(vb, &config.bert).map_err(|e| model_err(ModelProblem::Shapes(e)))?;
+        .map_err(|e| model_err(ModelProblem::Weights(Box::new(e))))?;
+        let encoder = BertEncoder::load(vb, &config.bert)
+            .map_err(|e| model_err(ModelProblem::Shapes(Box::new(e))))?;
         let mut encoder = Self {
             encoder,
             pooling: config.pooling,

@@ -37,15 +37,8 @@ pub enum ModelError {
     Missing { path: PathBuf },
     #[error("{path}: missing model file; no such folder, and '{id}' is not a hub id (org/name); {INSTALL_HINT}")]
     NotAHubId { path: PathBuf, id: String },
-    #[error("{path}: corrupt model file (sha256 {actual}, expected {expected} for {id} at {revision}); delete {} and {INSTALL_HINT}", dir.display())]
-    Checksum {
-        path: PathBuf,
-        actual: String,
-        expected: String,
-        id: String,
-        revision: String,
-        dir: PathBuf,
-    },
+    #[error(transparent)]
+    Checksum(Box<ChecksumMismatch>),
     #[error("model '{id}' is not a folder here, not installed in {models_dir}, and the hub could not provide it: {reason}; {hint}")]
     Hub {
         id: String,
@@ -63,6 +56,19 @@ pub enum ModelError {
         path: PathBuf,
         source: std::io::Error,
     },
+}
+
+/// A registry model's file whose sha256 is not the registry's.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: corrupt model file (sha256 {actual}, expected {expected} for {id} at {revision}); delete {} and {INSTALL_HINT}", dir.display())]
+pub struct ChecksumMismatch {
+    pub path: PathBuf,
+    pub actual: String,
+    pub expected: String,
+    pub id: String,
+    pub revision: String,
+    /// The model's folder.
+    pub dir: PathBuf,
 }
 
 /// Where to look for models.

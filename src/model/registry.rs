@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 
 use sha2::{Digest, Sha256};
 
-use super::ModelError;
+use super::{ChecksumMismatch, ModelError};
 
 #[derive(Clone, Debug, serde::Deserialize)]
 pub struct RegistryEntry {
@@ -44,14 +44,14 @@ pub fn verify(dir: &Path, entry: &RegistryEntry) -> Result<(), ModelError> {
             },
         })?;
         if &actual != expected {
-            return Err(ModelError::Checksum {
+            return Err(ModelError::Checksum(Box::new(ChecksumMismatch {
                 path,
                 actual,
                 expected: expected.clone(),
                 id: entry.id.clone(),
                 revision: entry.revision.clone(),
                 dir: dir.to_path_buf(),
-            });
+            })));
         }
     }
     Ok(())
