@@ -48,8 +48,8 @@ pub use config::{
     RunConfig, TopicConfig,
 };
 pub use error::Error;
-pub use report::{EmbedSummary, RunReport};
-pub use session::{cluster, embed, run, Embedded, Session, TopicRun};
+pub use report::{EmbedSummary, RunReport, TopicRun};
+pub use session::{cluster, embed, run, Embedded, Session};
 
 /// The crate version, written into every output's metadata.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -10,6 +10,25 @@ use crate::cluster::{Algorithm, KChoice, KScore};
 use crate::config::{EmbedConfig, ValidCluster};
 use crate::io::embeddings_in::EmbeddedDocs;
 use crate::io::format::meta;
+use crate::topics::Topic;
+
+/// What `run` and `cluster` found: the named topics, each document's topic, and the report
+/// that `run.json` holds.
+#[derive(Clone, Debug)]
+pub struct TopicRun {
+    /// Largest first; `Topic::representatives` are rows, see `ids`.
+    pub topics: Vec<Topic>,
+    /// Each document's topic (`None`: unassigned noise), in input order.
+    pub assignments: Vec<Option<usize>>,
+    /// Each document's cosine similarity to its topic's centroid.
+    pub similarity: Vec<Option<f32>>,
+    /// The documents' ids, in input order.
+    pub ids: Vec<String>,
+    pub summary: ClusterSummary,
+    pub report: RunReport,
+    /// The files written (documents.parquet, topics.parquet, run.json).
+    pub files: Vec<PathBuf>,
+}
 
 /// What a finished embedding job did.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]

@@ -2,7 +2,6 @@
 //! holds a loaded model and its device across stages (`run` loads the model once, embeds, and
 //! hands the vectors to clustering in memory).
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::config::{
@@ -14,26 +13,7 @@ use crate::io::embeddings_in::EmbeddedDocs;
 use crate::matrix::Matrix;
 use crate::pipeline::{cluster_job, embed_job, model, LoadedModel};
 use crate::progress::{LogProgress, Progress};
-use crate::report::{ClusterSummary, EmbedPart, EmbedSummary, RunReport};
-use crate::topics::Topic;
-
-/// What `run` and `cluster` found: the named topics, each document's topic, and the report
-/// that `run.json` holds.
-#[derive(Clone, Debug)]
-pub struct TopicRun {
-    /// Largest first; `Topic::representatives` are rows, see `ids`.
-    pub topics: Vec<Topic>,
-    /// Each document's topic (`None`: unassigned noise), in input order.
-    pub assignments: Vec<Option<usize>>,
-    /// Each document's cosine similarity to its topic's centroid.
-    pub similarity: Vec<Option<f32>>,
-    /// The documents' ids, in input order.
-    pub ids: Vec<String>,
-    pub summary: ClusterSummary,
-    pub report: RunReport,
-    /// The files written (documents.parquet, topics.parquet, run.json).
-    pub files: Vec<PathBuf>,
-}
+use crate::report::{EmbedPart, EmbedSummary, TopicRun};
 
 /// What the embedding job of a session did: its summary and, for `run`, the documents with
 /// their vectors.

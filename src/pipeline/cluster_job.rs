@@ -14,8 +14,7 @@ use crate::io::embeddings_in::{self, EmbeddedDocs};
 use crate::io::format::{files, meta};
 use crate::io::topics_out::{self, Staged};
 use crate::io::{Field, TextSpec};
-use crate::report::{ClusterSummary, EmbedPart, RunReport};
-use crate::session::TopicRun;
+use crate::report::{ClusterSummary, EmbedPart, RunReport, TopicRun};
 use crate::topics::{self, CandidateLabeler, KeywordLabeler, Labeler};
 
 /// `newsclust cluster`: reads the embeddings, opens the device (k-means runs there on a GPU) and,
