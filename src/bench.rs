@@ -13,7 +13,7 @@ use crate::embed::profile::Profile;
 use crate::embed::{EmbedError, Embedder};
 use crate::error::Error;
 use crate::io::atomic::AtomicFile;
-use crate::io::topics_out::TopicsWriteError;
+use crate::io::WriteError;
 use crate::io::{ArticleReader, ReadOptions, TextSpec};
 use crate::matrix::Matrix;
 use crate::model::ResolveOptions;
@@ -281,11 +281,8 @@ pub fn table(rows: &[BenchRow]) -> String {
     out
 }
 
-fn write_outputs(out: &std::path::Path, rows: &[BenchRow]) -> Result<(), TopicsWriteError> {
-    let err = |e: &dyn std::fmt::Display| TopicsWriteError {
-        path: out.to_path_buf(),
-        source: e.to_string().into(),
-    };
+fn write_outputs(out: &std::path::Path, rows: &[BenchRow]) -> Result<(), WriteError> {
+    let err = |e: &dyn std::fmt::Display| WriteError::new(out, e.to_string());
     let f64s = |f: &dyn Fn(&BenchRow) -> Option<f64>| -> ArrayRef {
         Arc::new(Float64Array::from(rows.iter().map(f).collect::<Vec<_>>()))
     };

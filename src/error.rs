@@ -17,15 +17,13 @@ pub enum Error {
     #[error(transparent)]
     Embed(#[from] crate::embed::EmbedError),
     #[error(transparent)]
-    Write(#[from] crate::io::embeddings_out::WriteError),
+    Write(#[from] crate::io::WriteError),
     #[error(transparent)]
     Device(#[from] crate::device::DeviceError),
     #[error(transparent)]
     Cluster(#[from] crate::cluster::ClusterError),
     #[error(transparent)]
     EmbeddingsRead(#[from] crate::io::embeddings_in::EmbeddingsReadError),
-    #[error(transparent)]
-    TopicsWrite(#[from] crate::io::topics_out::TopicsWriteError),
     #[error(transparent)]
     Eval(#[from] crate::eval::EvalError),
     #[error("{bad} ({} makes any bad record fatal)", Setting::Strict)]

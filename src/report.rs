@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::cluster::{Algorithm, KChoice, KScore};
-use crate::config::{EmbedConfig, ValidCluster};
+use crate::cluster::KScore;
+use crate::config::{ClusteringConfig, EmbedConfig, TopicConfig, ValidCluster};
 use crate::io::embeddings_in::EmbeddedDocs;
 use crate::io::format::meta;
 use crate::topics::Topic;
@@ -103,30 +103,17 @@ pub struct ModelReport {
     pub max_length: Option<String>,
 }
 
+/// The configuration: the clustering and topic settings as given, after the input's for `run`.
 #[derive(Clone, Debug, Serialize)]
 pub struct ConfigReport {
     /// `run` only: how the input was read and embedded.
     #[serde(flatten)]
     pub embed: Option<EmbedConfigReport>,
     pub embeddings: Vec<PathBuf>,
-    pub algorithm: Algorithm,
-    pub k: KChoice,
-    pub n_init: usize,
-    pub max_iter: usize,
-    pub tol: f64,
-    pub seed: u64,
-    pub mini_batch: Option<usize>,
-    pub min_cluster_size: usize,
-    pub min_samples: Option<usize>,
-    pub reduce_dims: Option<usize>,
-    pub max_cluster_share: f64,
-    pub reassign_outliers: bool,
-    pub outlier_threshold: f32,
-    pub labels_file: Option<PathBuf>,
-    pub stop_words_file: Option<PathBuf>,
-    pub label_threshold: f32,
-    pub top_keywords: usize,
-    pub min_df: usize,
+    #[serde(flatten)]
+    pub clustering: ClusteringConfig,
+    #[serde(flatten)]
+    pub topics: TopicConfig,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -196,7 +183,6 @@ impl RunReport {
         embed: Option<EmbedPart<'_>>,
     ) -> Self {
         let meta = |k: &str| docs.metadata.get(k).cloned();
-        let (c, t) = (config.clustering.config(), config.topics.config());
         Self {
             newsclust_version: crate::VERSION.to_string(),
             model: ModelReport {
@@ -218,24 +204,8 @@ impl RunReport {
                     dtype: e.config.compute.precision.name().to_string(),
                 }),
                 embeddings: config.given.embeddings.clone(),
-                algorithm: c.algorithm,
-                k: c.k,
-                n_init: c.n_init,
-                max_iter: c.max_iter,
-                tol: c.tol,
-                seed: c.seed,
-                mini_batch: c.mini_batch,
-                min_cluster_size: c.min_cluster_size,
-                min_samples: c.min_samples,
-                reduce_dims: c.reduce_dims,
-                max_cluster_share: c.max_cluster_share,
-                reassign_outliers: c.reassign_outliers,
-                outlier_threshold: c.outlier_threshold,
-                labels_file: t.labels_file.clone(),
-                stop_words_file: t.stop_words_file.clone(),
-                label_threshold: t.label_threshold,
-                top_keywords: t.top_keywords,
-                min_df: t.min_df,
+                clustering: config.clustering.config().clone(),
+                topics: config.topics.config().clone(),
             },
             counts: Counts {
                 embed: embed.as_ref().map(|e| EmbedCounts {

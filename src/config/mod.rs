@@ -111,7 +111,7 @@ pub struct EmbedConfig {
 }
 
 /// How the vectors are clustered.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct ClusteringConfig {
     pub algorithm: Algorithm,
     /// k-means: the number of topics, or chosen by silhouette.
@@ -164,7 +164,7 @@ impl Default for ClusteringConfig {
 }
 
 /// How topics are named and what is written about them.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct TopicConfig {
     /// Keywords per topic.
     pub top_keywords: usize,

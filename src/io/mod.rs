@@ -120,6 +120,24 @@ pub enum ReadError {
     },
 }
 
+/// An output that could not be written (it is not left behind half-written).
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: cannot write: {source}")]
+pub struct WriteError {
+    pub path: PathBuf,
+    #[source]
+    pub source: Cause,
+}
+
+impl WriteError {
+    pub fn new(path: &Path, e: impl Into<Cause>) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            source: e.into(),
+        }
+    }
+}
+
 /// How to read an input file.
 #[derive(Clone, Debug, Default)]
 pub struct ReadOptions {

@@ -17,24 +17,8 @@ use parquet::file::properties::WriterProperties;
 
 use super::atomic::AtomicFile;
 use super::embeddings_in::EmbeddedDocs;
+use super::WriteError;
 use crate::topics::TopicModel;
-
-#[derive(Debug, thiserror::Error)]
-#[error("{path}: cannot write: {source}")]
-pub struct TopicsWriteError {
-    pub path: PathBuf,
-    #[source]
-    pub source: Box<dyn std::error::Error + Send + Sync>,
-}
-
-impl TopicsWriteError {
-    fn new(path: &Path, e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
-        Self {
-            path: path.to_path_buf(),
-            source: e.into(),
-        }
-    }
-}
 
 /// Files written but not yet renamed into place.
 pub struct Staged(Vec<AtomicFile>);
@@ -45,12 +29,12 @@ impl Staged {
     }
 
     /// Renames every staged file into place.
-    pub fn commit(self) -> Result<Vec<PathBuf>, TopicsWriteError> {
+    pub fn commit(self) -> Result<Vec<PathBuf>, WriteError> {
         self.0
             .into_iter()
             .map(|f| {
                 let temp = f.temp_path().to_path_buf();
-                f.commit().map_err(|e| TopicsWriteError::new(&temp, e))
+                f.commit().map_err(|e| WriteError::new(&temp, e))
             })
             .collect()
     }
@@ -81,28 +65,26 @@ fn write_batch(
     batch: RecordBatch,
     metadata: &[(String, String)],
     staged: &mut Staged,
-) -> Result<(), TopicsWriteError> {
-    let (guard, file) = AtomicFile::create(path).map_err(|e| TopicsWriteError::new(path, e))?;
+) -> Result<(), WriteError> {
+    let (guard, file) = AtomicFile::create(path).map_err(|e| WriteError::new(path, e))?;
     let mut w = ArrowWriter::try_new(file, batch.schema(), Some(props(metadata)))
-        .map_err(|e| TopicsWriteError::new(path, e))?;
-    w.write(&batch)
-        .map_err(|e| TopicsWriteError::new(path, e))?;
-    let file: File = w.into_inner().map_err(|e| TopicsWriteError::new(path, e))?;
-    file.sync_all()
-        .map_err(|e| TopicsWriteError::new(path, e))?;
+        .map_err(|e| WriteError::new(path, e))?;
+    w.write(&batch).map_err(|e| WriteError::new(path, e))?;
+    let file: File = w.into_inner().map_err(|e| WriteError::new(path, e))?;
+    file.sync_all().map_err(|e| WriteError::new(path, e))?;
     staged.0.push(guard);
     Ok(())
 }
 
 /// A record batch from `(name, values, nullable)` columns.
-fn batch(path: &Path, cols: Vec<(&str, ArrayRef, bool)>) -> Result<RecordBatch, TopicsWriteError> {
+fn batch(path: &Path, cols: Vec<(&str, ArrayRef, bool)>) -> Result<RecordBatch, WriteError> {
     let schema = Schema::new(
         cols.iter()
             .map(|(n, a, null)| Field::new(*n, a.data_type().clone(), *null))
             .collect::<Vec<_>>(),
     );
     RecordBatch::try_new(Arc::new(schema), cols.into_iter().map(|c| c.1).collect())
-        .map_err(|e| TopicsWriteError::new(path, e))
+        .map_err(|e| WriteError::new(path, e))
 }
 
 fn utf8(values: impl Iterator<Item = Option<String>>) -> ArrayRef {
@@ -130,7 +112,7 @@ pub fn write_documents(
     with_embeddings: bool,
     metadata: &[(String, String)],
     staged: &mut Staged,
-) -> Result<(), TopicsWriteError> {
+) -> Result<(), WriteError> {
     let mut cols: Vec<(&str, ArrayRef, bool)> = vec![
         ("id", utf8(docs.ids.iter().cloned().map(Some)), false),
         ("title", utf8(docs.titles.iter().cloned().map(Some)), false),
@@ -161,7 +143,7 @@ pub fn write_documents(
     if with_embeddings {
         let dim = docs.embeddings.dim();
         let list = fixed_list(docs.embeddings.as_slice().to_vec(), dim)
-            .map_err(|e| TopicsWriteError::new(path, e))?;
+            .map_err(|e| WriteError::new(path, e))?;
         cols.push(("embedding", Arc::new(list), false));
     }
     write_batch(path, batch(path, cols)?, metadata, staged)
@@ -174,7 +156,7 @@ pub fn write_topics(
     model: &TopicModel,
     metadata: &[(String, String)],
     staged: &mut Staged,
-) -> Result<(), TopicsWriteError> {
+) -> Result<(), WriteError> {
     let t = &model.topics;
     let dim = docs.embeddings.dim();
     let mut keywords = ListBuilder::new(StringBuilder::new());
@@ -198,7 +180,7 @@ pub fn write_topics(
         t.iter().flat_map(|x| x.centroid.iter().copied()).collect(),
         dim,
     )
-    .map_err(|e| TopicsWriteError::new(path, e))?;
+    .map_err(|e| WriteError::new(path, e))?;
     let cols: Vec<(&str, ArrayRef, bool)> = vec![
         (
             "topic_id",
@@ -247,15 +229,14 @@ pub fn write_json(
     path: &Path,
     value: &impl serde::Serialize,
     staged: &mut Staged,
-) -> Result<(), TopicsWriteError> {
+) -> Result<(), WriteError> {
     use std::io::Write;
-    let (guard, mut file) = AtomicFile::create(path).map_err(|e| TopicsWriteError::new(path, e))?;
-    let text = serde_json::to_string_pretty(value).map_err(|e| TopicsWriteError::new(path, e))?;
+    let (guard, mut file) = AtomicFile::create(path).map_err(|e| WriteError::new(path, e))?;
+    let text = serde_json::to_string_pretty(value).map_err(|e| WriteError::new(path, e))?;
     file.write_all(text.as_bytes())
         .and_then(|_| file.write_all(b"\n"))
-        .map_err(|e| TopicsWriteError::new(path, e))?;
-    file.sync_all()
-        .map_err(|e| TopicsWriteError::new(path, e))?;
+        .map_err(|e| WriteError::new(path, e))?;
+    file.sync_all().map_err(|e| WriteError::new(path, e))?;
     staged.0.push(guard);
     Ok(())
 }

@@ -12,8 +12,9 @@ use crate::cluster::error::ClusterError;
 use crate::matrix::Matrix;
 
 /// Which ops compute the arg-min and the one-hot matrix of k-means on a GPU.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize)]
 #[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+#[serde(rename_all = "lowercase")]
 pub enum KMeansKernels {
     /// newsclust's kernels, machine code built for the GPU (candle's ops where they do not load).
     #[default]

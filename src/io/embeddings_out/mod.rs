@@ -25,7 +25,7 @@ use rayon::prelude::*;
 
 use super::atomic::AtomicFile;
 use super::format::columns;
-use super::{Article, InputColumns};
+use super::{Article, InputColumns, WriteError};
 
 /// Rows per Parquet row group (the last may have fewer): some 12 MiB at 384-d. Each group is
 /// encoded as a task of its own, so that several encode at once.
@@ -34,23 +34,6 @@ const ROW_GROUP_ROWS: usize = 8 * 1024;
 /// Row groups encoding at once, at most; the writer waits for the oldest beyond this (memory
 /// stays bounded: about twice a group's size each).
 const IN_FLIGHT: usize = 4;
-
-#[derive(Debug, thiserror::Error)]
-#[error("{path}: cannot write output: {source}")]
-pub struct WriteError {
-    pub path: PathBuf,
-    #[source]
-    pub source: Box<dyn std::error::Error + Send + Sync>,
-}
-
-impl WriteError {
-    fn new(path: &Path, e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
-        Self {
-            path: path.to_path_buf(),
-            source: e.into(),
-        }
-    }
-}
 
 /// An article with what tokenizing found out about it.
 #[derive(Clone, Debug)]
