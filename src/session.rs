@@ -79,12 +79,18 @@ impl Session {
             config: config.embed().config(),
             summary: &embedded.summary,
         };
-        self.cluster(docs, config.cluster(), Some(part), started)
+        self.cluster_with(docs, config.cluster(), Some(part), started)
     }
 
     /// Clusters `docs` and names their topics (k-means on this session's device when it is a
     /// GPU; candidate labels embedded with its model) into `config`'s output folder.
-    pub fn cluster(
+    pub fn cluster(&self, docs: EmbeddedDocs, config: &ValidCluster) -> Result<TopicRun, Error> {
+        self.cluster_with(docs, config, None, Instant::now())
+    }
+
+    /// [`Self::cluster`]; `embed`: the embedding half of a `run`, for its report; `started`:
+    /// when the clustering half began.
+    fn cluster_with(
         &self,
         docs: EmbeddedDocs,
         config: &ValidCluster,

@@ -1,5 +1,6 @@
-//! From clusters to topics a person can read: keywords by c-TF-IDF, labels, representative
-//! documents, sizes and centroids.
+//! From clusters to topics a person can read: the [`Labeler`] stage names them ([`KeywordLabeler`]:
+//! c-TF-IDF keywords and a label made of them; [`CandidateLabeler`]: the user's candidate labels by
+//! embedding similarity), and [`build`] adds representative documents, sizes and centroids.
 
 pub mod ctfidf;
 pub mod labels;
