@@ -209,7 +209,7 @@ fn open_cuda(
                 // The driver's default release of pool memory measured 7% slower.
                 keep_pool_memory(ordinal);
                 if options.ptx {
-                    ptx_contexts().insert(ordinal);
+                    ptx_contexts().push(ordinal);
                 }
             }
             Ok(device)
@@ -322,9 +322,8 @@ fn open_cuda(
 
 /// The GPUs (ordinals) opened with [`CudaOptions::ptx`]: their kernels load from PTX.
 #[cfg(feature = "cuda")]
-fn ptx_contexts() -> std::sync::MutexGuard<'static, std::collections::HashSet<usize>> {
-    static PTX: std::sync::Mutex<std::collections::HashSet<usize>> =
-        std::sync::Mutex::new(std::collections::HashSet::new());
+fn ptx_contexts() -> std::sync::MutexGuard<'static, Vec<usize>> {
+    static PTX: std::sync::Mutex<Vec<usize>> = std::sync::Mutex::new(Vec::new());
     PTX.lock().unwrap_or_else(|e| e.into_inner())
 }
 

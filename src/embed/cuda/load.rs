@@ -30,13 +30,13 @@ struct Loaded {
 static LOADED: Mutex<Vec<Loaded>> = Mutex::new(Vec::new());
 
 /// A kernel ready to launch on the device's stream.
-pub(super) struct Kernel {
+pub(crate) struct Kernel {
     stream: Arc<CudaStream>,
     function: CudaFunction,
 }
 
 impl Kernel {
-    pub(super) fn builder(&self) -> LaunchArgs<'_> {
+    pub(crate) fn builder(&self) -> LaunchArgs<'_> {
         self.stream.launch_builder(&self.function)
     }
 }
@@ -84,7 +84,7 @@ pub(crate) fn release(dev: &CudaDevice) {
 }
 
 /// The kernel `name` on `dev`, loading the module on first use in the device's context.
-pub(super) fn kernel(dev: &CudaDevice, name: &str) -> Result<Kernel> {
+pub(crate) fn kernel(dev: &CudaDevice, name: &str) -> Result<Kernel> {
     let stream = dev.cuda_stream();
     let mut loaded = lock();
     let entry = entry(&mut loaded, stream.context())?;
