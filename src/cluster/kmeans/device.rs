@@ -117,8 +117,9 @@ impl DeviceSteps {
         })
     }
 
-    fn last(&self) -> Result<&(Tensor, Tensor), ClusterError> {
-        Ok(self.last.as_ref().expect("assign runs first"))
+    /// The last assignment's labels and distances (the loop assigns before anything else).
+    fn last(&self) -> &(Tensor, Tensor) {
+        self.last.as_ref().expect("assign runs first")
     }
 }
 
@@ -142,11 +143,11 @@ impl Steps for DeviceSteps {
     }
 
     fn distances(&mut self) -> Result<Vec<f32>, ClusterError> {
-        self.last()?.1.to_vec1::<f32>().map_err(device_err)
+        self.last().1.to_vec1::<f32>().map_err(device_err)
     }
 
     fn means(&mut self, counts: &[usize]) -> Result<Vec<f32>, ClusterError> {
-        let labels = &self.last()?.0;
+        let labels = &self.last().0;
         let sums = || -> candle_core::Result<Vec<f32>> {
             let onehot = self.ops.onehot(labels, self.k)?;
             onehot.t()?.matmul(&self.x)?.flatten_all()?.to_vec1::<f32>()

@@ -3,7 +3,6 @@
 //! lowest inertia, and a mini-batch variant (`mini_batch.rs`) for large inputs. Deterministic
 //! for a seed.
 
-#[cfg_attr(not(feature = "cuda"), allow(dead_code))]
 mod device;
 mod init;
 mod lloyd;
