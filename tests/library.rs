@@ -98,3 +98,69 @@ fn run_in_memory_clusters_as_the_written_embeddings_do() {
         }
     }
 }
+
+#[test]
+fn a_session_keeps_what_it_wrote_and_clusters_it_in_memory() {
+    use newsclust::config::{ClusterConfig, ClusteringConfig, EmbedConfig, ModelSettings};
+    use newsclust::{InputConfig, KChoice, Session};
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("emb.parquet");
+    let config = EmbedConfig {
+        input: InputConfig::new(SAMPLE),
+        model: ModelSettings {
+            model: model_dir().to_str().unwrap().to_string(),
+            ..ModelSettings::default()
+        },
+        out: out.clone(),
+        ..EmbedConfig::default()
+    };
+    let mut progress = newsclust::progress::NoProgress;
+    let (session, embedded) =
+        Session::embed(&config.check().unwrap(), true, &mut progress).unwrap();
+    let docs = embedded.docs.expect("kept");
+    // What stays in memory is what the file holds, row for row and bit for bit.
+    let file = Table::read(&out);
+    let ids: Vec<String> = file.strings("id").into_iter().flatten().collect();
+    assert_eq!(docs.ids, ids);
+    let vectors: Vec<f32> = file.embeddings().concat();
+    assert_eq!(docs.embeddings.as_slice(), vectors.as_slice());
+    assert_eq!(embedded.summary.embedded, 304);
+
+    let topics_dir = dir.path().join("topics");
+    let cluster = ClusterConfig {
+        embeddings: vec![out],
+        out: topics_dir.clone(),
+        clustering: ClusteringConfig {
+            k: KChoice::Fixed(8),
+            ..ClusteringConfig::default()
+        },
+        ..ClusterConfig::default()
+    };
+    let run = session.cluster(docs, &cluster.check().unwrap()).unwrap();
+    assert_eq!(run.topics.len(), 8);
+    assert_eq!(run.assignments.len(), 304);
+    assert_eq!(run.topics.iter().map(|t| t.size).sum::<usize>(), 304);
+    for topic in &run.topics {
+        let norm: f32 = topic.centroid.iter().map(|v| v * v).sum::<f32>().sqrt();
+        assert!(
+            (norm - 1.0).abs() < 1e-4,
+            "topic {}: centroid norm {norm}",
+            topic.id
+        );
+        for &row in &topic.representatives {
+            assert_eq!(
+                run.assignments[row],
+                Some(topic.id),
+                "a representative of its topic"
+            );
+        }
+    }
+    // run.json is the report's serialization.
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(topics_dir.join("run.json")).unwrap())
+            .unwrap();
+    let report: serde_json::Value =
+        serde_json::from_str(&serde_json::to_string(&run.report).unwrap()).unwrap();
+    assert_eq!(written, report);
+    assert_eq!(written["counts"]["documents"], 304);
+}
