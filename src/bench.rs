@@ -108,9 +108,7 @@ pub fn run_bench(job: &BenchJob) -> Result<Vec<BenchRow>, Error> {
                 }
                 Err(e) => return Err(e),
             };
-            model.encoder.set_forward(job.forward);
-            model.encoder.set_attention(job.attention);
-            model.encoder.set_overlap(job.queue_batches);
+            model.set_pass(job.forward, job.attention, job.queue_batches);
             model.encoder.set_profile(profile.clone());
             rows.push(bench_one(job, &model, dtype, &texts)?);
             if let Some(profile) = &profile {

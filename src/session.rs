@@ -30,13 +30,15 @@ pub struct Session {
 impl Session {
     /// Loads `model` on the device `compute` names (f16/bf16 need CUDA).
     pub fn open(model: &ModelSettings, compute: &ComputeConfig) -> Result<Self, Error> {
-        let device = compute.device.open_with(compute.cuda)?;
-        compute.precision.check(&device)?;
-        let parts = model::ModelParts::resolve(&model.model, &model.resolve, model.max_length)?;
-        let mut loaded = LoadedModel::from_parts(parts, &device, compute.precision)?;
-        loaded.encoder.set_forward(compute.forward);
-        loaded.encoder.set_attention(compute.attention);
-        loaded.encoder.set_overlap(compute.queue_batches);
+        let mut loaded = LoadedModel::load_with(
+            &model.model,
+            &model.resolve,
+            model.max_length,
+            compute.device,
+            compute.precision,
+            compute.cuda,
+        )?;
+        loaded.set_pass(compute.forward, compute.attention, compute.queue_batches);
         Ok(Self { model: loaded })
     }
 

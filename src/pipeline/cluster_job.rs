@@ -29,31 +29,27 @@ pub fn run_cluster(config: &ValidCluster) -> Result<(TopicRun, Option<LoadedMode
         });
     }
     let device = given.device.open_with(given.cuda)?;
+    // The model the files name, for candidate labels when none is given.
+    let made_with = docs
+        .metadata
+        .get(meta::MODEL_ID)
+        .cloned()
+        .unwrap_or_default();
     let model = match (&given.model, &config.topics.candidates) {
         (None, None) => None,
         (spec, _) => {
-            let spec = spec.clone().unwrap_or_else(|| {
-                docs.metadata
-                    .get(meta::MODEL_ID)
-                    .cloned()
-                    .unwrap_or_default()
-            });
-            let parts = ModelParts::resolve(&spec, &given.resolve, None)?;
+            let spec = spec.as_deref().unwrap_or(&made_with);
+            let parts = ModelParts::resolve(spec, &given.resolve, None)?;
             Some(LoadedModel::from_parts(parts, &device, Precision::F32)?)
         }
     };
     if let (Some(m), Some(_)) = (&model, &given.model) {
         let (want, want_dim) = (m.files.id.as_str(), m.encoder.dim());
-        let got = docs
-            .metadata
-            .get(meta::MODEL_ID)
-            .cloned()
-            .unwrap_or_default();
         let got_dim = docs.embeddings.dim();
-        if got != want || got_dim != want_dim {
+        if made_with != want || got_dim != want_dim {
             return Err(Error::OtherModel {
                 inputs: given.embeddings.clone(),
-                got,
+                got: made_with,
                 got_dim,
                 want: want.to_string(),
                 want_dim,

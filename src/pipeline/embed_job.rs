@@ -119,9 +119,7 @@ pub fn run_embed(
         };
         let mut model = LoadedModel::from_prepared(parts, &device, compute.precision, host)?;
         summary.weights_seconds = t.elapsed().as_secs_f64();
-        model.encoder.set_forward(compute.forward);
-        model.encoder.set_attention(compute.attention);
-        model.encoder.set_overlap(compute.queue_batches);
+        model.set_pass(compute.forward, compute.attention, compute.queue_batches);
         let dim = model.encoder.dim();
         summary.load_seconds = started.elapsed().as_secs_f64();
         summary.device = model.encoder.device_name();

@@ -10,8 +10,8 @@ use rayon::prelude::*;
 
 use crate::device::{CudaOptions, DeviceChoice, Precision};
 use crate::embed::{
-    plan_batches, EmbedError, Embedder, HostWeights, ModelConfig, SentenceEncoder, TextTokenizer,
-    Tokens,
+    plan_batches, AttentionKernel, EmbedError, Embedder, Forward, HostWeights, ModelConfig,
+    SentenceEncoder, TextTokenizer, Tokens,
 };
 use crate::error::Error;
 use crate::matrix::Matrix;
@@ -171,6 +171,14 @@ impl LoadedModel {
             encoder,
             cpu_fallback: std::sync::OnceLock::new(),
         })
+    }
+
+    /// How batches run through the encoder: the forward pass, the attention kernel of the packed
+    /// pass, and whether a batch is queued behind the one in work on a GPU.
+    pub fn set_pass(&mut self, forward: Forward, attention: AttentionKernel, queue_batches: bool) {
+        self.encoder.set_forward(forward);
+        self.encoder.set_attention(attention);
+        self.encoder.set_overlap(queue_batches);
     }
 
     /// The same model on the CPU in f32, loaded on first use (for out-of-memory fallback).

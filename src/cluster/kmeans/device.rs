@@ -96,6 +96,8 @@ pub(super) struct DeviceSteps {
     x: Tensor,
     xx: Tensor,
     k: usize,
+    /// Values per row.
+    dim: usize,
     last: Option<(Tensor, Tensor)>,
 }
 
@@ -113,6 +115,7 @@ impl DeviceSteps {
             x: Tensor::from_slice(data.as_slice(), (n, d), device)?,
             xx: Tensor::from_vec(row_norms(data), n, device)?,
             k,
+            dim: d,
             last: None,
         })
     }
@@ -153,8 +156,7 @@ impl Steps for DeviceSteps {
             onehot.t()?.matmul(&self.x)?.flatten_all()?.to_vec1::<f32>()
         };
         let mut sums = sums().map_err(device_err)?;
-        let d = sums.len() / self.k.max(1);
-        for (row, &count) in sums.chunks_exact_mut(d.max(1)).zip(counts) {
+        for (row, &count) in sums.chunks_exact_mut(self.dim).zip(counts) {
             if count > 0 {
                 let count = count as f32;
                 row.iter_mut().for_each(|v| *v /= count);
