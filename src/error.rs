@@ -26,6 +26,8 @@ pub enum Error {
     EmbeddingsRead(#[from] crate::io::embeddings_in::EmbeddingsReadError),
     #[error(transparent)]
     Eval(#[from] crate::eval::EvalError),
+    #[error(transparent)]
+    Naming(#[from] crate::topics::NameError),
     #[error("{bad} ({} makes any bad record fatal)", Setting::Strict)]
     Strict { bad: BadRecord },
     #[error("no article could be embedded: {}", nothing_embedded(*skipped))]

@@ -45,7 +45,7 @@ pub mod topics;
 pub use cluster::{Algorithm, KChoice};
 pub use config::{
     ClusterConfig, ClusteringConfig, ComputeConfig, EmbedConfig, InputConfig, ModelSettings,
-    RunConfig, TopicConfig,
+    NamingMode, RunConfig, ThemesFrom, TopicConfig,
 };
 pub use error::Error;
 pub use report::{EmbedSummary, RunReport, TopicRun};

@@ -108,6 +108,11 @@ impl Session {
         cluster_job::cluster_docs(docs, config, &device, Some(&self.model), embed, started)
     }
 
+    /// The loaded model as the topic stage's [`crate::topics::Encoder`] (phrases, themes, labels).
+    pub fn encoder(&self) -> &dyn crate::topics::Encoder {
+        &self.model
+    }
+
     /// Embeds `texts` in one batch (unit-length rows when the model normalizes).
     pub fn embed_texts<S: AsRef<str> + Sync>(&self, texts: &[S]) -> Result<Matrix, Error> {
         model::embed_texts(&self.model, texts)

@@ -93,6 +93,10 @@ fn sample_topics_recover_the_gold_topics_and_outputs_are_complete() {
             "label",
             "keyword_label",
             "guided_label",
+            "phrase",
+            "phrase_similarity",
+            "theme",
+            "theme_similarity",
             "keywords",
             "keyword_scores",
             "size",
@@ -108,6 +112,19 @@ fn sample_topics_recover_the_gold_topics_and_outputs_are_complete() {
         8,
         "labels are unique: {labels:?}"
     );
+    for l in &labels {
+        let words = l.split_whitespace().count();
+        assert!((1..=4).contains(&words), "a label of 1 to 4 words: {l:?}");
+    }
+    // Every sample topic has a phrase; its theme, where it has one, is one of the built-in list.
+    assert!(topics.strings("phrase").iter().all(Option::is_some));
+    let builtin = include_str!("../src/topics/vocab/themes.txt");
+    for theme in topics.strings("theme").into_iter().flatten() {
+        assert!(
+            builtin.lines().any(|l| l.starts_with(&format!("{theme}:"))),
+            "{theme}"
+        );
+    }
     let sizes: usize = topics
         .strings("size")
         .iter()
@@ -240,15 +257,15 @@ fn guided_labels_are_used_when_similar_enough() {
         guided.iter().any(|g| g == "security breaches"),
         "{guided:?}"
     );
-    // Topics without a guided label keep their keyword label.
-    for (label, (kw, g)) in topics.strings("label").iter().zip(
-        topics
-            .strings("keyword_label")
-            .iter()
-            .zip(topics.strings("guided_label")),
-    ) {
-        if g.is_none() {
-            assert_eq!(label, kw);
+    // Topics with a guided label show it; the others keep the label made of phrase and theme.
+    for (label, g) in topics
+        .strings("label")
+        .iter()
+        .zip(topics.strings("guided_label"))
+    {
+        match g {
+            Some(g) => assert!(label.as_deref().unwrap().starts_with(g.as_str())),
+            None => assert!(label.as_ref().unwrap().split_whitespace().count() <= 4),
         }
     }
 }

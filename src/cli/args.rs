@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use newsclust::cluster::{Algorithm, KChoice, KMeansKernels};
+use newsclust::config::NamingMode;
 use newsclust::device::{DeviceChoice, Precision};
 use newsclust::embed::{AttentionKernel, Forward};
 use newsclust::io::embeddings_out::WriteSync;
@@ -140,6 +141,17 @@ pub struct ClusterArgs {
     /// Cosine similarity between a candidate label and a topic centroid needed to use it.
     #[arg(long, default_value_t = 0.3)]
     pub label_threshold: f32,
+    /// How topics are named: phrases (a phrase, a theme and a label of at most 4 words, embedded
+    /// with the model) or keywords (the two best c-TF-IDF words; no model needed).
+    #[arg(long, value_enum, default_value_t = NamingMode::Phrases)]
+    pub naming: NamingMode,
+    /// Themes topics may take: a file of `name: description` lines, or `none`; default: the
+    /// built-in list.
+    #[arg(long, value_name = "FILE|none")]
+    pub themes: Option<PathBuf>,
+    /// Cosine similarity between a theme's description and a topic centroid needed to use it.
+    #[arg(long, default_value_t = newsclust::topics::theme::DEFAULT_THRESHOLD)]
+    pub theme_threshold: f32,
     /// Add each document's embedding to documents.parquet.
     #[arg(long)]
     pub with_embeddings: bool,

@@ -4,7 +4,7 @@
 use newsclust::bench::BenchJob;
 use newsclust::config::{
     ClusterConfig, ClusteringConfig, ComputeConfig, EmbedConfig, InputConfig, ModelSettings,
-    RunConfig, TopicConfig,
+    RunConfig, ThemesFrom, TopicConfig,
 };
 use newsclust::device::CudaOptions;
 use newsclust::io::{FieldMap, ReadOptions, TextSpec};
@@ -101,6 +101,13 @@ fn clustering(args: &ClusterArgs) -> (ClusteringConfig, TopicConfig) {
         labels_file: args.labels.clone(),
         stop_words_file: args.stop_words.clone(),
         label_threshold: args.label_threshold,
+        naming: args.naming,
+        themes: match &args.themes {
+            None => ThemesFrom::Builtin,
+            Some(p) if p.as_os_str() == "none" => ThemesFrom::None,
+            Some(p) => ThemesFrom::File(p.clone()),
+        },
+        theme_threshold: args.theme_threshold,
         with_embeddings: args.with_embeddings,
         ..TopicConfig::default()
     };

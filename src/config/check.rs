@@ -4,13 +4,17 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use super::{ClusterConfig, ClusteringConfig, ComputeConfig, EmbedConfig, RunConfig, TopicConfig};
+use super::{
+    ClusterConfig, ClusteringConfig, ComputeConfig, EmbedConfig, NamingMode, RunConfig, ThemesFrom,
+    TopicConfig,
+};
 use crate::cluster::{
     Algorithm, Clusterer, HdbscanClusterer, HdbscanParams, KChoice, KMeansClusterer, KMeansKernels,
     KMeansParams,
 };
 use crate::device::{DeviceChoice, DeviceError};
-use crate::setting::{Invalid, Setting};
+use crate::setting::{Invalid, Rule, Setting};
+use crate::topics::Themes;
 
 /// A configuration that cannot run.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +28,18 @@ pub enum ConfigError {
         path: PathBuf,
         what: ListKind,
         problem: ListProblem,
+    },
+    #[error("{}: themes file cannot be read: {source}", path.display())]
+    ThemesUnreadable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: bad themes file: {problem}", path.display())]
+    ThemesFile {
+        path: PathBuf,
+        #[source]
+        problem: crate::topics::ThemeError,
     },
 }
 
@@ -164,6 +180,8 @@ pub struct ValidTopics {
     pub(crate) candidates: Option<Vec<String>>,
     /// Stop words besides the built-in ones (lower case).
     pub(crate) stop_words: HashSet<String>,
+    /// The themes, unless turned off or naming by keywords.
+    pub(crate) themes: Option<Themes>,
 }
 
 impl TopicConfig {
@@ -179,10 +197,40 @@ impl TopicConfig {
                 .collect(),
             None => HashSet::new(),
         };
+        if !(self.theme_threshold.is_finite() && self.theme_threshold >= 0.0) {
+            return Err(Invalid::new(
+                Setting::ThemeThreshold,
+                Rule::FiniteNonNegative,
+                self.theme_threshold,
+            )
+            .into());
+        }
+        let themes = match (&self.themes, self.naming) {
+            (_, NamingMode::Keywords) | (ThemesFrom::None, _) => None,
+            (ThemesFrom::Builtin, _) => Some(Themes::builtin()),
+            (ThemesFrom::File(path), _) => {
+                let text = std::fs::read(path)
+                    .and_then(|b| {
+                        String::from_utf8(b)
+                            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+                    })
+                    .map_err(|source| ConfigError::ThemesUnreadable {
+                        path: path.clone(),
+                        source,
+                    })?;
+                Some(
+                    Themes::parse(&text).map_err(|problem| ConfigError::ThemesFile {
+                        path: path.clone(),
+                        problem,
+                    })?,
+                )
+            }
+        };
         Ok(ValidTopics {
             given: self.clone(),
             candidates,
             stop_words,
+            themes,
         })
     }
 }

@@ -179,8 +179,39 @@ pub struct TopicConfig {
     pub stop_words_file: Option<PathBuf>,
     /// Cosine similarity between a candidate label and a topic centroid needed to use it.
     pub label_threshold: f32,
+    /// How topics are named: phrases and themes (needs the model), or keywords only.
+    pub naming: NamingMode,
+    /// Where themes come from.
+    pub themes: ThemesFrom,
+    /// Cosine similarity between a theme's description and a topic centroid needed to use it.
+    pub theme_threshold: f32,
     /// Add each document's vector to documents.parquet.
     pub with_embeddings: bool,
+}
+
+/// How topics are named.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+#[serde(rename_all = "lowercase")]
+pub enum NamingMode {
+    /// A phrase, a theme and a label of at most four words from them, embedded with the model.
+    #[default]
+    Phrases,
+    /// c-TF-IDF keywords and a label of the best two (no model needed).
+    Keywords,
+}
+
+/// Where themes come from.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ThemesFrom {
+    /// newsclust's own list (`src/topics/vocab/themes.txt`).
+    #[default]
+    Builtin,
+    /// A file of `name: description` lines.
+    File(PathBuf),
+    /// No themes.
+    None,
 }
 
 impl Default for TopicConfig {
@@ -192,6 +223,9 @@ impl Default for TopicConfig {
             labels_file: None,
             stop_words_file: None,
             label_threshold: 0.3,
+            naming: NamingMode::default(),
+            themes: ThemesFrom::default(),
+            theme_threshold: crate::topics::theme::DEFAULT_THRESHOLD,
             with_embeddings: false,
         }
     }

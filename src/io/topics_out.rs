@@ -204,6 +204,22 @@ pub fn write_topics(
             utf8(t.iter().map(|x| x.guided_label.clone())),
             true,
         ),
+        ("phrase", utf8(t.iter().map(|x| x.phrase.clone())), true),
+        (
+            "phrase_similarity",
+            Arc::new(Float32Array::from_iter(
+                t.iter().map(|x| x.phrase_similarity),
+            )),
+            true,
+        ),
+        ("theme", utf8(t.iter().map(|x| x.theme.clone())), true),
+        (
+            "theme_similarity",
+            Arc::new(Float32Array::from_iter(
+                t.iter().map(|x| x.theme_similarity),
+            )),
+            true,
+        ),
         ("keywords", Arc::new(keywords.finish()), false),
         ("keyword_scores", Arc::new(scores.finish()), false),
         (

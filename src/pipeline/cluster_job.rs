@@ -6,6 +6,7 @@ use std::time::Instant;
 use candle_core::Device;
 
 use super::model::{embed_texts, LoadedModel, ModelParts};
+use crate::config::NamingMode;
 use crate::config::ValidCluster;
 use crate::device::Precision;
 use crate::embed::Embedder;
@@ -15,7 +16,12 @@ use crate::io::format::{files, meta};
 use crate::io::topics_out::{self, Staged};
 use crate::io::{Field, TextSpec};
 use crate::report::{ClusterSummary, EmbedPart, RunReport, TopicRun};
-use crate::topics::{self, CandidateLabeler, KeywordLabeler, Labeler};
+use crate::setting::Setting;
+use crate::topics::phrase::PhraseParams;
+use crate::topics::vocab::Vocab;
+use crate::topics::{
+    self, CandidateLabeler, Corpus, KeywordLabeler, Labeler, Labelers, ReaderLabeler, ThemeMatcher,
+};
 
 /// `newsclust cluster`: reads the embeddings, opens the device (k-means runs there on a GPU) and,
 /// when candidate labels or a model check need one, loads the model in f32.
@@ -35,13 +41,23 @@ pub fn run_cluster(config: &ValidCluster) -> Result<(TopicRun, Option<LoadedMode
         .get(meta::MODEL_ID)
         .cloned()
         .unwrap_or_default();
-    let model = match (&given.model, &config.topics.candidates) {
-        (None, None) => None,
-        (spec, _) => {
-            let spec = spec.as_deref().unwrap_or(&made_with);
-            let parts = ModelParts::resolve(spec, &given.resolve, None)?;
-            Some(LoadedModel::from_parts(parts, &device, Precision::F32)?)
+    // Phrases, themes and candidate labels are embedded with the files' model (or --model).
+    let naming = config.topics.config().naming == NamingMode::Phrases;
+    let needs_model = given.model.is_some()
+        || config.topics.candidates.is_some()
+        || (naming && !made_with.is_empty());
+    let model = if needs_model {
+        let spec = given.model.as_deref().unwrap_or(&made_with);
+        let parts = ModelParts::resolve(spec, &given.resolve, None)?;
+        Some(LoadedModel::from_parts(parts, &device, Precision::F32)?)
+    } else {
+        if naming {
+            tracing::warn!(
+                "the embeddings name no model: topics are named by keywords (pass {} to name them by phrase and theme)",
+                Setting::Model
+            );
         }
+        None
     };
     if let (Some(m), Some(_)) = (&model, &given.model) {
         let (want, want_dim) = (m.files.id.as_str(), m.encoder.dim());
@@ -85,10 +101,11 @@ pub fn cluster_docs(
     let t1 = Instant::now();
     let texts = document_texts(&docs);
     let topic_config = config.topics.config();
+    let vocab = Vocab::new(config.topics.stop_words.clone());
     let keywords = KeywordLabeler {
         top_keywords: topic_config.top_keywords,
         min_df: topic_config.min_df,
-        stop_words: config.topics.stop_words.clone(),
+        vocab: vocab.clone(),
     };
     let candidates = match (&config.topics.candidates, model) {
         (Some(labels), Some(m)) => {
@@ -102,14 +119,37 @@ pub fn cluster_docs(
         }
         _ => None,
     };
+    let encoder = model.filter(|_| topic_config.naming == NamingMode::Phrases);
+    let themes = match (encoder, &config.topics.themes) {
+        (Some(m), Some(list)) => Some(ThemeMatcher::new(
+            list.clone(),
+            m,
+            topic_config.theme_threshold,
+        )?),
+        _ => None,
+    };
+    let reader = encoder.map(|m| ReaderLabeler {
+        encoder: m,
+        vocab,
+        params: PhraseParams::default(),
+        themes: themes.as_ref(),
+    });
+    let corpus = Corpus {
+        texts: &texts,
+        titles: &docs.titles,
+        data: &data,
+    };
+    let labelers = Labelers {
+        keywords: &keywords,
+        reader: reader.as_ref().map(|r| r as &dyn Labeler),
+        guided: candidates.as_ref().map(|c| c as &dyn Labeler),
+    };
     let named = topics::build(
-        &texts,
-        &data,
+        &corpus,
         &assignments,
         topic_config.representatives,
-        &keywords,
-        candidates.as_ref().map(|c| c as &dyn Labeler),
-    );
+        &labelers,
+    )?;
     let seconds_topics = t1.elapsed().as_secs_f64();
 
     let t2 = Instant::now();

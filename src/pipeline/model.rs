@@ -321,3 +321,16 @@ pub fn embed_texts<S: AsRef<str> + Sync>(
     let values = model.encoder.embed(&seqs)?;
     Ok(Matrix::new(values, model.encoder.dim()).expect("one vector per text"))
 }
+
+/// Phrases, themes and labels are embedded through the loaded model, a few hundred a batch.
+impl crate::topics::Encoder for LoadedModel {
+    fn encode(&self, texts: &[String]) -> Result<Matrix, crate::topics::EncodeError> {
+        let mut values = Vec::with_capacity(texts.len() * self.encoder.dim());
+        for chunk in texts.chunks(256) {
+            let mut m = embed_texts(self, chunk)?;
+            m.normalize_rows();
+            values.extend_from_slice(m.as_slice());
+        }
+        Ok(Matrix::new(values, self.encoder.dim()).ok_or("one vector per text")?)
+    }
+}

@@ -1,21 +1,51 @@
-//! From clusters to topics a person can read: the [`Labeler`] stage names them ([`KeywordLabeler`]:
-//! c-TF-IDF keywords and a label made of them; [`CandidateLabeler`]: the user's candidate labels by
-//! embedding similarity), and [`build`] adds representative documents, sizes and centroids.
+//! From clusters to topics a person can read: the [`Labeler`] stage names them
+//! ([`KeywordLabeler`]: c-TF-IDF keywords; [`ReaderLabeler`]: a phrase, a theme and the label
+//! people read; [`CandidateLabeler`]: the user's candidate labels by embedding similarity), and
+//! [`build`] adds representative documents, sizes and centroids.
 
 pub mod ctfidf;
+pub mod keywords;
 pub mod labels;
-pub mod words;
+pub mod phrase;
+pub mod reader;
+pub mod refine;
+pub mod theme;
+pub mod vocab;
 
-use std::collections::HashSet;
+pub use keywords::KeywordLabeler;
+pub use reader::ReaderLabeler;
+pub use theme::{Theme, ThemeError, ThemeMatcher, Themes};
 
 use crate::cluster::{centroids, Assignments};
 use crate::matrix::{dot, Matrix};
-use rayon::prelude::*;
 
-/// The topics a [`Labeler`] names: the documents' texts, each topic's rows, and the topics'
-/// unit-length centroids.
+/// What an [`Encoder`] reports when it cannot embed.
+pub type EncodeError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Embeds short texts (phrases, themes, labels) with the documents' model: one unit-length row
+/// per text, in order. The pipeline hands the loaded model in; tests hand their own.
+pub trait Encoder: Sync {
+    fn encode(&self, texts: &[String]) -> Result<Matrix, EncodeError>;
+}
+
+/// Why topics could not be named.
+#[derive(Debug, thiserror::Error)]
+pub enum NameError {
+    #[error("embedding {what} to name topics: {source}")]
+    Encode {
+        what: &'static str,
+        #[source]
+        source: EncodeError,
+    },
+}
+
+/// The topics a [`Labeler`] names: the documents' texts, embeddings and titles (`titles` may be empty, or
+/// hold "" where a document has none), each topic's rows, and the topics' unit-length centroids.
 pub struct TopicDocs<'a> {
     pub texts: &'a [String],
+    /// The documents' unit-length embeddings, a row each.
+    pub data: &'a Matrix,
+    pub titles: &'a [String],
     pub members: &'a [Vec<usize>],
     pub centroids: &'a Matrix,
 }
@@ -28,62 +58,19 @@ pub struct Naming {
     /// The topic's words, best first, and their scores.
     pub keywords: Vec<String>,
     pub keyword_scores: Vec<f32>,
-    /// How close the name is to the topic (cosine similarity), for labellers that measure it.
+    /// How close the name (or phrase) is to the topic (cosine similarity), for labellers that
+    /// measure it.
     pub similarity: Option<f32>,
+    /// The topic's best short phrase.
+    pub phrase: Option<String>,
+    /// The topic's theme and its similarity to the topic.
+    pub theme: Option<String>,
+    pub theme_similarity: Option<f32>,
 }
 
 /// One way of naming topics: one [`Naming`] per topic, in topic order.
 pub trait Labeler: Sync {
-    fn label(&self, topics: &TopicDocs<'_>) -> Vec<Naming>;
-}
-
-/// Names topics by their c-TF-IDF keywords ([`ctfidf`]): a strong bigram or the two best
-/// words, made unique across topics ([`labels::keyword_labels`]).
-#[derive(Clone, Debug)]
-pub struct KeywordLabeler {
-    /// Keywords per topic.
-    pub top_keywords: usize,
-    /// A term must occur in at least this many documents.
-    pub min_df: usize,
-    /// Stop words besides the built-in English list (lower case), e.g. news-wire names.
-    pub stop_words: HashSet<String>,
-}
-
-impl Default for KeywordLabeler {
-    fn default() -> Self {
-        Self {
-            top_keywords: 10,
-            min_df: 2,
-            stop_words: HashSet::new(),
-        }
-    }
-}
-
-impl Labeler for KeywordLabeler {
-    fn label(&self, topics: &TopicDocs<'_>) -> Vec<Naming> {
-        // Each document's terms on rayon's threads (collected in order: the same result).
-        let classes: Vec<Vec<Vec<String>>> = topics
-            .members
-            .iter()
-            .map(|rows| {
-                rows.par_iter()
-                    .map(|&i| words::terms(&topics.texts[i], &self.stop_words))
-                    .collect()
-            })
-            .collect();
-        let keywords = ctfidf::keywords(&classes, self.min_df, self.top_keywords);
-        let names = labels::keyword_labels(&keywords);
-        keywords
-            .into_iter()
-            .zip(names)
-            .map(|(k, label)| Naming {
-                label: Some(label),
-                keywords: k.terms,
-                keyword_scores: k.scores,
-                similarity: None,
-            })
-            .collect()
-    }
+    fn label(&self, topics: &TopicDocs<'_>) -> Result<Vec<Naming>, NameError>;
 }
 
 /// Names each topic after the candidate label whose embedding is most similar to its centroid,
@@ -97,8 +84,8 @@ pub struct CandidateLabeler {
 }
 
 impl Labeler for CandidateLabeler {
-    fn label(&self, topics: &TopicDocs<'_>) -> Vec<Naming> {
-        labels::guided_labels(
+    fn label(&self, topics: &TopicDocs<'_>) -> Result<Vec<Naming>, NameError> {
+        Ok(labels::guided_labels(
             topics.centroids,
             &self.candidates,
             &self.vectors,
@@ -113,7 +100,7 @@ impl Labeler for CandidateLabeler {
             },
             None => Naming::default(),
         })
-        .collect()
+        .collect())
     }
 }
 
@@ -121,10 +108,18 @@ impl Labeler for CandidateLabeler {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Topic {
     pub id: usize,
+    /// The name people read (at most four words, unique): the guided label where the user's
+    /// candidates give one, else the reader label, else the keyword label.
     pub label: String,
     pub keyword_label: String,
     pub guided_label: Option<String>,
     pub guided_similarity: Option<f32>,
+    /// The best short phrase, and its similarity to the topic's centroid.
+    pub phrase: Option<String>,
+    pub phrase_similarity: Option<f32>,
+    /// The theme, when one is similar enough, and its similarity.
+    pub theme: Option<String>,
+    pub theme_similarity: Option<f32>,
     pub keywords: Vec<String>,
     pub keyword_scores: Vec<f32>,
     pub size: usize,
@@ -143,35 +138,61 @@ pub struct TopicModel {
     pub centroids: Matrix,
 }
 
-/// Names the topics of `assignments`: `keywords` gives every topic its keywords and keyword
-/// label; `candidates`, when given, the label shown where it has one. `texts[i]` is the text of
-/// row i of `data`; each topic keeps its `representatives` documents nearest the centroid.
+/// The labellers [`build`] asks: `keywords` gives every topic its keywords and keyword label;
+/// `reader`, when given, the phrase, theme and label; `guided`, the user's candidate label.
+pub struct Labelers<'a> {
+    pub keywords: &'a dyn Labeler,
+    pub reader: Option<&'a dyn Labeler>,
+    pub guided: Option<&'a dyn Labeler>,
+}
+
+/// The documents [`build`] names: `texts[i]` and `titles[i]` (or no titles) belong to row i of
+/// `data`, the unit-length embeddings.
+pub struct Corpus<'a> {
+    pub texts: &'a [String],
+    pub titles: &'a [String],
+    pub data: &'a Matrix,
+}
+
+/// Names the topics of `assignments` with `labelers`; each topic keeps its `representatives`
+/// documents nearest the centroid.
 pub fn build(
-    texts: &[String],
-    data: &Matrix,
+    corpus: &Corpus<'_>,
     assignments: &Assignments,
     representatives: usize,
-    keywords: &dyn Labeler,
-    candidates: Option<&dyn Labeler>,
-) -> TopicModel {
+    labelers: &Labelers<'_>,
+) -> Result<TopicModel, NameError> {
+    let data = corpus.data;
     let members = assignments.members();
     let centroids = centroids(data, assignments);
     let docs = TopicDocs {
-        texts,
+        texts: corpus.texts,
+        data,
+        titles: corpus.titles,
         members: &members,
         centroids: &centroids,
     };
-    let by_keywords = keywords.label(&docs);
+    let k = assignments.topics;
+    let by_keywords = labelers.keywords.label(&docs)?;
     let keyword_labels: Vec<String> = by_keywords
         .iter()
         .map(|n| n.label.clone().unwrap_or_default())
         .collect();
-    let guided = match candidates {
-        Some(labeler) => labeler.label(&docs),
-        None => vec![Naming::default(); assignments.topics],
+    let reader = match labelers.reader {
+        Some(labeler) => labeler.label(&docs)?,
+        None => vec![Naming::default(); k],
     };
+    let guided = match labelers.guided {
+        Some(labeler) => labeler.label(&docs)?,
+        None => vec![Naming::default(); k],
+    };
+    let base: Vec<String> = reader
+        .iter()
+        .zip(&keyword_labels)
+        .map(|(r, kw)| r.label.clone().unwrap_or_else(|| kw.clone()))
+        .collect();
     let guided_names: Vec<Option<String>> = guided.iter().map(|g| g.label.clone()).collect();
-    let shown = labels::final_labels(&keyword_labels, &guided_names);
+    let shown = labels::final_labels(&base, &guided_names);
 
     let similarity: Vec<Option<f32>> = assignments
         .labels
@@ -182,8 +203,9 @@ pub fn build(
     let n = assignments.labels.len().max(1);
     let topics = by_keywords
         .into_iter()
+        .zip(reader)
         .enumerate()
-        .map(|(t, named)| {
+        .map(|(t, (named, read))| {
             let mut rows = members[t].clone();
             rows.sort_by(|&a, &b| {
                 let (sa, sb) = (
@@ -199,6 +221,10 @@ pub fn build(
                 keyword_label: keyword_labels[t].clone(),
                 guided_label: guided_names[t].clone(),
                 guided_similarity: guided[t].similarity,
+                phrase: read.phrase,
+                phrase_similarity: read.similarity,
+                theme: read.theme,
+                theme_similarity: read.theme_similarity,
                 keywords: named.keywords,
                 keyword_scores: named.keyword_scores,
                 size: members[t].len(),
@@ -208,11 +234,11 @@ pub fn build(
             }
         })
         .collect();
-    TopicModel {
+    Ok(TopicModel {
         topics,
         similarity,
         centroids,
-    }
+    })
 }
 
 #[cfg(test)]
@@ -234,7 +260,17 @@ mod tests {
         let mut data = Matrix::new(vec![1., 0.1, 1., 0., 1., 0.2, 0., 1., 0.1, 1.], 2).unwrap();
         data.normalize_rows();
         let a = Assignments::from_labels(vec![Some(0), Some(0), Some(0), Some(1), Some(1)]);
-        let m = build(&texts, &data, &a, 3, &KeywordLabeler::default(), None);
+        let corpus = Corpus {
+            texts: &texts,
+            titles: &[],
+            data: &data,
+        };
+        let labelers = Labelers {
+            keywords: &KeywordLabeler::default(),
+            reader: None,
+            guided: None,
+        };
+        let m = build(&corpus, &a, 3, &labelers).unwrap();
         assert_eq!(m.topics.len(), 2);
         assert_eq!(m.topics[0].size, 3);
         assert!((m.topics[0].share - 0.6).abs() < 1e-9);

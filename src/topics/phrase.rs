@@ -1,0 +1,405 @@
+//! Each topic's best short phrase: candidate n-grams of 1–4 words from its documents (titles
+//! count twice), the most distinctive by c-TF-IDF ([`super::ctfidf`]) kept per length, embedded in
+//! batches, scored by how close each is to its topic's centroid and how far from the others', and
+//! chosen across topics with maximal marginal relevance (Carbonell & Goldstein 1998) so no two
+//! topics get the same or a near-same phrase.
+
+use std::collections::{HashMap, HashSet};
+
+use rayon::prelude::*;
+
+use super::vocab::{segments, Kind, Surfaces, Vocab, Word};
+use super::{Encoder, NameError, TopicDocs};
+use crate::matrix::{dot, Matrix};
+
+/// Words of a document searched for phrases (the model reads about this many, too).
+const WORDS_PER_DOC: usize = 256;
+
+/// Documents of a topic read for phrases at most (an even sample of larger topics).
+pub const DOCS_PER_TOPIC: usize = 500;
+
+/// How many candidates of each length (1, 2, 3, 4 words) a topic keeps for embedding.
+pub const POOL: [usize; 4] = [8, 6, 4, 2];
+
+/// The phrase settings.
+#[derive(Clone, Debug)]
+pub struct PhraseParams {
+    /// Words in a phrase at most (1–4).
+    pub max_words: usize,
+    /// Weight of the margin over the nearest other topic, beside closeness to the own topic.
+    pub margin: f32,
+    /// Weight of c-TF-IDF distinctiveness (scaled to 0–1 within a topic).
+    pub distinct: f32,
+    /// MMR: weight of similarity to phrases other topics already have.
+    pub diversity: f32,
+    /// Bonus per word past the first: of near-equal phrases, the fuller one ("red sox" over "sox").
+    pub length: f32,
+}
+
+impl Default for PhraseParams {
+    fn default() -> Self {
+        Self {
+            max_words: 4,
+            margin: 1.0,
+            distinct: 0.15,
+            diversity: 0.3,
+            length: 0.03,
+        }
+    }
+}
+
+/// One candidate phrase of one topic.
+#[derive(Clone, Debug)]
+pub struct Candidate {
+    /// Folded word keys, joined by spaces.
+    pub key: String,
+    /// As shown.
+    pub text: String,
+    pub words: usize,
+    /// c-TF-IDF score within its topic.
+    pub ctfidf: f32,
+    /// Documents of the topic containing it.
+    pub support: u32,
+    /// Every word a name or acronym ("Red Sox", "IBM").
+    pub name: bool,
+}
+
+/// The stop words that may stand inside a phrase ("bank of america", "war in iraq"); others
+/// ("to", "will", "on") make snippets of sentences, and "and" lists, not names.
+const JOINERS: &[&str] = &["of", "in"];
+
+/// The n-grams of one segment that may name a topic: no filler, no stop word at either end and
+/// only [`JOINERS`] inside, at least one content word, no word key twice ("startups startup").
+fn grams(seg: &[Word], vocab: &Vocab, max_words: usize, out: &mut Vec<String>) {
+    let kinds: Vec<Kind> = seg.iter().map(|w| vocab.kind(w)).collect();
+    for start in 0..seg.len() {
+        if !matches!(kinds[start], Kind::Content | Kind::Inside) {
+            continue;
+        }
+        let mut content = false;
+        let mut keys: Vec<&str> = Vec::new();
+        for end in start..seg.len().min(start + max_words) {
+            match kinds[end] {
+                Kind::Filler | Kind::Verb => break,
+                Kind::Content => content = true,
+                Kind::Stop if !JOINERS.contains(&seg[end].lower.as_str()) => break,
+                _ => {}
+            }
+            if keys.contains(&seg[end].key.as_str()) {
+                break;
+            }
+            keys.push(&seg[end].key);
+            if content && matches!(kinds[end], Kind::Content | Kind::Inside) {
+                out.push(keys.join(" "));
+            }
+        }
+    }
+}
+
+/// Whether a phrase starts or ends with a word mostly used as a verb ("blocks", "will buy").
+fn verb_edge(key: &str, surfaces: &Surfaces) -> bool {
+    let first = key.split(' ').next().unwrap_or(key);
+    let last = key.rsplit(' ').next().unwrap_or(key);
+    surfaces.verbish(first) || surfaces.verbish(last)
+}
+
+/// Adds a document's candidate keys to `counts` (weight: text once, title once more; support:
+/// once per document) and its words to `surfaces`.
+fn doc_grams(
+    text: &str,
+    title: &str,
+    vocab: &Vocab,
+    max_words: usize,
+    counts: &mut HashMap<String, (f32, u32)>,
+    surfaces: &mut Surfaces,
+) {
+    let mut found: HashMap<String, f32> = HashMap::new();
+    let mut keys = Vec::new();
+    for (source, weight) in [(text, 1.0f32), (title, 1.0)] {
+        let mut left = WORDS_PER_DOC;
+        for seg in segments(source) {
+            if left == 0 {
+                break;
+            }
+            let seg = &seg[..seg.len().min(left)];
+            left -= seg.len();
+            surfaces.observe(seg);
+            grams(seg, vocab, max_words, &mut keys);
+        }
+        for k in keys.drain(..) {
+            *found.entry(k).or_default() += weight;
+        }
+    }
+    for (k, w) in found {
+        let c = counts.entry(k).or_default();
+        c.0 += w;
+        c.1 += 1;
+    }
+}
+
+type Counts = Vec<HashMap<String, (f32, u32)>>;
+
+/// Every topic's candidate pool, most distinctive first within each length.
+pub fn candidates(
+    topics: &TopicDocs<'_>,
+    vocab: &Vocab,
+    params: &PhraseParams,
+) -> Vec<Vec<Candidate>> {
+    let k = topics.members.len();
+    let max_words = params.max_words.clamp(1, 4);
+    // Per topic: weighted counts and document support of each key; and the shown forms. The
+    // documents are split across threads; the counts are whole numbers, so any order sums alike.
+    // A large topic is read from an even sample of its documents: its phrases are as clear there.
+    let docs: Vec<(usize, usize)> = topics
+        .members
+        .iter()
+        .enumerate()
+        .flat_map(|(t, rows)| {
+            let take = rows.len().min(DOCS_PER_TOPIC);
+            (0..take).map(move |i| (t, rows[i * rows.len() / take]))
+        })
+        .collect();
+    let empty = || (vec![HashMap::new(); k], Surfaces::default());
+    let (counts, surfaces): (Counts, Surfaces) = docs
+        .par_iter()
+        .fold(empty, |(mut counts, mut surfaces), &(t, i)| {
+            let title = topics.titles.get(i).map(String::as_str).unwrap_or("");
+            doc_grams(
+                &topics.texts[i],
+                title,
+                vocab,
+                max_words,
+                &mut counts[t],
+                &mut surfaces,
+            );
+            (counts, surfaces)
+        })
+        .reduce(empty, |(mut a, mut sa), (b, sb)| {
+            for (mine, theirs) in a.iter_mut().zip(b) {
+                for (g, (w, n)) in theirs {
+                    let c = mine.entry(g).or_default();
+                    c.0 += w;
+                    c.1 += n;
+                }
+            }
+            sa.merge(sb);
+            (a, sa)
+        });
+    let per_topic = counts;
+    let mut total: HashMap<&str, f32> = HashMap::new();
+    let mut sums = vec![0f32; k];
+    for (t, counts) in per_topic.iter().enumerate() {
+        for (g, &(w, _)) in counts {
+            *total.entry(g.as_str()).or_default() += w;
+            sums[t] += w;
+        }
+    }
+    let avg = sums.iter().sum::<f32>() / k.max(1) as f32;
+    let pools = per_topic
+        .iter()
+        .enumerate()
+        .map(|(t, counts)| {
+            let size = topics.members[t].len().min(DOCS_PER_TOPIC);
+            let min_support = if size >= 4 { 2 } else { 1 };
+            let mut by_len: Vec<Vec<Candidate>> = vec![Vec::new(); 4];
+            for (g, &(w, support)) in counts {
+                if support < min_support || verb_edge(g, &surfaces) {
+                    continue;
+                }
+                let words = g.split(' ').count();
+                let score = w / sums[t].max(1.0) * (1.0 + avg / total[g.as_str()]).ln();
+                by_len[words - 1].push(Candidate {
+                    key: g.clone(),
+                    text: String::new(),
+                    words,
+                    ctfidf: score,
+                    support,
+                    name: false,
+                });
+            }
+            let mut pool = Vec::new();
+            for (n, mut list) in by_len.into_iter().enumerate() {
+                list.sort_by(|a, b| b.ctfidf.total_cmp(&a.ctfidf).then(a.key.cmp(&b.key)));
+                list.truncate(POOL[n]);
+                pool.extend(list);
+            }
+            pool
+        })
+        .collect::<Vec<_>>();
+    pools
+        .into_iter()
+        .map(|pool| {
+            pool.into_iter()
+                .map(|mut c| {
+                    c.text = surfaces.show_all(&c.key);
+                    c.name = surfaces.is_name(&c.key);
+                    c
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// A topic's chosen phrase and how close it is to the topic's centroid.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Chosen {
+    pub text: String,
+    pub similarity: f32,
+    pub name: bool,
+    /// c-TF-IDF scaled to 0–1 within the topic.
+    pub distinct: f32,
+    /// The topic's next best phrases, best first, for the label to try.
+    pub alternatives: Vec<Alternative>,
+}
+
+/// A topic's next-best phrase.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Alternative {
+    pub text: String,
+    pub name: bool,
+    pub distinct: f32,
+}
+
+/// How many next-best phrases a [`Chosen`] keeps.
+pub const ALTERNATIVES: usize = 10;
+
+/// Embeds every pool's candidates (one batch list through `encoder`) and picks one phrase per
+/// topic: greedily, the best (topic, phrase) pair first, each scored as closeness to the own
+/// centroid, plus the margin over the nearest other centroid, plus distinctiveness, minus MMR's
+/// similarity to phrases already taken. A topic with no candidate gets none.
+pub fn choose(
+    pools: &[Vec<Candidate>],
+    centroids: &Matrix,
+    encoder: &dyn Encoder,
+    params: &PhraseParams,
+) -> Result<Vec<Option<Chosen>>, NameError> {
+    let k = pools.len();
+    let texts: Vec<String> = pools.iter().flatten().map(|c| c.text.clone()).collect();
+    let vectors = if texts.is_empty() {
+        Matrix::new(Vec::new(), centroids.dim().max(1)).expect("empty")
+    } else {
+        encoder.encode(&texts).map_err(|source| NameError::Encode {
+            what: "candidate phrases",
+            source,
+        })?
+    };
+    // Each candidate's base score, and its row in `vectors`.
+    let mut scored: Vec<Vec<(usize, f32, f32)>> = Vec::with_capacity(k);
+    let mut tops = Vec::with_capacity(k);
+    let mut row = 0;
+    for (t, pool) in pools.iter().enumerate() {
+        let top = pool
+            .iter()
+            .map(|c| c.ctfidf)
+            .fold(0f32, f32::max)
+            .max(f32::MIN_POSITIVE);
+        tops.push(top);
+        let mut list = Vec::with_capacity(pool.len());
+        for c in pool {
+            let v = vectors.row(row);
+            let own = dot(v, centroids.row(t));
+            let other = (0..k)
+                .filter(|&s| s != t)
+                .map(|s| dot(v, centroids.row(s)))
+                .fold(f32::NEG_INFINITY, f32::max);
+            let margin = if other.is_finite() { own - other } else { 0.0 };
+            let score = own
+                + params.margin * margin
+                + params.distinct * c.ctfidf / top
+                + params.length * (c.words - 1) as f32;
+            list.push((row, score, own));
+            row += 1;
+        }
+        scored.push(list);
+    }
+    let mut chosen: Vec<Option<Chosen>> = vec![None; k];
+    // MMR: each candidate's highest similarity to a phrase already taken, kept up to date.
+    let mut near: Vec<Vec<f32>> = scored.iter().map(|l| vec![0f32; l.len()]).collect();
+    let mut taken_keys: HashSet<&str> = HashSet::new();
+    let mut taken_texts: HashSet<String> = HashSet::new();
+    let mut open: Vec<usize> = (0..k).filter(|&t| !pools[t].is_empty()).collect();
+    while !open.is_empty() {
+        let mut best: Option<(f32, usize, usize)> = None;
+        for &t in &open {
+            for (j, &(_, score, _)) in scored[t].iter().enumerate() {
+                let c = &pools[t][j];
+                if taken_keys.contains(c.key.as_str()) || taken_texts.contains(&c.text) {
+                    continue;
+                }
+                let value = score - params.diversity * near[t][j];
+                if best.is_none_or(|(b, _, _)| value > b) {
+                    best = Some((value, t, j));
+                }
+            }
+        }
+        let Some((_, t, j)) = best else { break };
+        let (r, _, own) = scored[t][j];
+        taken_keys.insert(pools[t][j].key.as_str());
+        taken_texts.insert(pools[t][j].text.clone());
+        let mut order: Vec<usize> = (0..scored[t].len()).filter(|&x| x != j).collect();
+        order.sort_by(|&a, &b| scored[t][b].1.total_cmp(&scored[t][a].1).then(a.cmp(&b)));
+        chosen[t] = Some(Chosen {
+            text: pools[t][j].text.clone(),
+            similarity: own,
+            name: pools[t][j].name,
+            distinct: pools[t][j].ctfidf / tops[t],
+            alternatives: order
+                .into_iter()
+                .filter(|&x| !taken_texts.contains(&pools[t][x].text))
+                .take(ALTERNATIVES)
+                .map(|x| Alternative {
+                    text: pools[t][x].text.clone(),
+                    name: pools[t][x].name,
+                    distinct: pools[t][x].ctfidf / tops[t],
+                })
+                .collect(),
+        });
+        open.retain(|&x| x != t);
+        for &u in &open {
+            for (jj, &(rr, _, _)) in scored[u].iter().enumerate() {
+                let sim = dot(vectors.row(rr), vectors.row(r)).max(0.0);
+                near[u][jj] = near[u][jj].max(sim);
+            }
+        }
+    }
+    Ok(chosen)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::topics::vocab::segments;
+
+    fn keys(text: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for seg in segments(text) {
+            grams(&seg, &Vocab::default(), 4, &mut out);
+        }
+        out
+    }
+
+    #[test]
+    fn grams_skip_filler_edges_and_repeated_stems() {
+        let g = keys("Startups startup funding, the Bank of America deal (Reuters)");
+        assert!(g.contains(&"startup funding".to_string()), "{g:?}");
+        assert!(!g.iter().any(|x| x == "startup startup"), "{g:?}");
+        assert!(g.contains(&"bank of america".to_string()), "{g:?}");
+        assert!(
+            !keys("cloud and chips").iter().any(|x| x.contains(" and ")),
+            "no lists"
+        );
+        assert!(
+            !g.iter()
+                .any(|x| x.ends_with(" of") || x.starts_with("the ")),
+            "{g:?}"
+        );
+        assert!(!g.iter().any(|x| x.contains("reuters")), "{g:?}");
+        let n = keys("new york yankees win the world series");
+        assert!(n.contains(&"new york yankee".to_string()), "{n:?}");
+        assert!(n.contains(&"world series".to_string()), "{n:?}");
+        assert!(
+            !n.iter().any(|x| x == "new" || x == "world"),
+            "alone they are generic: {n:?}"
+        );
+    }
+}
