@@ -240,6 +240,17 @@ pub fn candidates(
         .collect()
 }
 
+/// A vector's cosine to topic `t`'s centroid, and to the nearest other centroid (None when `t` is
+/// the only topic). Rows are unit length.
+pub fn closeness(v: &[f32], centroids: &Matrix, t: usize) -> (f32, Option<f32>) {
+    let own = dot(v, centroids.row(t));
+    let other = (0..centroids.rows())
+        .filter(|&s| s != t)
+        .map(|s| dot(v, centroids.row(s)))
+        .fold(f32::NEG_INFINITY, f32::max);
+    (own, other.is_finite().then_some(other))
+}
+
 /// A topic's chosen phrase and how close it is to the topic's centroid.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Chosen {
@@ -296,13 +307,8 @@ pub fn choose(
         tops.push(top);
         let mut list = Vec::with_capacity(pool.len());
         for c in pool {
-            let v = vectors.row(row);
-            let own = dot(v, centroids.row(t));
-            let other = (0..k)
-                .filter(|&s| s != t)
-                .map(|s| dot(v, centroids.row(s)))
-                .fold(f32::NEG_INFINITY, f32::max);
-            let margin = if other.is_finite() { own - other } else { 0.0 };
+            let (own, other) = closeness(vectors.row(row), centroids, t);
+            let margin = other.map_or(0.0, |other| own - other);
             let score = own
                 + params.margin * margin
                 + params.distinct * c.ctfidf / top

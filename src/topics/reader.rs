@@ -13,7 +13,7 @@ use super::phrase::{self, Chosen, PhraseParams};
 use super::theme::ThemeMatcher;
 use super::vocab::{fold, segments, Vocab};
 use super::{refine, Encoder, Labeler, NameError, Naming, TopicDocs};
-use crate::matrix::{dot, Matrix};
+use crate::matrix::Matrix;
 
 /// Words in a label at most.
 pub const MAX_LABEL_WORDS: usize = 4;
@@ -116,15 +116,9 @@ fn word_keys(text: &str) -> HashSet<String> {
 
 /// How well a name singles out topic `t`: closeness to it, plus the margin over the nearest other.
 fn distinctive(v: &[f32], centroids: &Matrix, t: usize) -> f32 {
-    let own = dot(v, centroids.row(t));
-    let other = (0..centroids.rows())
-        .filter(|&s| s != t)
-        .map(|s| dot(v, centroids.row(s)))
-        .fold(f32::NEG_INFINITY, f32::max);
-    if other.is_finite() {
-        2.0 * own - other
-    } else {
-        own
+    match phrase::closeness(v, centroids, t) {
+        (own, Some(other)) => 2.0 * own - other,
+        (own, None) => own,
     }
 }
 
