@@ -75,8 +75,10 @@ struct Layer {
 pub struct BertEncoder {
     word: Embedding,
     position: Embedding,
-    /// Word rows then position rows (`word` and `position` are views into it).
-    table: Tensor,
+    /// Word rows then position rows, for the packed pass (`word` and `position` are then views
+    /// into it); built by [`Self::prepare_packed`], so a padded-only encoder does not copy the
+    /// word table.
+    table: Option<Tensor>,
     vocab: usize,
     token_type: Tensor,
     embed_norm: LayerNorm,
@@ -102,18 +104,13 @@ impl BertEncoder {
         };
         let h = cfg.hidden_size;
         let e = vb.pp("embeddings");
-        // One table, word rows then position rows: the packed path gathers from both at once.
-        let table = Tensor::cat(
-            &[
-                e.pp("word_embeddings").get((cfg.vocab_size, h), "weight")?,
-                e.pp("position_embeddings")
-                    .get((cfg.max_position_embeddings, h), "weight")?,
-            ],
-            0,
-        )?;
-        let word = Embedding::new(table.narrow(0, 0, cfg.vocab_size)?, h);
+        let word = Embedding::new(
+            e.pp("word_embeddings").get((cfg.vocab_size, h), "weight")?,
+            h,
+        );
         let position = Embedding::new(
-            table.narrow(0, cfg.vocab_size, cfg.max_position_embeddings)?,
+            e.pp("position_embeddings")
+                .get((cfg.max_position_embeddings, h), "weight")?,
             h,
         );
         // Single-sentence inputs always have token type 0.
@@ -164,7 +161,7 @@ impl BertEncoder {
         Ok(Self {
             word,
             position,
-            table,
+            table: None,
             vocab: cfg.vocab_size,
             embed_params: ln_params(&token_type, &embed_norm)?,
             eps: cfg.layer_norm_eps as f32,
@@ -206,6 +203,20 @@ impl BertEncoder {
                 && intermediate % 2 == 0)
     }
 
+    /// Lays the word and position rows end to end in one table, which the packed pass gathers
+    /// from at once (done once; `word` and `position` become views into it).
+    pub fn prepare_packed(&mut self) -> candle_core::Result<()> {
+        if self.table.is_none() {
+            let (words, positions) = (self.word.embeddings(), self.position.embeddings());
+            let (vocab, max_positions, h) = (words.dim(0)?, positions.dim(0)?, words.dim(1)?);
+            let table = Tensor::cat(&[words, positions], 0)?;
+            self.word = Embedding::new(table.narrow(0, 0, vocab)?, h);
+            self.position = Embedding::new(table.narrow(0, vocab, max_positions)?, h);
+            self.table = Some(table);
+        }
+        Ok(())
+    }
+
     /// The forward pass on a packed batch: returns the last hidden states, (T, hidden), one row
     /// per real token. Same maths as [`Self::forward`], without padding.
     pub fn forward_packed(
@@ -214,8 +225,11 @@ impl BertEncoder {
         profile: Option<&Profile>,
     ) -> candle_core::Result<Tensor> {
         let dev = self.device();
+        let table = self.table.as_ref().ok_or_else(|| {
+            candle_core::Error::Msg("the packed pass runs after prepare_packed".into())
+        })?;
         let mut x = stage(profile, "embeddings", dev, || {
-            ops::embed_layer_norm(&self.table, p, &self.embed_params, self.vocab, self.eps)
+            ops::embed_layer_norm(table, p, &self.embed_params, self.vocab, self.eps)
         })?;
         let heads = ops::Heads {
             count: self.heads,

@@ -265,6 +265,12 @@ impl SentenceEncoder {
             Forward::Padded => false,
         };
         self.packed = want && self.encoder.packed_supported();
+        if self.packed {
+            if let Err(e) = self.encoder.prepare_packed() {
+                tracing::warn!("batches run padded: cannot lay out the packed pass's table: {e}");
+                self.packed = false;
+            }
+        }
         self.packed
     }
 

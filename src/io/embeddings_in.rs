@@ -171,6 +171,22 @@ pub fn read_all(paths: &[PathBuf]) -> Result<EmbeddedDocs, EmbeddingsReadError> 
     Ok(docs)
 }
 
+/// The model the first of `paths` names in its metadata, read from its footer alone (`None`
+/// when it names none or cannot be read: [`read_all`] then says why), so that the model can
+/// load while the files are read.
+pub fn model_id(paths: &[PathBuf]) -> Option<String> {
+    let files = crate::io::input_files(paths, crate::io::InputFormat::Parquet).ok()?;
+    let file = std::fs::File::open(files.first()?).ok()?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).ok()?;
+    builder
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()?
+        .iter()
+        .find(|kv| kv.key == meta::MODEL_ID)
+        .and_then(|kv| kv.value.clone())
+}
+
 /// Reads the whole file (the clustering stage needs every vector at once).
 pub fn read(path: &Path) -> Result<EmbeddedDocs, EmbeddingsReadError> {
     let err = file_err(path);

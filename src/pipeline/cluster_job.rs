@@ -6,6 +6,7 @@ use std::time::Instant;
 use candle_core::Device;
 
 use super::model::{embed_texts, LoadedModel, ModelParts};
+use crate::cluster::Clustering;
 use crate::config::NamingMode;
 use crate::config::ValidCluster;
 use crate::device::Precision;
@@ -15,6 +16,7 @@ use crate::io::embeddings_in::{self, EmbeddedDocs};
 use crate::io::format::{files, meta};
 use crate::io::topics_out::{self, Staged};
 use crate::io::{Field, TextSpec};
+use crate::matrix::Matrix;
 use crate::report::{ClusterSummary, EmbedPart, RunReport, TopicRun};
 use crate::setting::Setting;
 use crate::topics::phrase::PhraseParams;
@@ -24,40 +26,63 @@ use crate::topics::{
 };
 
 /// `newsclust cluster`: reads the embeddings, opens the device (k-means runs there on a GPU) and,
-/// when candidate labels or a model check need one, loads the model in f32.
+/// when phrases, themes, candidate labels or a model check need one, loads the model in f32 and
+/// embeds the themes on a thread of their own while k-means runs.
 pub fn run_cluster(config: &ValidCluster) -> Result<(TopicRun, Option<LoadedModel>), Error> {
     let started = Instant::now();
     let given = &config.given;
-    let docs = embeddings_in::read_all(&given.embeddings)?;
-    if docs.is_empty() {
-        return Err(Error::NoDocuments {
-            inputs: given.embeddings.clone(),
-        });
-    }
     let device = given.device.open_with(given.cuda)?;
-    // The model the files name, for candidate labels when none is given.
+    // Phrases, themes and candidate labels are embedded with the files' model (or --model),
+    // which loads on a thread of its own while the files are read and clustered.
+    let naming = config.topics.config().naming == NamingMode::Phrases;
+    let named_in_files = embeddings_in::model_id(&given.embeddings).filter(|id| !id.is_empty());
+    let spec = match (&given.model, &config.topics.candidates) {
+        (Some(model), _) => Some(model.clone()),
+        // Candidate labels need a model: the files' (an error when they name none).
+        (None, Some(_)) => Some(named_in_files.unwrap_or_default()),
+        (None, None) => named_in_files.filter(|_| naming),
+    };
+    let device = &device;
+    let (read, clustered, loaded) = std::thread::scope(|scope| {
+        let loading = spec.as_deref().map(|spec| {
+            std::thread::Builder::new()
+                .name("model".into())
+                .spawn_scoped(scope, move || load_for_naming(spec, config, device))
+                .map_err(|_| spec)
+        });
+        let read = embeddings_in::read_all(&given.embeddings);
+        let clustered = match &read {
+            Ok(docs) if !docs.is_empty() => Some(cluster_vectors(docs, config, device, started)),
+            _ => None,
+        };
+        let loaded = loading.map(|spawned| match spawned {
+            Ok(handle) => handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            // No thread to spare: the model loads here, after k-means.
+            Err(spec) => load_for_naming(spec, config, device),
+        });
+        (read, clustered, loaded)
+    });
+    let docs = read?;
+    let clustered = clustered.ok_or_else(|| Error::NoDocuments {
+        inputs: given.embeddings.clone(),
+    })?;
     let made_with = docs
         .metadata
         .get(meta::MODEL_ID)
         .cloned()
         .unwrap_or_default();
-    // Phrases, themes and candidate labels are embedded with the files' model (or --model).
-    let naming = config.topics.config().naming == NamingMode::Phrases;
-    let needs_model = given.model.is_some()
-        || config.topics.candidates.is_some()
-        || (naming && !made_with.is_empty());
-    let model = if needs_model {
-        let spec = given.model.as_deref().unwrap_or(&made_with);
-        let parts = ModelParts::resolve(spec, &given.resolve, None)?;
-        Some(LoadedModel::from_parts(parts, &device, Precision::F32)?)
-    } else {
-        if naming {
-            tracing::warn!(
-                "the embeddings name no model: topics are named by keywords (pass {} to name them by phrase and theme)",
-                Setting::Model
-            );
-        }
-        None
+    if naming && loaded.is_none() {
+        tracing::warn!(
+            "the embeddings name no model: topics are named by keywords (pass {} to name them by phrase and theme)",
+            Setting::Model
+        );
+    }
+    // A model error outranks the clustering's: it says what to fix before running again.
+    let (model, themes) = match loaded.transpose()? {
+        Some((model, themes)) => (Some(model), themes),
+        None => (None, None),
     };
     if let (Some(m), Some(_)) = (&model, &given.model) {
         let (want, want_dim) = (m.files.id.as_str(), m.encoder.dim());
@@ -72,8 +97,35 @@ pub fn run_cluster(config: &ValidCluster) -> Result<(TopicRun, Option<LoadedMode
             });
         }
     }
-    let run = cluster_docs(docs, config, &device, model.as_ref(), None, started)?;
+    let run = name_and_write(docs, clustered?, config, model.as_ref(), themes, None)?;
     Ok((run, model))
+}
+
+/// Resolves and loads `spec` on `device` in f32, and embeds the themes with it when topics are
+/// named by phrase.
+fn load_for_naming(
+    spec: &str,
+    config: &ValidCluster,
+    device: &Device,
+) -> Result<(LoadedModel, Option<ThemeMatcher>), Error> {
+    let parts = ModelParts::resolve(spec, &config.given.resolve, None)?;
+    let model = LoadedModel::from_parts(parts, device, Precision::F32)?;
+    let themes = theme_matcher(config, Some(&model))?;
+    Ok((model, themes))
+}
+
+/// The themes embedded by `model`, when topics are named by phrase and themes are on.
+fn theme_matcher(
+    config: &ValidCluster,
+    model: Option<&LoadedModel>,
+) -> Result<Option<ThemeMatcher>, Error> {
+    let topic_config = config.topics.config();
+    match (model, &config.topics.themes) {
+        (Some(m), Some(list)) if topic_config.naming == NamingMode::Phrases => Ok(Some(
+            ThemeMatcher::new(list.clone(), m, topic_config.theme_threshold)?,
+        )),
+        _ => Ok(None),
+    }
 }
 
 /// Clusters `docs` and names and writes their topics. `device`: where k-means runs (on a GPU)
@@ -87,17 +139,61 @@ pub fn cluster_docs(
     embed: Option<EmbedPart<'_>>,
     started: Instant,
 ) -> Result<TopicRun, Error> {
+    let clustered = cluster_vectors(&docs, config, device, started)?;
+    let themes = theme_matcher(config, model)?;
+    name_and_write(docs, clustered, config, model, themes, embed)
+}
+
+/// The documents' unit vectors and their clusters.
+struct Clustered {
+    data: Matrix,
+    clustering: Clustering,
+    device_name: String,
+    duplicate_ids: usize,
+    /// Since the clustering half began.
+    seconds: f64,
+}
+
+/// k-means (on the GPU when `device` is one) or HDBSCAN over the documents' unit vectors.
+fn cluster_vectors(
+    docs: &EmbeddedDocs,
+    config: &ValidCluster,
+    device: &Device,
+    started: Instant,
+) -> Result<Clustered, Error> {
     let duplicate_ids = warn_duplicate_ids(&docs.ids);
     let mut data = docs.embeddings.clone();
     data.normalize_rows();
-
-    // k-means runs on the GPU when the device is one; everything else here is CPU work.
     let gpu = (!device.is_cpu()).then_some(device);
     let clusterer = config.clustering.clusterer(gpu);
     let clustering = clusterer.cluster(&data)?;
-    let assignments = clustering.assignments;
-    let seconds_cluster = started.elapsed().as_secs_f64();
+    Ok(Clustered {
+        data,
+        clustering,
+        device_name: clusterer.device_name(),
+        duplicate_ids,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
 
+/// Names the topics of `clustered` (keywords; phrases and themes when `model` is given and
+/// naming is by phrase; candidate labels when given) and writes the three files together.
+fn name_and_write(
+    docs: EmbeddedDocs,
+    clustered: Clustered,
+    config: &ValidCluster,
+    model: Option<&LoadedModel>,
+    themes: Option<ThemeMatcher>,
+    embed: Option<EmbedPart<'_>>,
+) -> Result<TopicRun, Error> {
+    let Clustered {
+        data,
+        clustering,
+        device_name,
+        duplicate_ids,
+        seconds: seconds_cluster,
+    } = clustered;
+    let assignments = clustering.assignments;
     let t1 = Instant::now();
     let texts = document_texts(&docs);
     let topic_config = config.topics.config();
@@ -120,14 +216,6 @@ pub fn cluster_docs(
         _ => None,
     };
     let encoder = model.filter(|_| topic_config.naming == NamingMode::Phrases);
-    let themes = match (encoder, &config.topics.themes) {
-        (Some(m), Some(list)) => Some(ThemeMatcher::new(
-            list.clone(),
-            m,
-            topic_config.theme_threshold,
-        )?),
-        _ => None,
-    };
     let reader = encoder.map(|m| ReaderLabeler {
         encoder: m,
         vocab,
@@ -159,7 +247,7 @@ pub fn cluster_docs(
         unassigned: assignments.unassigned(),
         reassigned: clustering.reassigned,
         k_scores: clustering.k_scores,
-        device: clusterer.device_name(),
+        device: device_name,
         seconds_cluster,
         seconds_topics,
         seconds_write: 0.0,

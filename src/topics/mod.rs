@@ -173,7 +173,9 @@ pub fn build(
         centroids: &centroids,
     };
     let k = assignments.topics;
+    let t = std::time::Instant::now();
     let by_keywords = labelers.keywords.label(&docs)?;
+    tracing::debug!("keywords: {:.3} s", t.elapsed().as_secs_f64());
     let keyword_labels: Vec<String> = by_keywords
         .iter()
         .map(|n| n.label.clone().unwrap_or_default())

@@ -75,8 +75,13 @@ impl Labeler for ReaderLabeler<'_> {
             inner: self.encoder,
             seen: Default::default(),
         };
+        let t = std::time::Instant::now();
         let pools = phrase::candidates(topics, &self.vocab, &self.params);
+        tracing::debug!("phrase candidates: {:.3} s", t.elapsed().as_secs_f64());
+        let t = std::time::Instant::now();
         let phrases = phrase::choose(&pools, topics.centroids, &memo, &self.params)?;
+        tracing::debug!("phrases chosen: {:.3} s", t.elapsed().as_secs_f64());
+        let t = std::time::Instant::now();
         let themes = match self.themes {
             Some(m) => m.pick(topics.centroids),
             None => vec![None; topics.members.len()],
@@ -92,6 +97,7 @@ impl Labeler for ReaderLabeler<'_> {
             })
             .collect();
         let labels = self.compose(topics, &phrases, &themes, &words, &memo)?;
+        tracing::debug!("labels composed: {:.3} s", t.elapsed().as_secs_f64());
         Ok(labels
             .into_iter()
             .zip(phrases)
