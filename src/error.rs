@@ -19,6 +19,8 @@ pub enum Error {
     #[error(transparent)]
     Write(#[from] crate::io::WriteError),
     #[error(transparent)]
+    Lock(#[from] crate::io::lock::LockError),
+    #[error(transparent)]
     Device(#[from] crate::device::DeviceError),
     #[error(transparent)]
     Cluster(#[from] crate::cluster::ClusterError),

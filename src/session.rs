@@ -9,7 +9,9 @@ use crate::config::{
     ValidRun,
 };
 use crate::error::Error;
+use crate::io::atomic::Staged;
 use crate::io::embeddings_in::EmbeddedDocs;
+use crate::io::lock::OutputLock;
 use crate::matrix::Matrix;
 use crate::pipeline::{cluster_job, embed_job, model, LoadedModel};
 use crate::progress::{LogProgress, Progress};
@@ -20,6 +22,10 @@ use crate::report::{EmbedPart, EmbedSummary, TopicRun};
 pub struct Embedded {
     pub summary: EmbedSummary,
     pub docs: Option<EmbeddedDocs>,
+    /// For `run`: the embeddings file, complete but not yet in place (it is published with the
+    /// topics), and the lock on the output folder, held until then.
+    pending: Staged,
+    lock: Option<OutputLock>,
 }
 
 /// A loaded model on its device, for embedding and then clustering without loading it again.
@@ -49,7 +55,7 @@ impl Session {
         keep: bool,
         progress: &mut dyn Progress,
     ) -> Result<(Self, Embedded), Error> {
-        let outcome = embed_job::run_embed(config, keep, progress)?;
+        let outcome = embed_job::run_embed(config, keep, true, progress)?;
         Ok((
             Self {
                 model: outcome.model,
@@ -57,14 +63,39 @@ impl Session {
             Embedded {
                 summary: outcome.summary,
                 docs: outcome.docs,
+                pending: outcome.staged,
+                lock: None,
+            },
+        ))
+    }
+
+    /// The embedding half of `run`: locks the output folder (another job writing it is
+    /// refused), embeds, and keeps the documents in memory and the embeddings file unpublished
+    /// for [`Self::cluster_embedded`], which publishes it with the topics: a run that fails
+    /// later leaves the folder as it was.
+    pub fn embed_for_run(
+        config: &ValidRun,
+        progress: &mut dyn Progress,
+    ) -> Result<(Self, Embedded), Error> {
+        let lock = OutputLock::folder(&config.cluster().given.out)?;
+        let outcome = embed_job::run_embed(config.embed(), true, false, progress)?;
+        Ok((
+            Self {
+                model: outcome.model,
+            },
+            Embedded {
+                summary: outcome.summary,
+                docs: outcome.docs,
+                pending: outcome.staged,
+                lock: Some(lock),
             },
         ))
     }
 
     /// `run`: embeds `config`'s input, then clusters the vectors in memory with this session's
-    /// model and device.
+    /// model and device; every output is published at the end, together.
     pub fn run(config: &ValidRun, progress: &mut dyn Progress) -> Result<(Self, TopicRun), Error> {
-        let (session, embedded) = Self::embed(config.embed(), true, progress)?;
+        let (session, embedded) = Self::embed_for_run(config, progress)?;
         let run = session.cluster_embedded(embedded, config)?;
         Ok((session, run))
     }
@@ -76,28 +107,42 @@ impl Session {
         config: &ValidRun,
     ) -> Result<TopicRun, Error> {
         let started = Instant::now();
-        let docs = embedded.docs.unwrap_or_else(EmbeddedDocs::empty);
+        let Embedded {
+            summary,
+            docs,
+            pending,
+            lock,
+        } = embedded;
+        // Locked by embed_for_run, or here when the caller embedded with Self::embed.
+        let _lock = match lock {
+            Some(lock) => lock,
+            None => OutputLock::folder(&config.cluster().given.out)?,
+        };
+        let docs = docs.unwrap_or_else(EmbeddedDocs::empty);
         let part = EmbedPart {
             config: config.embed().config(),
-            summary: &embedded.summary,
+            summary: &summary,
         };
-        self.cluster_with(docs, config.cluster(), Some(part), started)
+        self.cluster_with(docs, config.cluster(), Some(part), started, pending)
     }
 
     /// Clusters `docs` and names their topics (k-means on this session's device when it is a
     /// GPU; candidate labels embedded with its model) into `config`'s output folder.
     pub fn cluster(&self, docs: EmbeddedDocs, config: &ValidCluster) -> Result<TopicRun, Error> {
-        self.cluster_with(docs, config, None, Instant::now())
+        let _lock = OutputLock::folder(&config.given.out)?;
+        self.cluster_with(docs, config, None, Instant::now(), Staged::new())
     }
 
-    /// [`Self::cluster`]; `embed`: the embedding half of a `run`, for its report; `started`:
-    /// when the clustering half began.
+    /// [`Self::cluster`] (the output folder locked by the caller); `embed`: the embedding half
+    /// of a `run`, for its report; `started`: when the clustering half began; `pending`: files
+    /// published with the topics.
     fn cluster_with(
         &self,
         docs: EmbeddedDocs,
         config: &ValidCluster,
         embed: Option<EmbedPart<'_>>,
         started: Instant,
+        pending: Staged,
     ) -> Result<TopicRun, Error> {
         if docs.is_empty() {
             return Err(Error::NoDocuments {
@@ -105,7 +150,15 @@ impl Session {
             });
         }
         let device = self.model.encoder.device().clone();
-        cluster_job::cluster_docs(docs, config, &device, Some(&self.model), embed, started)
+        cluster_job::cluster_docs(
+            docs,
+            config,
+            &device,
+            Some(&self.model),
+            embed,
+            started,
+            pending,
+        )
     }
 
     /// The loaded model as the topic stage's [`crate::topics::Encoder`] (phrases, themes, labels).

@@ -124,7 +124,7 @@ fn csv_without_header_maps_columns_and_numbers_ids_by_position() {
     let t = Table::read(&out);
     assert_eq!(
         t.strings("id"),
-        vec![Some("0".into()), Some("1".into())],
+        vec![Some("#0".into()), Some("#1".into())],
         "--limit 2 and positional ids"
     );
     assert_eq!(
@@ -633,7 +633,7 @@ fn several_files_and_folders_are_read_as_one_input() {
     let dir = tempfile::tempdir().unwrap();
     let shards = dir.path().join("shards");
     std::fs::create_dir(&shards).unwrap();
-    // No id column: ids are positions in the whole input. The second shard lacks `source`
+    // No id column: ids are `#` and the position in the whole input. The second shard lacks `source`
     // (null there) and brings `lang` (left out: the first file's columns are the output's).
     write(
         &shards,
@@ -645,7 +645,7 @@ fn several_files_and_folders_are_read_as_one_input() {
         "02.jsonl",
         concat!(
             "{\"title\": \"Phone launch\", \"text\": \"A new model.\", \"lang\": \"en\"}\n",
-            "{\"id\": \"0\", \"title\": \"Same id as the first article\"}\n",
+            "{\"id\": \"z\", \"title\": \"Same id as the last article\"}\n",
         )
         .as_bytes(),
     );
@@ -675,8 +675,8 @@ fn several_files_and_folders_are_read_as_one_input() {
     let run = run_with(&out, &[folder, &last], &[]);
     assert_eq!(run.code, 3, "{}", run.stderr);
     for expected in [
-        "02.jsonl: line 2: duplicate id '0' (first in ",
-        "01.csv, line 2)",
+        "last.jsonl: line 1: duplicate id 'z' (first in ",
+        "02.jsonl, line 2)",
         "02.jsonl: lacks column 'source' of ",
         "02.jsonl: column 'lang' left out",
         "from 3 input files",
@@ -692,20 +692,15 @@ fn several_files_and_folders_are_read_as_one_input() {
     assert_eq!(
         t.strings("id"),
         vec![
-            Some("0".into()),
-            Some("1".into()),
-            Some("2".into()),
+            Some("#0".into()),
+            Some("#1".into()),
+            Some("#2".into()),
             Some("z".into())
         ]
     );
     assert_eq!(
         t.strings("source"),
-        vec![
-            Some("wire".into()),
-            Some("blog".into()),
-            None,
-            Some("feed".into())
-        ]
+        vec![Some("wire".into()), Some("blog".into()), None, None]
     );
     assert!(t.batches[0].schema().field_with_name("lang").is_err());
 

@@ -77,7 +77,7 @@ fn run(cli: Cli, workers: usize, kept: &mut Vec<Session>) -> Result<u8, Box<news
             let mut progress = bar::progress("embed", limit, quiet);
             let (session, embedded) = Session::embed(&config, false, progress.as_mut())?;
             kept.push(session);
-            report_embed(&config.config().out, &embedded.summary);
+            report_embed(&config.config().out, &embedded.summary, false);
             Ok(exit_code(&embedded.summary))
         }
         Command::Run(args) => {
@@ -87,8 +87,8 @@ fn run(cli: Cli, workers: usize, kept: &mut Vec<Session>) -> Result<u8, Box<news
                 .check()
                 .map_err(newsclust::Error::from)?;
             let mut progress = bar::progress("embed", limit, quiet);
-            let (session, embedded) = Session::embed(config.embed(), true, progress.as_mut())?;
-            report_embed(&config.embed().config().out, &embedded.summary);
+            let (session, embedded) = Session::embed_for_run(&config, progress.as_mut())?;
+            report_embed(&config.embed().config().out, &embedded.summary, true);
             let summary = embedded.summary.clone();
             let run = session.cluster_embedded(embedded, &config);
             kept.push(session);
@@ -142,10 +142,16 @@ fn exit_code(summary: &EmbedSummary) -> u8 {
     }
 }
 
-fn report_embed(out: &std::path::Path, summary: &EmbedSummary) {
+/// `staged`: the file waits to be published with the topics (`run`).
+fn report_embed(out: &std::path::Path, summary: &EmbedSummary, staged: bool) {
     let rate = summary.embedded as f64 / summary.total_seconds.max(1e-9);
     tracing::info!(
-        "wrote {}{} ({} embedded, {} skipped, {} truncated; {} tokens; {:.2} s in all: load {:.2} s (device {:.2} s beside input and tokenizer, weights {:.2} s), tokenize {:.2} s (own thread), embed {:.2} s, waiting for input {:.2} s and for the writer {:.2} s; {:.0} docs/s on {})",
+        "{} {}{} ({} embedded, {} skipped, {} truncated; {} tokens; {:.2} s in all: load {:.2} s (device {:.2} s beside input and tokenizer, weights {:.2} s), tokenize {:.2} s (own thread), embed {:.2} s, waiting for input {:.2} s and for the writer {:.2} s; {:.0} docs/s on {})",
+        if staged {
+            "embedded (published with the topics)"
+        } else {
+            "wrote"
+        },
         out.display(),
         match summary.input_files.len() {
             1 => String::new(),

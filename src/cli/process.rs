@@ -41,6 +41,7 @@ fn handle_interrupts() {
                 let mut signal = 0;
                 if libc::sigwait(&set, &mut signal) == 0 {
                     let removed = newsclust::io::atomic::remove_unfinished();
+                    newsclust::io::lock::release_all();
                     eprintln!(
                         "\nnewsclust: stopped by signal {signal}; {removed} unfinished output file(s) removed"
                     );

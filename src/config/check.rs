@@ -21,6 +21,10 @@ use crate::topics::Themes;
 pub enum ConfigError {
     #[error(transparent)]
     Invalid(#[from] Invalid),
+    #[error("{}: the output is also an input (it would be overwritten); write it elsewhere", output.display())]
+    OutputIsInput { output: PathBuf },
+    #[error("{}: the output would lie in the input folder {}, whose files are read as input (a later run would read it back); write it elsewhere", output.display(), folder.display())]
+    OutputInInputFolder { output: PathBuf, folder: PathBuf },
     #[error(transparent)]
     Device(#[from] DeviceError),
     #[error("{}: {what} file {problem}", path.display())]
@@ -76,6 +80,7 @@ pub struct ValidEmbed(pub(crate) EmbedConfig);
 impl EmbedConfig {
     pub fn check(&self) -> Result<ValidEmbed, ConfigError> {
         check_compute(&self.compute)?;
+        super::outputs::check_apart(&self.input.paths, std::slice::from_ref(&self.out))?;
         Ok(ValidEmbed(self.clone()))
     }
 }
@@ -272,6 +277,10 @@ pub struct ValidCluster {
 
 impl ClusterConfig {
     pub fn check(&self) -> Result<ValidCluster, ConfigError> {
+        super::outputs::check_apart(
+            &self.embeddings,
+            &super::outputs::cluster_outputs(&self.out),
+        )?;
         Ok(ValidCluster {
             given: self.clone(),
             clustering: self.clustering.check()?,
@@ -302,6 +311,9 @@ impl ValidRun {
 impl RunConfig {
     /// Checks both halves (and reads the label and stop-word files) before any work.
     pub fn check(&self) -> Result<ValidRun, ConfigError> {
+        let mut outputs = super::outputs::cluster_outputs(&self.out);
+        outputs.push(self.out.join(crate::io::format::files::EMBEDDINGS));
+        super::outputs::check_apart(&self.input.paths, &outputs)?;
         let embed = EmbedConfig {
             input: self.input.clone(),
             model: self.model.clone(),

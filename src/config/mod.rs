@@ -5,6 +5,7 @@
 //! files, so `run` fails on a bad one before any embedding work.
 
 mod check;
+mod outputs;
 
 use std::path::PathBuf;
 

@@ -12,8 +12,11 @@ pub struct Article {
     /// 0-based position of the record in the input (bad records included).
     pub position: u64,
     pub location: Location,
-    /// The id column's value, or (none or empty) `position` as text.
+    /// The id column's value, or (none or empty) one newsclust makes: `#` and `position`
+    /// (`made_up_id`).
     pub id: String,
+    /// The record had no id: `id` was made from its position.
+    pub made_up_id: bool,
     pub title: String,
     pub text: String,
     pub date: Option<String>,
@@ -252,6 +255,7 @@ impl ColumnPlan {
             position,
             location,
             id,
+            made_up_id: false,
             title,
             text,
             date,
@@ -316,6 +320,7 @@ mod tests {
             position: 0,
             location: Location::Line(1),
             id: "0".into(),
+            made_up_id: false,
             title: title.into(),
             text: text.into(),
             date: None,

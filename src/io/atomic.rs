@@ -1,4 +1,6 @@
-//! Output files that appear complete or not at all: write to a temporary name, rename when done.
+//! Output files that appear complete or not at all: write to a temporary name, rename when done;
+//! several files staged so and published together ([`Staged`]); the temporary files of runs that
+//! died (kill -9, a lost machine) removed when their output is written again.
 
 use std::fs::File;
 use std::io;
@@ -43,15 +45,7 @@ impl AtomicFile {
             ));
         }
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| {
-                match parent.ancestors().find(|a| a.exists() && !a.is_dir()) {
-                    Some(file) => io::Error::new(
-                        e.kind(),
-                        format!("{} is a file, not a folder", file.display()),
-                    ),
-                    None => e,
-                }
-            })?;
+            make_folder(parent)?;
         }
         let name = path
             .file_name()
@@ -59,6 +53,7 @@ impl AtomicFile {
                 io::Error::new(io::ErrorKind::InvalidInput, "output path has no file name")
             })?
             .to_string_lossy();
+        remove_stale(path, &name);
         let temp_path = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
         let file = File::create(&temp_path)?;
         unfinished().push(temp_path.clone());
@@ -85,6 +80,110 @@ impl AtomicFile {
 
     fn forget(&self) {
         unfinished().retain(|p| p != &self.temp_path);
+    }
+}
+
+/// Creates `dir` and its parents; a file in the way is named in the error.
+pub fn make_folder(dir: &Path) -> io::Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        match dir.ancestors().find(|a| a.exists() && !a.is_dir()) {
+            Some(file) => io::Error::new(
+                e.kind(),
+                format!("{} is a file, not a folder", file.display()),
+            ),
+            None => e,
+        }
+    })
+}
+
+/// Removes the temporary files `.NAME.PID.tmp` beside `path` whose process has ended (a run
+/// killed before it could clean up); one whose process still runs is left, with a warning.
+fn remove_stale(path: &Path, name: &str) {
+    let folder = match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(p) => p,
+        None => Path::new("."),
+    };
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return;
+    };
+    let prefix = format!(".{name}.");
+    let own = std::process::id();
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(pid) = file_name
+            .to_str()
+            .and_then(|n| n.strip_prefix(&prefix))
+            .and_then(|rest| rest.strip_suffix(".tmp"))
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let temp = entry.path();
+        if pid == own {
+            continue;
+        }
+        if process_alive(pid) {
+            tracing::warn!(
+                "{}: process {pid} is writing it (or was, and its id is in use again)",
+                temp.display()
+            );
+        } else if std::fs::remove_file(&temp).is_ok() {
+            tracing::info!(
+                "removed {}, left by a run that ended without cleaning up (process {pid})",
+                temp.display()
+            );
+        }
+    }
+}
+
+/// Whether a process with this id runs on this machine.
+fn process_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: signal 0 only checks that the process exists and may be signalled.
+    let sent = unsafe { libc::kill(pid, 0) };
+    sent == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// Files written and synced under temporary names, renamed into place together by
+/// [`Staged::commit`]; dropped uncommitted, every one is removed (nothing is published).
+#[derive(Default)]
+pub struct Staged(Vec<AtomicFile>);
+
+impl Staged {
+    pub fn new() -> Self {
+        Self(Vec::new())
+    }
+
+    pub fn push(&mut self, file: AtomicFile) {
+        self.0.push(file);
+    }
+
+    /// Renames every staged file into place, in the order staged, then syncs their folders (so
+    /// the renames survive a crash).
+    pub fn commit(self) -> Result<Vec<PathBuf>, super::WriteError> {
+        let mut written = Vec::with_capacity(self.0.len());
+        for file in self.0 {
+            let temp = file.temp_path().to_path_buf();
+            written.push(
+                file.commit()
+                    .map_err(|e| super::WriteError::new(&temp, e))?,
+            );
+        }
+        let mut folders: Vec<&Path> = written.iter().filter_map(|p| p.parent()).collect();
+        folders.dedup();
+        for folder in folders {
+            let folder = if folder.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                folder
+            };
+            if let Ok(dir) = File::open(folder) {
+                let _ = dir.sync_all();
+            }
+        }
+        Ok(written)
     }
 }
 

@@ -29,8 +29,15 @@ pub fn input_files(inputs: &[PathBuf], format: InputFormat) -> Result<Vec<PathBu
                 let wanted = detect(&path)
                     .0
                     .is_some_and(|f| format == InputFormat::Auto || f == format);
-                if !hidden && wanted && path.is_file() {
-                    found.push(path);
+                if hidden || !wanted {
+                    continue;
+                }
+                // Followed through links: a link that leads nowhere (or in a circle) is an
+                // error, as naming it directly would be, not a file silently left out.
+                match std::fs::metadata(&path) {
+                    Ok(meta) if meta.is_file() => found.push(path),
+                    Ok(_) => {}
+                    Err(source) => return Err(ReadError::BrokenLink { path, source }),
                 }
             }
             if found.is_empty() {
@@ -234,6 +241,7 @@ mod tests {
             position: 0,
             location: crate::io::Location::Line(1),
             id: "x".into(),
+            made_up_id: false,
             title: "t".into(),
             text: String::new(),
             date: None,

@@ -13,6 +13,7 @@ pub mod embeddings_out;
 pub mod format;
 mod inputs;
 mod jsonl_in;
+pub mod lock;
 mod parquet_in;
 pub mod topics_out;
 
@@ -45,6 +46,11 @@ pub type Cause = Box<dyn std::error::Error + Send + Sync>;
 pub enum ReadError {
     #[error("{path}: cannot open input: {source}")]
     Open {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: a link in an input folder that leads to no file ({source}); remove it or fix its target")]
+    BrokenLink {
         path: PathBuf,
         source: std::io::Error,
     },
@@ -265,6 +271,10 @@ impl ArticleReader {
     }
 }
 
+/// What starts the id newsclust gives a record without one, before the record's 0-based
+/// position in the whole input (`#17`): unlike a bare number, not an id inputs commonly have.
+pub const MADE_UP_ID: &str = "#";
+
 impl Iterator for ArticleReader {
     type Item = Result<Item, ReadError>;
 
@@ -278,7 +288,8 @@ impl Iterator for ArticleReader {
                     if let Item::Article(a) = &mut item {
                         a.position = self.position;
                         if a.id.is_empty() {
-                            a.id = self.position.to_string();
+                            a.id = format!("{}{}", MADE_UP_ID, self.position);
+                            a.made_up_id = true;
                         }
                         self.remap.apply(a);
                     }

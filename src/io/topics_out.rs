@@ -2,7 +2,7 @@
 //! under temporary names and renamed together at the end, so each appears complete or not at all.
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::builder::{Float32Builder, Int32Builder, ListBuilder, StringBuilder};
@@ -20,31 +20,7 @@ use super::embeddings_in::EmbeddedDocs;
 use super::WriteError;
 use crate::topics::TopicModel;
 
-/// Files written but not yet renamed into place.
-pub struct Staged(Vec<AtomicFile>);
-
-impl Staged {
-    pub fn new() -> Self {
-        Self(Vec::new())
-    }
-
-    /// Renames every staged file into place.
-    pub fn commit(self) -> Result<Vec<PathBuf>, WriteError> {
-        self.0
-            .into_iter()
-            .map(|f| {
-                let temp = f.temp_path().to_path_buf();
-                f.commit().map_err(|e| WriteError::new(&temp, e))
-            })
-            .collect()
-    }
-}
-
-impl Default for Staged {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+pub use super::atomic::Staged;
 
 fn props(metadata: &[(String, String)]) -> WriterProperties {
     WriterProperties::builder()
@@ -72,7 +48,7 @@ fn write_batch(
     w.write(&batch).map_err(|e| WriteError::new(path, e))?;
     let file: File = w.into_inner().map_err(|e| WriteError::new(path, e))?;
     file.sync_all().map_err(|e| WriteError::new(path, e))?;
-    staged.0.push(guard);
+    staged.push(guard);
     Ok(())
 }
 
@@ -253,6 +229,6 @@ pub fn write_json(
         .and_then(|_| file.write_all(b"\n"))
         .map_err(|e| WriteError::new(path, e))?;
     file.sync_all().map_err(|e| WriteError::new(path, e))?;
-    staged.0.push(guard);
+    staged.push(guard);
     Ok(())
 }

@@ -14,6 +14,7 @@ use crate::embed::Embedder;
 use crate::error::Error;
 use crate::io::embeddings_in::{self, EmbeddedDocs};
 use crate::io::format::{files, meta};
+use crate::io::lock::OutputLock;
 use crate::io::topics_out::{self, Staged};
 use crate::io::{Field, TextSpec};
 use crate::matrix::Matrix;
@@ -31,6 +32,7 @@ use crate::topics::{
 pub fn run_cluster(config: &ValidCluster) -> Result<(TopicRun, Option<LoadedModel>), Error> {
     let started = Instant::now();
     let given = &config.given;
+    let _lock = OutputLock::folder(&given.out)?;
     let device = given.device.open_with(given.cuda)?;
     // Phrases, themes and candidate labels are embedded with the files' model (or --model),
     // which loads on a thread of its own while the files are read and clustered.
@@ -97,7 +99,15 @@ pub fn run_cluster(config: &ValidCluster) -> Result<(TopicRun, Option<LoadedMode
             });
         }
     }
-    let run = name_and_write(docs, clustered?, config, model.as_ref(), themes, None)?;
+    let run = name_and_write(
+        docs,
+        clustered?,
+        config,
+        model.as_ref(),
+        themes,
+        None,
+        Staged::new(),
+    )?;
     Ok((run, model))
 }
 
@@ -128,9 +138,11 @@ fn theme_matcher(
     }
 }
 
-/// Clusters `docs` and names and writes their topics. `device`: where k-means runs (on a GPU)
-/// and `model` embeds candidate labels; `embed`: the embedding half of a `run`, for its report.
-/// `started`: when the clustering half began (its time in the report counts from there).
+/// Clusters `docs` and names and writes their topics (the caller holds the output folder's
+/// lock). `device`: where k-means runs (on a GPU) and `model` embeds candidate labels; `embed`:
+/// the embedding half of a `run`, for its report; `started`: when the clustering half began
+/// (its time in the report counts from there); `pending`: files already written (a run's
+/// embeddings), published with the topics or, on an error, not at all.
 pub fn cluster_docs(
     docs: EmbeddedDocs,
     config: &ValidCluster,
@@ -138,10 +150,11 @@ pub fn cluster_docs(
     model: Option<&LoadedModel>,
     embed: Option<EmbedPart<'_>>,
     started: Instant,
+    pending: Staged,
 ) -> Result<TopicRun, Error> {
     let clustered = cluster_vectors(&docs, config, device, started)?;
     let themes = theme_matcher(config, model)?;
-    name_and_write(docs, clustered, config, model, themes, embed)
+    name_and_write(docs, clustered, config, model, themes, embed, pending)
 }
 
 /// The documents' unit vectors and their clusters.
@@ -185,6 +198,7 @@ fn name_and_write(
     model: Option<&LoadedModel>,
     themes: Option<ThemeMatcher>,
     embed: Option<EmbedPart<'_>>,
+    pending: Staged,
 ) -> Result<TopicRun, Error> {
     let Clustered {
         data,
@@ -254,7 +268,7 @@ fn name_and_write(
         duplicate_ids,
     };
     let metadata = output_metadata(&docs, config);
-    let mut staged = Staged::new();
+    let mut staged = pending;
     let dir = &config.given.out;
     topics_out::write_documents(
         &dir.join(files::DOCUMENTS),

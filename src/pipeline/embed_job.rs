@@ -12,9 +12,11 @@ use crate::device::DeviceChoice;
 use crate::embed::Embedder;
 use crate::embed::{HostWeights, SentenceEncoder, Tokens};
 use crate::error::Error;
+use crate::io::atomic::Staged;
 use crate::io::embeddings_in::EmbeddedDocs;
 use crate::io::embeddings_out::{EmbeddedArticle, EmbeddingsWriter};
 use crate::io::format::meta;
+use crate::io::lock::OutputLock;
 use crate::io::WriteError;
 use crate::io::{ArticleReader, BadRecord};
 use crate::progress::Progress;
@@ -26,17 +28,24 @@ pub struct EmbedOutcome {
     pub summary: EmbedSummary,
     pub model: LoadedModel,
     pub docs: Option<EmbeddedDocs>,
+    /// The output, complete but not yet in place, when the job was told not to publish it.
+    pub staged: Staged,
 }
 
-/// Runs the embedding job: the output file is complete and synced when this returns. With
-/// `keep`, the documents and their vectors also come back in memory. `progress` follows the
-/// embedded texts; every skipped record is logged as a warning (and counted).
+/// Runs the embedding job: with `publish`, the output file is complete, synced and in place
+/// when this returns; without, it is complete under a temporary name in
+/// [`EmbedOutcome::staged`], for the caller to publish with its other outputs. With `keep`, the
+/// documents and their vectors also come back in memory. `progress` follows the embedded
+/// texts; every skipped record is logged as a warning (and counted). The output is locked
+/// while the job runs: another job writing it is refused.
 pub fn run_embed(
     config: &ValidEmbed,
     keep: bool,
+    publish: bool,
     progress: &mut dyn Progress,
 ) -> Result<EmbedOutcome, Error> {
     let job = config.config();
+    let _lock = OutputLock::file(&job.out)?;
     let compute = &job.compute;
     let started = Instant::now();
     let mut summary = EmbedSummary::default();
@@ -193,7 +202,13 @@ pub fn run_embed(
         });
     }
     let t = Instant::now();
-    let (_, times) = writer.finish_timed()?;
+    let (file, times) = writer.finish_staged()?;
+    let mut staged = Staged::new();
+    staged.push(file);
+    if publish {
+        staged.commit()?;
+        staged = Staged::new();
+    }
     tracing::debug!(
         "Parquet footer, sync and rename {:.3} s",
         t.elapsed().as_secs_f64()
@@ -210,6 +225,7 @@ pub fn run_embed(
         summary,
         model,
         docs: collected.map(Collected::finish),
+        staged,
     })
 }
 

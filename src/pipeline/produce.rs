@@ -90,7 +90,7 @@ fn read_chunks(
         let bad = match item {
             None => None,
             Some(Item::Bad(bad)) => Some(bad),
-            Some(Item::Article(article)) => {
+            Some(Item::Article(mut article)) => {
                 let file = reader.file_index();
                 let bad = |reason: String| BadRecord {
                     path: reader.path().to_path_buf(),
@@ -101,26 +101,26 @@ fn read_chunks(
                     None => Some(bad(
                         "nothing to embed: title and text are empty after trimming".into(),
                     )),
-                    Some(t) => match seen.first(&article.id, file, article.location) {
-                        Some((first_file, first)) if first_file == file => Some(bad(format!(
-                            "duplicate id '{}' (first at {first})",
-                            article.id
-                        ))),
-                        Some((first_file, first)) => Some(bad(format!(
-                            "duplicate id '{}' (first in {}, {first})",
-                            article.id,
-                            reader.files()[first_file].display()
-                        ))),
-                        None => {
-                            rows.push(EmbeddedArticle {
-                                article,
-                                n_tokens: 0,
-                                truncated: false,
-                            });
-                            texts.push(t);
-                            None
+                    Some(t) => {
+                        if article.made_up_id {
+                            // A real id took this one: the made-up id moves on (`#7-2`).
+                            seen.make_unique(&mut article.id);
                         }
-                    },
+                        match seen.first(&article.id, file, article.location, article.made_up_id) {
+                            Some(first) => {
+                                Some(bad(duplicate(&article.id, first, file, reader.files())))
+                            }
+                            None => {
+                                rows.push(EmbeddedArticle {
+                                    article,
+                                    n_tokens: 0,
+                                    truncated: false,
+                                });
+                                texts.push(t);
+                                None
+                            }
+                        }
+                    }
                 }
             }
         };
@@ -144,28 +144,73 @@ fn read_chunks(
     }
 }
 
+/// Why a record whose id was seen before is skipped: where the first was, and whether newsclust
+/// made that id for a record without one.
+fn duplicate(id: &str, first: Seen, file: usize, files: &[std::path::PathBuf]) -> String {
+    let at = if first.file == file {
+        format!("at {}", first.at)
+    } else {
+        format!("in {}, {}", files[first.file].display(), first.at)
+    };
+    if first.made_up {
+        format!(
+            "duplicate id '{id}': newsclust gave it to the record without an id {at} (ids {}N are made so for records without one); give this record another id",
+            crate::io::MADE_UP_ID
+        )
+    } else {
+        format!("duplicate id '{id}' (first {at})")
+    }
+}
+
+/// Where an id was first seen: the input file's index and the place in it, and whether
+/// newsclust made the id.
+#[derive(Clone, Copy)]
+struct Seen {
+    file: usize,
+    at: Location,
+    made_up: bool,
+}
+
 /// Ids seen so far, kept as 128-bit hashes (16 bytes an article, not the id strings), with
-/// where each was first seen (the input file's index and the place in it).
+/// where each was first seen.
 #[derive(Default)]
 struct SeenIds {
-    first: HashMap<u128, (usize, Location)>,
+    first: HashMap<u128, Seen>,
 }
 
 impl SeenIds {
-    /// Records `id`; returns where it was first seen if it is a duplicate.
-    fn first(&mut self, id: &str, file: usize, at: Location) -> Option<(usize, Location)> {
+    fn key(id: &str) -> u128 {
         let half = |salt: u64| {
             let mut h = DefaultHasher::new();
             salt.hash(&mut h);
             id.hash(&mut h);
             h.finish()
         };
-        let key = ((half(0x9e37_79b9) as u128) << 64) | half(0x85eb_ca6b) as u128;
+        ((half(0x9e37_79b9) as u128) << 64) | half(0x85eb_ca6b) as u128
+    }
+
+    /// Records `id`; returns where it was first seen if it is a duplicate.
+    fn first(&mut self, id: &str, file: usize, at: Location, made_up: bool) -> Option<Seen> {
+        let key = Self::key(id);
         match self.first.get(&key) {
             Some(seen) => Some(*seen),
             None => {
-                self.first.insert(key, (file, at));
+                self.first.insert(key, Seen { file, at, made_up });
                 None
+            }
+        }
+    }
+
+    /// A made-up `id` that a real id took already gets `-2`, `-3`, … until it is new.
+    fn make_unique(&self, id: &mut String) {
+        if !self.first.contains_key(&Self::key(id)) {
+            return;
+        }
+        let base = id.clone();
+        for n in 2u64.. {
+            *id = format!("{base}-{n}");
+            if !self.first.contains_key(&Self::key(id)) {
+                return;
             }
         }
     }

@@ -348,7 +348,16 @@ impl EmbeddingsWriter {
 
     /// [`finish`](Self::finish), also saying where the writer's thread spent its time
     /// (`sync_seconds` includes the final sync).
-    pub fn finish_timed(mut self) -> Result<(PathBuf, WriterTimes), WriteError> {
+    pub fn finish_timed(self) -> Result<(PathBuf, WriterTimes), WriteError> {
+        let (guard, times) = self.finish_staged()?;
+        let temp = guard.temp_path().to_path_buf();
+        let path = guard.commit().map_err(|e| WriteError::new(&temp, e))?;
+        Ok((path, times))
+    }
+
+    /// [`finish_timed`](Self::finish_timed) up to the rename: the file is complete and synced
+    /// under its temporary name, to be published with others ([`super::atomic::Staged`]).
+    pub fn finish_staged(mut self) -> Result<(AtomicFile, WriterTimes), WriteError> {
         if self.open_rows > 0 {
             self.submit()?;
         }
@@ -362,8 +371,7 @@ impl EmbeddingsWriter {
         file.sync_all().map_err(|e| WriteError::new(&path, e))?;
         times.sync_seconds += t.elapsed().as_secs_f64();
         drop(file);
-        let path = guard.commit().map_err(|e| WriteError::new(&path, e))?;
-        Ok((path, times))
+        Ok((guard, times))
     }
 }
 

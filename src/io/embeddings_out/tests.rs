@@ -10,6 +10,7 @@ fn row(i: u64) -> EmbeddedArticle {
             position: i,
             location: Location::Line(i + 1),
             id: format!("a{i}"),
+            made_up_id: false,
             title: format!("title {i}"),
             text: String::new(),
             date: None,

@@ -1,0 +1,184 @@
+//! One job at a time per output: an advisory lock (`flock`) on a hidden file beside a file
+//! output, or in a folder output, which the kernel releases when the process ends, however it
+//! ends (kill -9 included), so a lock is never stale. The file is removed when the job ends
+//! (or is stopped by a signal); one left by kill -9 is simply locked again by the next job.
+
+use std::fs::File;
+use std::io::{Read, Seek, Write};
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use super::atomic::make_folder;
+
+/// The lock file of a folder output.
+pub const FOLDER_LOCK: &str = ".newsclust.lock";
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("{}: in use by another newsclust job{holder} (it holds {}); wait for it to end, or write elsewhere", output.display(), lock.display())]
+    Busy {
+        output: PathBuf,
+        lock: PathBuf,
+        /// " (process N)" when the holder wrote its id.
+        holder: String,
+    },
+    #[error("{}: cannot lock the output: {source}", lock.display())]
+    Io {
+        lock: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The lock files this process holds, for [`release_all`].
+static HELD: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn held() -> MutexGuard<'static, Vec<PathBuf>> {
+    HELD.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Removes the lock files this process holds and returns how many: for a process about to end
+/// on a signal, whose destructors will not run (the kernel releases the locks themselves).
+pub fn release_all() -> usize {
+    let list = held();
+    for path in list.iter() {
+        let _ = std::fs::remove_file(path);
+    }
+    list.len()
+}
+
+/// Held while a job writes its output; dropped (or the process ended), the output is free.
+#[derive(Debug)]
+pub struct OutputLock {
+    file: Option<File>,
+    path: PathBuf,
+}
+
+impl Drop for OutputLock {
+    fn drop(&mut self) {
+        // Removed while still locked, so that no job can lock the file being removed (a job
+        // that opened it before checks, once it holds it, that it is still the file at the path).
+        let _ = std::fs::remove_file(&self.path);
+        held().retain(|p| p != &self.path);
+        drop(self.file.take());
+    }
+}
+
+impl OutputLock {
+    /// Locks the folder output `dir` (created if missing): its `.newsclust.lock`.
+    pub fn folder(dir: &Path) -> Result<Self, LockError> {
+        let lock = dir.join(FOLDER_LOCK);
+        make_folder(dir).map_err(|source| LockError::Io {
+            lock: lock.clone(),
+            source,
+        })?;
+        Self::take(dir, lock)
+    }
+
+    /// Locks the file output `path`: `.NAME.lock` beside it (its folder created if missing).
+    pub fn file(path: &Path) -> Result<Self, LockError> {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let lock = path.with_file_name(format!(".{name}.lock"));
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            make_folder(parent).map_err(|source| LockError::Io {
+                lock: lock.clone(),
+                source,
+            })?;
+        }
+        Self::take(path, lock)
+    }
+
+    fn take(output: &Path, lock: PathBuf) -> Result<Self, LockError> {
+        let io_err = |source| LockError::Io {
+            lock: lock.clone(),
+            source,
+        };
+        loop {
+            let mut file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&lock)
+                .map_err(io_err)?;
+            // SAFETY: flock on a descriptor this function owns.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+                let e = std::io::Error::last_os_error();
+                if e.raw_os_error() != Some(libc::EWOULDBLOCK) {
+                    return Err(io_err(e));
+                }
+                let mut text = String::new();
+                let _ = file.read_to_string(&mut text);
+                let holder = match text.trim().parse::<u32>() {
+                    Ok(pid) => format!(" (process {pid})"),
+                    Err(_) => String::new(),
+                };
+                return Err(LockError::Busy {
+                    output: output.to_path_buf(),
+                    lock,
+                    holder,
+                });
+            }
+            // The job before may have removed the file between our open and our lock: then
+            // this lock is on a file no one else sees; open the path again.
+            let ours = file.metadata().map_err(io_err)?;
+            match std::fs::metadata(&lock) {
+                Ok(now) if now.ino() == ours.ino() && now.dev() == ours.dev() => {}
+                _ => continue,
+            }
+            // The holder's id, for the message another job shows.
+            let _ = file.set_len(0);
+            let _ = file.rewind();
+            let _ = write!(file, "{}", std::process::id());
+            let _ = file.flush();
+            held().push(lock.clone());
+            return Ok(Self {
+                file: Some(file),
+                path: lock,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_lock_on_an_output_is_refused_until_the_first_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let first = OutputLock::folder(&out).unwrap();
+        let e = OutputLock::folder(&out).unwrap_err().to_string();
+        assert!(e.contains("in use by another newsclust job"), "{e}");
+        assert!(
+            e.contains(&format!("(process {})", std::process::id())),
+            "{e}"
+        );
+        drop(first);
+        let _again = OutputLock::folder(&out).unwrap();
+
+        let file = dir.path().join("emb.parquet");
+        let held = OutputLock::file(&file).unwrap();
+        assert!(dir.path().join(".emb.parquet.lock").exists());
+        assert!(matches!(
+            OutputLock::file(&file),
+            Err(LockError::Busy { .. })
+        ));
+        drop(held);
+        OutputLock::file(&file).unwrap();
+
+        // A file where the folder should be.
+        std::fs::write(&file, b"x").unwrap();
+        let e = OutputLock::folder(&file.join("x")).unwrap_err().to_string();
+        assert!(
+            e.contains("is a file, not a folder") || e.contains("Not a directory"),
+            "{e}"
+        );
+    }
+}
