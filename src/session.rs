@@ -9,9 +9,9 @@ use crate::config::{
     ValidRun,
 };
 use crate::error::Error;
-use crate::io::atomic::Staged;
 use crate::io::embeddings_in::EmbeddedDocs;
 use crate::io::lock::OutputLock;
+use crate::io::publish::Staged;
 use crate::matrix::Matrix;
 use crate::pipeline::{cluster_job, embed_job, model, LoadedModel};
 use crate::progress::{LogProgress, Progress};

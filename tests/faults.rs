@@ -286,3 +286,97 @@ fn made_up_ids_never_collide_with_real_ones() {
         .collect();
     assert_eq!(ids, ["#0", "#1", "0", "#4", "#4-2", "1"]);
 }
+
+#[test]
+fn a_run_stopped_at_any_moment_leaves_the_old_result_or_the_new_one_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let small = sample_slice(dir.path(), 40);
+    let out = dir.path().join("out");
+    let first = run_into(&small, &out, &["--k", "3"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let old = snapshot(&out);
+    let model = model_dir();
+    // SIGTERM after each delay: while the model loads, while embedding, while clustering and
+    // naming, or after the end. Each time the folder holds the old result or the whole new one.
+    let mut outcomes = Vec::new();
+    for delay_ms in [150u64, 600, 1200, 1800, 2600, 4000] {
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_newsclust"))
+            .args(["run", "-q", "-i", SAMPLE, "-m", s(&model), "-o", s(&out)])
+            .args(["--k", "8"])
+            .env("HF_HUB_OFFLINE", "1")
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        // SAFETY: a signal to our own child, which has not been reaped yet.
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+        let ended = child.wait_with_output().unwrap();
+        let code = ended.status.code();
+        let now = snapshot(&out);
+        assert!(temp_files(&out).is_empty(), "{:?}", temp_files(&out));
+        match code {
+            Some(143) => assert_eq!(now, old, "stopped after {delay_ms} ms, the folder changed"),
+            Some(0) => {
+                let docs = common::Table::read(&out.join("documents.parquet"));
+                assert_eq!(docs.rows(), 304);
+                let emb = common::Table::read(&out.join("embeddings.parquet"));
+                assert_eq!(emb.rows(), 304);
+                // Later runs would now find the new result: keep checking against it.
+            }
+            other => panic!(
+                "exit {other:?} after {delay_ms} ms: {}",
+                String::from_utf8_lossy(&ended.stderr)
+            ),
+        }
+        outcomes.push((delay_ms, code));
+        if code == Some(0) {
+            break;
+        }
+    }
+    assert!(
+        outcomes.iter().any(|(_, c)| *c == Some(143)),
+        "no run was stopped: {outcomes:?}"
+    );
+    eprintln!("delay (ms) and exit code: {outcomes:?}");
+}
+
+#[test]
+fn a_half_published_folder_is_finished_by_the_next_job_that_locks_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = sample_slice(dir.path(), 30);
+    let out = dir.path().join("out");
+    let first = run_into(&input, &out, &["--k", "3"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    // As a kill -9 between two renames would leave it: topics.parquet and run.json renamed,
+    // documents.parquet still under its temporary name, the journal listing all three.
+    let docs = out.join("documents.parquet");
+    let temp = out.join(".documents.parquet.99999999.tmp");
+    std::fs::rename(&docs, &temp).unwrap();
+    std::fs::write(
+        out.join(".newsclust.publish"),
+        ".topics.parquet.99999999.tmp\ttopics.parquet\n.documents.parquet.99999999.tmp\tdocuments.parquet\n.run.json.99999999.tmp\trun.json\n",
+    )
+    .unwrap();
+    // The next job into the folder fails (k above the article count), but first finishes the
+    // publication it finds.
+    let cluster = newsclust(&[
+        "cluster",
+        "--embeddings",
+        s(&out.join("embeddings.parquet")),
+        "-o",
+        s(&out),
+        "--k",
+        "99",
+    ]);
+    assert_fatal(&cluster, &["99"]);
+    assert!(
+        cluster
+            .stderr
+            .contains("a run was stopped while publishing its outputs"),
+        "{}",
+        cluster.stderr
+    );
+    assert!(docs.exists() && !temp.exists());
+    assert!(!out.join(".newsclust.publish").exists());
+    assert_eq!(common::Table::read(&docs).rows(), 30);
+}

@@ -1,6 +1,6 @@
 //! Output files that appear complete or not at all: write to a temporary name, rename when done;
-//! several files staged so and published together ([`Staged`]); the temporary files of runs that
-//! died (kill -9, a lost machine) removed when their output is written again.
+//! several such files are published together by `publish::Staged`; the temporary files of runs
+//! that died (kill -9, a lost machine) are removed when their output is written again.
 
 use std::fs::File;
 use std::io;
@@ -69,6 +69,11 @@ impl AtomicFile {
 
     pub fn temp_path(&self) -> &Path {
         &self.temp_path
+    }
+
+    /// Where the file goes when committed.
+    pub fn final_path(&self) -> &Path {
+        &self.final_path
     }
 
     /// Renames the temporary file to the final path (the file must be flushed and closed).
@@ -144,47 +149,6 @@ fn process_alive(pid: u32) -> bool {
     // SAFETY: signal 0 only checks that the process exists and may be signalled.
     let sent = unsafe { libc::kill(pid, 0) };
     sent == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
-}
-
-/// Files written and synced under temporary names, renamed into place together by
-/// [`Staged::commit`]; dropped uncommitted, every one is removed (nothing is published).
-#[derive(Default)]
-pub struct Staged(Vec<AtomicFile>);
-
-impl Staged {
-    pub fn new() -> Self {
-        Self(Vec::new())
-    }
-
-    pub fn push(&mut self, file: AtomicFile) {
-        self.0.push(file);
-    }
-
-    /// Renames every staged file into place, in the order staged, then syncs their folders (so
-    /// the renames survive a crash).
-    pub fn commit(self) -> Result<Vec<PathBuf>, super::WriteError> {
-        let mut written = Vec::with_capacity(self.0.len());
-        for file in self.0 {
-            let temp = file.temp_path().to_path_buf();
-            written.push(
-                file.commit()
-                    .map_err(|e| super::WriteError::new(&temp, e))?,
-            );
-        }
-        let mut folders: Vec<&Path> = written.iter().filter_map(|p| p.parent()).collect();
-        folders.dedup();
-        for folder in folders {
-            let folder = if folder.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                folder
-            };
-            if let Ok(dir) = File::open(folder) {
-                let _ = dir.sync_all();
-            }
-        }
-        Ok(written)
-    }
 }
 
 impl Drop for AtomicFile {

@@ -24,6 +24,12 @@ pub enum LockError {
         /// " (process N)" when the holder wrote its id.
         holder: String,
     },
+    #[error("{}: cannot finish publishing what a stopped run left half published ({}): {source}", dir.display(), super::publish::JOURNAL)]
+    RollForward {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("{}: cannot lock the output: {source}", lock.display())]
     Io {
         lock: PathBuf,
@@ -67,14 +73,21 @@ impl Drop for OutputLock {
 }
 
 impl OutputLock {
-    /// Locks the folder output `dir` (created if missing): its `.newsclust.lock`.
+    /// Locks the folder output `dir` (created if missing): its `.newsclust.lock`; then
+    /// finishes a publication there that a killed job left half done.
     pub fn folder(dir: &Path) -> Result<Self, LockError> {
         let lock = dir.join(FOLDER_LOCK);
-        make_folder(dir).map_err(|source| LockError::Io {
+        let io_err = |source| LockError::Io {
             lock: lock.clone(),
             source,
+        };
+        make_folder(dir).map_err(io_err)?;
+        let held = Self::take(dir, lock.clone())?;
+        super::publish::roll_forward(dir).map_err(|source| LockError::RollForward {
+            dir: dir.to_path_buf(),
+            source,
         })?;
-        Self::take(dir, lock)
+        Ok(held)
     }
 
     /// Locks the file output `path`: `.NAME.lock` beside it (its folder created if missing).

@@ -15,6 +15,7 @@ mod inputs;
 mod jsonl_in;
 pub mod lock;
 mod parquet_in;
+pub mod publish;
 pub mod topics_out;
 
 pub use article::{Article, BadRecord, Field, FieldMap, FieldOverride, Location, TextSpec};

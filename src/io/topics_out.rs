@@ -20,7 +20,7 @@ use super::embeddings_in::EmbeddedDocs;
 use super::WriteError;
 use crate::topics::TopicModel;
 
-pub use super::atomic::Staged;
+pub use super::publish::Staged;
 
 fn props(metadata: &[(String, String)]) -> WriterProperties {
     WriterProperties::builder()

@@ -1,0 +1,187 @@
+//! Several staged files published together: renamed into place one after another, under a
+//! journal (`.newsclust.publish` in their folder) written before the first rename and removed
+//! after the last. A process killed between two renames leaves the journal, and the next job to
+//! lock the folder finishes the renames it lists ([`roll_forward`]), so the folder ends up with
+//! every new file, never a mix of new and old for good.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use super::atomic::AtomicFile;
+use super::WriteError;
+
+/// The journal of a publication in progress, in the folder of the files it lists.
+pub const JOURNAL: &str = ".newsclust.publish";
+
+/// Files written and synced under temporary names, renamed into place together by
+/// [`Staged::commit`]; dropped uncommitted, every one is removed (nothing is published).
+#[derive(Default)]
+pub struct Staged(Vec<AtomicFile>);
+
+impl Staged {
+    pub fn new() -> Self {
+        Self(Vec::new())
+    }
+
+    pub fn push(&mut self, file: AtomicFile) {
+        self.0.push(file);
+    }
+
+    /// Renames every staged file into place, in the order staged, and syncs the folders so
+    /// that the renames survive a crash. Several files in one folder are renamed under the
+    /// journal.
+    pub fn commit(self) -> Result<Vec<PathBuf>, WriteError> {
+        let folder = shared_folder(&self.0);
+        let journal = match folder {
+            Some(dir) if self.0.len() > 1 => Some(write_journal(&dir, &self.0)?),
+            _ => None,
+        };
+        let mut written = Vec::with_capacity(self.0.len());
+        for file in self.0 {
+            let temp = file.temp_path().to_path_buf();
+            match file.commit() {
+                Ok(path) => written.push(path),
+                Err(e) => {
+                    // Not a crash: the files not yet renamed are removed; no journal stays to
+                    // rename them later.
+                    if let Some(j) = &journal {
+                        let _ = std::fs::remove_file(j);
+                    }
+                    return Err(WriteError::new(&temp, e));
+                }
+            }
+        }
+        let mut folders: Vec<PathBuf> = written.iter().map(|p| folder_of(p)).collect();
+        folders.dedup();
+        for dir in &folders {
+            sync_folder(dir);
+        }
+        if let Some(j) = journal {
+            std::fs::remove_file(&j).map_err(|e| WriteError::new(&j, e))?;
+            sync_folder(&folders[0]);
+        }
+        Ok(written)
+    }
+}
+
+/// Finishes a publication in `dir` that a killed process left half done (its journal is there):
+/// renames the temporary files it lists that are still there, removes the journal, and returns
+/// how many files it renamed. The caller holds the folder's lock.
+pub fn roll_forward(dir: &Path) -> io::Result<usize> {
+    let journal = dir.join(JOURNAL);
+    let text = match std::fs::read_to_string(&journal) {
+        Ok(text) => text,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut renamed = 0;
+    for line in text.lines() {
+        let Some((temp, name)) = line.split_once('\t') else {
+            continue;
+        };
+        // Names only: a journal never points outside its folder.
+        if [temp, name].iter().any(|n| n.contains('/') || n.is_empty()) {
+            continue;
+        }
+        let temp = dir.join(temp);
+        if temp.exists() {
+            std::fs::rename(&temp, dir.join(name))?;
+            renamed += 1;
+        }
+    }
+    sync_folder(dir);
+    std::fs::remove_file(&journal)?;
+    sync_folder(dir);
+    if renamed > 0 {
+        tracing::warn!(
+            "{}: a run was stopped while publishing its outputs; its last {renamed} file(s) are now in place",
+            dir.display()
+        );
+    }
+    Ok(renamed)
+}
+
+/// The one folder all `files` go to, if they share one.
+fn shared_folder(files: &[AtomicFile]) -> Option<PathBuf> {
+    let first = folder_of(files.first()?.final_path());
+    files
+        .iter()
+        .all(|f| folder_of(f.final_path()) == first)
+        .then_some(first)
+}
+
+fn folder_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Writes the journal (temporary name, tab, final name; a line each) under a temporary name,
+/// syncs it and renames it into place.
+fn write_journal(dir: &Path, files: &[AtomicFile]) -> Result<PathBuf, WriteError> {
+    let journal = dir.join(JOURNAL);
+    let temp = dir.join(format!("{JOURNAL}.{}.tmp", std::process::id()));
+    let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
+    let mut text = String::new();
+    for f in files {
+        if let (Some(t), Some(n)) = (name(f.temp_path()), name(f.final_path())) {
+            text.push_str(&format!("{t}\t{n}\n"));
+        }
+    }
+    let write = || -> io::Result<()> {
+        let mut out = File::create(&temp)?;
+        out.write_all(text.as_bytes())?;
+        out.sync_all()?;
+        std::fs::rename(&temp, &journal)?;
+        sync_folder(dir);
+        Ok(())
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&temp);
+        WriteError::new(&journal, e)
+    })?;
+    Ok(journal)
+}
+
+fn sync_folder(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_publish_together_and_a_half_done_publication_is_finished() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut staged = Staged::new();
+        for name in ["a.parquet", "b.json"] {
+            let (file, mut out) = AtomicFile::create(&dir.path().join(name)).unwrap();
+            out.write_all(name.as_bytes()).unwrap();
+            staged.push(file);
+        }
+        let written = staged.commit().unwrap();
+        assert_eq!(written.len(), 2);
+        assert!(!dir.path().join(JOURNAL).exists(), "the journal is removed");
+        assert_eq!(std::fs::read(dir.path().join("b.json")).unwrap(), b"b.json");
+
+        // Killed after the first of three renames: a.parquet is new, b.json and c.txt are not.
+        std::fs::write(dir.path().join("a.parquet"), b"new a").unwrap();
+        std::fs::write(dir.path().join(".b.json.7.tmp"), b"new b").unwrap();
+        std::fs::write(dir.path().join(".c.txt.7.tmp"), b"new c").unwrap();
+        std::fs::write(
+            dir.path().join(JOURNAL),
+            ".a.parquet.7.tmp\ta.parquet\n.b.json.7.tmp\tb.json\n.c.txt.7.tmp\tc.txt\n../x\ty\n",
+        )
+        .unwrap();
+        assert_eq!(roll_forward(dir.path()).unwrap(), 2);
+        assert_eq!(std::fs::read(dir.path().join("b.json")).unwrap(), b"new b");
+        assert_eq!(std::fs::read(dir.path().join("c.txt")).unwrap(), b"new c");
+        assert!(!dir.path().join(JOURNAL).exists());
+        assert_eq!(roll_forward(dir.path()).unwrap(), 0, "nothing left to do");
+    }
+}
