@@ -51,6 +51,8 @@ pub enum Setting {
     MinDf,
     Repeat,
     GoldColumn,
+    Shard,
+    ShardCount,
 }
 
 impl Setting {
@@ -100,6 +102,8 @@ impl Setting {
             Setting::MinDf => "min_df",
             Setting::Repeat => "repeat",
             Setting::GoldColumn => "gold_column",
+            Setting::Shard => "shard",
+            Setting::ShardCount => "shard (its count)",
         }
     }
 

@@ -326,9 +326,34 @@ pub struct EmbedArgs {
     pub model: ModelArgs,
     #[command(flatten)]
     pub write: WriteArgs,
-    /// Output Parquet file.
+    /// Output Parquet file (with --shard: the prefix folder that gets the part).
     #[arg(long, short)]
     pub out: PathBuf,
+    /// Embed one shard of the input: I/N (shard I of N, from 0: a contiguous run of the records,
+    /// so that the N parts in order are the whole input), or auto: from the scheduler's array-job
+    /// variables (Kubernetes JOB_COMPLETION_INDEX, AWS Batch AWS_BATCH_JOB_ARRAY_INDEX and
+    /// _SIZE, Slurm SLURM_ARRAY_TASK_ID, _MIN and _COUNT). Writes OUT/part-IIIII-of-NNNNN.parquet;
+    /// a retried shard replaces its part.
+    #[arg(long, value_parser = parse_shard, value_name = "I/N|auto")]
+    pub shard: Option<ShardArg>,
+    /// With --shard auto: the number of shards, where the scheduler's variables do not say it
+    /// (a Kubernetes Indexed Job: its completions).
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<u32>::new().range(1..))]
+    pub shard_count: Option<u32>,
+}
+
+/// `--shard`: a given shard, or `auto`.
+#[derive(Clone, Copy, Debug)]
+pub enum ShardArg {
+    Fixed(newsclust::io::shard::Shard),
+    Auto,
+}
+
+fn parse_shard(s: &str) -> Result<ShardArg, String> {
+    if s.trim() == "auto" {
+        return Ok(ShardArg::Auto);
+    }
+    s.parse().map(ShardArg::Fixed).map_err(|e| format!("{e}"))
 }
 
 /// A count flag that must be at least 1 (clap rejects 0 with the flag's name).

@@ -4,7 +4,7 @@
 use newsclust::bench::BenchJob;
 use newsclust::config::{
     ClusterConfig, ClusteringConfig, ComputeConfig, EmbedConfig, InputConfig, ModelSettings,
-    RunConfig, ThemesFrom, TopicConfig,
+    RunConfig, ShardChoice, ThemesFrom, TopicConfig,
 };
 use newsclust::device::CudaOptions;
 use newsclust::io::{FieldMap, ReadOptions, TextSpec};
@@ -12,7 +12,7 @@ use newsclust::model::ResolveOptions;
 
 use super::args::{
     BenchArgs, ClusterArgs, ClusterCmdArgs, CudaArgs, EmbedArgs, InputArgs, ModelArgs,
-    ModelsDirArg, RunArgs,
+    ModelsDirArg, RunArgs, ShardArg,
 };
 
 pub fn input(input: InputArgs) -> InputConfig {
@@ -75,6 +75,12 @@ pub fn embed(args: EmbedArgs, workers: usize) -> EmbedConfig {
         compute,
         out: args.out,
         write_sync: args.write.write_sync,
+        shard: args.shard.map(|s| match s {
+            ShardArg::Fixed(shard) => ShardChoice::Fixed(shard),
+            ShardArg::Auto => ShardChoice::Auto {
+                count: args.shard_count,
+            },
+        }),
     }
 }
 

@@ -48,5 +48,7 @@ pub fn flag(setting: Setting) -> &'static str {
         Setting::MinDf => "--min-df",
         Setting::Repeat => "--repeat",
         Setting::GoldColumn => "--gold-column",
+        Setting::Shard => "--shard",
+        Setting::ShardCount => "--shard-count",
     }
 }

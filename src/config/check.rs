@@ -1,6 +1,7 @@
 //! Checking a configuration, once, into the `Valid*` types the stages take: the values against
 //! their rules, the precision against the device, and the label and stop-word files read.
 
+use crate::io::shard::Shard;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -21,6 +22,8 @@ use crate::topics::Themes;
 pub enum ConfigError {
     #[error(transparent)]
     Invalid(#[from] Invalid),
+    #[error(transparent)]
+    Shard(#[from] crate::io::shard::ShardError),
     #[error("{}: the output is also an input (it would be overwritten); write it elsewhere", output.display())]
     OutputIsInput { output: PathBuf },
     #[error("{}: the output would lie in the input folder {}, whose files are read as input (a later run would read it back); write it elsewhere", output.display(), folder.display())]
@@ -80,14 +83,35 @@ pub struct ValidEmbed(pub(crate) EmbedConfig);
 impl EmbedConfig {
     pub fn check(&self) -> Result<ValidEmbed, ConfigError> {
         check_compute(&self.compute)?;
-        super::outputs::check_apart(&self.input.paths, std::slice::from_ref(&self.out))?;
-        Ok(ValidEmbed(self.clone()))
+        let mut checked = self.clone();
+        if let Some(choice) = self.shard {
+            let shard = match choice {
+                super::ShardChoice::Fixed(shard) => shard,
+                super::ShardChoice::Auto { count } => {
+                    Shard::from_env(|name| std::env::var(name).ok(), count)?
+                }
+            };
+            checked.shard = Some(super::ShardChoice::Fixed(shard));
+            checked.out = self.out.join(shard.part_name());
+        }
+        super::outputs::check_apart(&self.input.paths, std::slice::from_ref(&checked.out))?;
+        Ok(ValidEmbed(checked))
     }
 }
 
 impl ValidEmbed {
+    /// The configuration as checked: `out` is the file written (a shard's part under the
+    /// prefix it was given).
     pub fn config(&self) -> &EmbedConfig {
         &self.0
+    }
+
+    /// The shard this job is, if it is one.
+    pub fn shard(&self) -> Option<Shard> {
+        match self.0.shard {
+            Some(super::ShardChoice::Fixed(shard)) => Some(shard),
+            _ => None,
+        }
     }
 }
 
@@ -320,6 +344,7 @@ impl RunConfig {
             compute: self.compute.clone(),
             out: self.out.join(crate::io::format::files::EMBEDDINGS),
             write_sync: self.write_sync,
+            shard: None,
         }
         .check()?;
         let cluster = ClusterConfig {

@@ -109,6 +109,20 @@ pub struct EmbedConfig {
     pub compute: ComputeConfig,
     pub out: PathBuf,
     pub write_sync: WriteSync,
+    /// One shard of the input: `out` is then a prefix (folder) that gets
+    /// `part-IIIII-of-NNNNN.parquet` (see [`crate::io::shard`]).
+    pub shard: Option<ShardChoice>,
+}
+
+/// Which shard a job is: given, or from the scheduler's array-job variables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShardChoice {
+    Fixed(crate::io::shard::Shard),
+    /// Index (and count, unless given) from `JOB_COMPLETION_INDEX`, `AWS_BATCH_JOB_ARRAY_*` or
+    /// `SLURM_ARRAY_TASK_*`, read when the configuration is checked.
+    Auto {
+        count: Option<u32>,
+    },
 }
 
 /// How the vectors are clustered.

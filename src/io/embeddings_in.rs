@@ -19,6 +19,83 @@ pub enum EmbeddingsReadError {
     Inputs(#[from] super::ReadError),
     #[error("{path}: {problem}")]
     File { path: PathBuf, problem: Problem },
+    #[error("{}: the parts of a sharded job are incomplete: {} missing (of {count}); run those shards again", folder.display(), missing_names(missing, *count))]
+    PartsMissing {
+        folder: PathBuf,
+        missing: Vec<u32>,
+        count: u32,
+    },
+    #[error("{}: part of a job of {theirs} shards, but {} of one of {first}", path.display(), first_path.display())]
+    PartsMixed {
+        path: PathBuf,
+        theirs: u32,
+        first_path: PathBuf,
+        first: u32,
+    },
+    #[error("{}: part {index} is given twice (also {})", path.display(), first.display())]
+    PartTwice {
+        path: PathBuf,
+        index: u32,
+        first: PathBuf,
+    },
+}
+
+fn missing_names(missing: &[u32], count: u32) -> String {
+    let names: Vec<String> = missing
+        .iter()
+        .take(5)
+        .map(|&index| crate::io::shard::Shard { index, count }.part_name())
+        .collect();
+    let more = missing.len().saturating_sub(names.len());
+    if more > 0 {
+        format!("{} and {more} more", names.join(", "))
+    } else {
+        names.join(", ")
+    }
+}
+
+/// The parts among `files` (named `part-IIIII-of-NNNNN.parquet`) must be one whole set: one
+/// count, every index once.
+fn check_parts(files: &[PathBuf]) -> Result<(), EmbeddingsReadError> {
+    use crate::io::shard::Shard;
+    let mut first: Option<(&PathBuf, Shard)> = None;
+    let mut seen: HashMap<u32, &PathBuf> = HashMap::new();
+    for path in files {
+        let Some(shard) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(Shard::of_part_name)
+        else {
+            continue;
+        };
+        let (first_path, first_shard) = *first.get_or_insert((path, shard));
+        if shard.count != first_shard.count {
+            return Err(EmbeddingsReadError::PartsMixed {
+                path: path.clone(),
+                theirs: shard.count,
+                first_path: first_path.clone(),
+                first: first_shard.count,
+            });
+        }
+        if let Some(earlier) = seen.insert(shard.index, path) {
+            return Err(EmbeddingsReadError::PartTwice {
+                path: path.clone(),
+                index: shard.index,
+                first: earlier.clone(),
+            });
+        }
+    }
+    if let Some((path, shard)) = first {
+        let missing: Vec<u32> = (0..shard.count).filter(|i| !seen.contains_key(i)).collect();
+        if !missing.is_empty() {
+            return Err(EmbeddingsReadError::PartsMissing {
+                folder: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+                missing,
+                count: shard.count,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// What is wrong with one embeddings file.
@@ -112,6 +189,7 @@ impl EmbeddedDocs {
 /// null for the others' rows; the first file's metadata is kept.
 pub fn read_all(paths: &[PathBuf]) -> Result<EmbeddedDocs, EmbeddingsReadError> {
     let files = crate::io::input_files(paths, crate::io::InputFormat::Parquet)?;
+    check_parts(&files)?;
     let mut docs = read(&files[0])?;
     let model = |d: &EmbeddedDocs| {
         let id = d.metadata.get(meta::MODEL_ID).cloned();

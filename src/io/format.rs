@@ -17,6 +17,8 @@ pub mod meta {
     pub const TEXT_SEPARATOR: &str = "newsclust.text_separator";
     pub const ALGORITHM: &str = "newsclust.algorithm";
     pub const SEED: &str = "newsclust.seed";
+    /// `I/N`: the file is part I of a job split into N shards.
+    pub const SHARD: &str = "newsclust.shard";
     /// Keys of an embeddings file that `run` / `cluster` outputs carry on.
     pub fn describes_model(key: &str) -> bool {
         key.starts_with("newsclust.model") || key == DIMENSION

@@ -60,6 +60,9 @@ pub fn release_all() -> usize {
 pub struct OutputLock {
     file: Option<File>,
     path: PathBuf,
+    /// Folders this lock created, deepest first: removed with it when still empty (a job that
+    /// failed leaves no empty output folder behind).
+    created: Vec<PathBuf>,
 }
 
 impl Drop for OutputLock {
@@ -69,6 +72,11 @@ impl Drop for OutputLock {
         let _ = std::fs::remove_file(&self.path);
         held().retain(|p| p != &self.path);
         drop(self.file.take());
+        for dir in &self.created {
+            if std::fs::remove_dir(dir).is_err() {
+                break;
+            }
+        }
     }
 }
 
@@ -81,8 +89,10 @@ impl OutputLock {
             lock: lock.clone(),
             source,
         };
+        let created = missing_folders(dir);
         make_folder(dir).map_err(io_err)?;
-        let held = Self::take(dir, lock.clone())?;
+        let mut held = Self::take(dir, lock.clone())?;
+        held.created = created;
         super::publish::roll_forward(dir).map_err(|source| LockError::RollForward {
             dir: dir.to_path_buf(),
             source,
@@ -97,13 +107,17 @@ impl OutputLock {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let lock = path.with_file_name(format!(".{name}.lock"));
+        let mut created = Vec::new();
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            created = missing_folders(parent);
             make_folder(parent).map_err(|source| LockError::Io {
                 lock: lock.clone(),
                 source,
             })?;
         }
-        Self::take(path, lock)
+        let mut held = Self::take(path, lock)?;
+        held.created = created;
+        Ok(held)
     }
 
     fn take(output: &Path, lock: PathBuf) -> Result<Self, LockError> {
@@ -153,9 +167,18 @@ impl OutputLock {
             return Ok(Self {
                 file: Some(file),
                 path: lock,
+                created: Vec::new(),
             });
         }
     }
+}
+
+/// `dir` and its ancestors that do not exist yet, deepest first.
+fn missing_folders(dir: &Path) -> Vec<PathBuf> {
+    dir.ancestors()
+        .take_while(|a| !a.as_os_str().is_empty() && !a.exists())
+        .map(Path::to_path_buf)
+        .collect()
 }
 
 #[cfg(test)]
@@ -174,7 +197,14 @@ mod tests {
             "{e}"
         );
         drop(first);
-        let _again = OutputLock::folder(&out).unwrap();
+        assert!(
+            !out.exists(),
+            "the folder it made, still empty, goes with the lock"
+        );
+        let again = OutputLock::folder(&out.join("a/b")).unwrap();
+        std::fs::write(out.join("a/kept.txt"), b"x").unwrap();
+        drop(again);
+        assert!(!out.join("a/b").exists() && out.join("a/kept.txt").exists());
 
         let file = dir.path().join("emb.parquet");
         let held = OutputLock::file(&file).unwrap();

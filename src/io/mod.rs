@@ -16,6 +16,7 @@ mod jsonl_in;
 pub mod lock;
 mod parquet_in;
 pub mod publish;
+pub mod shard;
 pub mod topics_out;
 
 pub use article::{Article, BadRecord, Field, FieldMap, FieldOverride, Location, TextSpec};

@@ -17,6 +17,7 @@ use crate::io::embeddings_out::{EmbeddedArticle, EmbeddingsWriter};
 use crate::io::format::meta;
 use crate::io::lock::OutputLock;
 use crate::io::publish::Staged;
+use crate::io::shard::Shard;
 use crate::io::WriteError;
 use crate::io::{ArticleReader, BadRecord};
 use crate::progress::Progress;
@@ -86,11 +87,15 @@ pub fn run_embed(
         };
         let inputs = (|| -> Result<_, Error> {
             let reader = ArticleReader::open_all(&job.input.paths, &job.input.read)?;
+            let slice = match config.shard() {
+                Some(shard) => Some(shard_slice(config, shard)?),
+                None => None,
+            };
             let parts =
                 ModelParts::resolve(&job.model.model, &job.model.resolve, job.model.max_length)?;
-            Ok((reader, parts))
+            Ok((reader, slice, parts))
         })();
-        let (reader, parts) = match inputs {
+        let (reader, slice, parts) = match inputs {
             Ok(v) => v,
             Err(err) => {
                 // A device that cannot open is reported first, as when it opened first.
@@ -107,7 +112,7 @@ pub fn run_embed(
             _ => GPU_BATCH,
         }));
         let text = &job.input.text;
-        scope.spawn(move || produce(reader, text, &tokenizer, chunk_size, tx));
+        scope.spawn(move || produce(reader, text, &tokenizer, chunk_size, slice, tx));
         // Half-precision weights are read and converted while the device opens.
         let dtype = compute.precision.dtype();
         let preparing = HostWeights::wanted(dtype).then(|| {
@@ -196,7 +201,9 @@ pub fn run_embed(
         embedded?;
         Ok((written?, model, collected))
     })?;
-    if summary.embedded == 0 {
+    // A shard's part is written even when empty (more shards than records): the set of parts
+    // must be whole for clustering.
+    if summary.embedded == 0 && config.shard().is_none() {
         return Err(Error::NothingEmbedded {
             skipped: summary.skipped,
         });
@@ -253,11 +260,29 @@ fn log_model(model: &LoadedModel, summary: &EmbedSummary) {
     );
 }
 
+/// The positions `shard` embeds: counts the input's records (bad ones included, `--limit`
+/// applied) in a first pass, which costs a read of the input without embedding.
+fn shard_slice(config: &ValidEmbed, shard: Shard) -> Result<std::ops::Range<u64>, Error> {
+    let job = config.config();
+    let mut total = 0u64;
+    for item in ArticleReader::open_all(&job.input.paths, &job.input.read)? {
+        item?;
+        total += 1;
+    }
+    let slice = shard.slice(total);
+    tracing::info!(
+        "shard {shard}: records {}..{} of {total}",
+        slice.start,
+        slice.end
+    );
+    Ok(slice)
+}
+
 /// The Parquet footer metadata of an embeddings file.
 fn metadata(config: &ValidEmbed, model: &LoadedModel) -> Vec<(String, String)> {
     let job = config.config();
     let text = &job.input.text;
-    vec![
+    let mut out = vec![
         (meta::VERSION.into(), crate::VERSION.into()),
         (meta::MODEL_ID.into(), model.files.id.clone()),
         (meta::MODEL_REVISION.into(), model.files.revision.clone()),
@@ -276,7 +301,11 @@ fn metadata(config: &ValidEmbed, model: &LoadedModel) -> Vec<(String, String)> {
                 .join(","),
         ),
         (meta::TEXT_SEPARATOR.into(), text.separator.clone()),
-    ]
+    ];
+    if let Some(shard) = config.shard() {
+        out.push((meta::SHARD.into(), shard.to_string()));
+    }
+    out
 }
 
 /// Embeds one chunk; returns its rows (token counts filled in) and vectors, for the writer.

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::ops::Range;
 use std::sync::mpsc::{sync_channel, SyncSender};
 use std::time::Instant;
 
@@ -24,13 +25,15 @@ pub(super) enum Produced {
 const READ_AHEAD: usize = 2;
 
 /// Reads records (on a thread of its own), drops the bad ones (sent for reporting), tokenizes
-/// chunks of `chunk_size` articles on a pool and sends them, in input order. Returns when the
-/// input ends or the receiver is gone.
+/// chunks of `chunk_size` articles on a pool and sends them, in input order. `slice`: the
+/// positions a shard embeds (all when `None`). Returns when the input (or the slice) ends or the
+/// receiver is gone.
 pub(super) fn produce(
     reader: ArticleReader,
     text: &TextSpec,
     tokenizer: &TextTokenizer,
     chunk_size: usize,
+    slice: Option<Range<u64>>,
     tx: SyncSender<Produced>,
 ) {
     // Tokenizing leaves two cores to the embedding loop (which launches the GPU's work) and the
@@ -44,7 +47,7 @@ pub(super) fn produce(
     let (chunks_tx, chunks) = sync_channel::<(Vec<EmbeddedArticle>, Vec<String>)>(READ_AHEAD);
     std::thread::scope(|scope| {
         let bad_tx = tx.clone();
-        scope.spawn(move || read_chunks(reader, text, chunk_size, bad_tx, chunks_tx));
+        scope.spawn(move || read_chunks(reader, text, chunk_size, slice, bad_tx, chunks_tx));
         // Returning drops `chunks`, which stops the reader at its next send.
         for (rows, texts) in chunks {
             let t0 = Instant::now();
@@ -72,20 +75,32 @@ fn read_chunks(
     mut reader: ArticleReader,
     text: &TextSpec,
     chunk_size: usize,
+    slice: Option<Range<u64>>,
     tx: SyncSender<Produced>,
     chunks: SyncSender<(Vec<EmbeddedArticle>, Vec<String>)>,
 ) {
     let mut seen = SeenIds::default();
     let mut rows: Vec<EmbeddedArticle> = Vec::with_capacity(chunk_size);
     let mut texts: Vec<String> = Vec::with_capacity(chunk_size);
+    // A shard reads the records before its slice too, for the duplicate-id check (so that it
+    // keeps and skips what one job over the whole input would), but neither embeds nor reports
+    // them: they are another shard's.
+    let slice = slice.unwrap_or(0..u64::MAX);
+    let mut position = 0u64;
     loop {
-        let item = match reader.next().transpose() {
-            Ok(item) => item,
-            Err(err) => {
-                let _ = tx.send(Produced::Fatal(err.into()));
-                return;
+        let item = if position >= slice.end {
+            None
+        } else {
+            match reader.next().transpose() {
+                Ok(item) => item,
+                Err(err) => {
+                    let _ = tx.send(Produced::Fatal(err.into()));
+                    return;
+                }
             }
         };
+        let mine = position >= slice.start;
+        position += 1;
         let end = item.is_none();
         let bad = match item {
             None => None,
@@ -110,6 +125,7 @@ fn read_chunks(
                             Some(first) => {
                                 Some(bad(duplicate(&article.id, first, file, reader.files())))
                             }
+                            None if !mine => None,
                             None => {
                                 rows.push(EmbeddedArticle {
                                     article,
@@ -124,7 +140,7 @@ fn read_chunks(
                 }
             }
         };
-        if let Some(bad) = bad {
+        if let Some(bad) = bad.filter(|_| mine) {
             if tx.send(Produced::Bad(bad)).is_err() {
                 return;
             }
@@ -251,7 +267,7 @@ mod tests {
         let text = TextSpec::default();
         let (mut ids, mut bad, mut sizes) = (Vec::new(), Vec::new(), Vec::new());
         std::thread::scope(|scope| {
-            scope.spawn(|| produce(reader, &text, &tokenizer, 3, tx));
+            scope.spawn(|| produce(reader, &text, &tokenizer, 3, None, tx));
             for msg in rx {
                 match msg {
                     Produced::Chunk(rows, tokens, _) => {
