@@ -56,7 +56,12 @@ impl Session {
         progress: &mut dyn Progress,
     ) -> Result<(Self, Embedded), Error> {
         let outcome = embed_job::run_embed(config, keep, true, progress)?;
-        Ok((
+        Ok(Self::embedded(outcome, None))
+    }
+
+    /// The session and what its embedding job hands on.
+    fn embedded(outcome: embed_job::EmbedOutcome, lock: Option<OutputLock>) -> (Self, Embedded) {
+        (
             Self {
                 model: outcome.model,
             },
@@ -64,9 +69,9 @@ impl Session {
                 summary: outcome.summary,
                 docs: outcome.docs,
                 pending: outcome.staged,
-                lock: None,
+                lock,
             },
-        ))
+        )
     }
 
     /// The embedding half of `run`: locks the output folder (another job writing it is
@@ -79,17 +84,7 @@ impl Session {
     ) -> Result<(Self, Embedded), Error> {
         let lock = OutputLock::folder(&config.cluster().given.out)?;
         let outcome = embed_job::run_embed(config.embed(), true, false, progress)?;
-        Ok((
-            Self {
-                model: outcome.model,
-            },
-            Embedded {
-                summary: outcome.summary,
-                docs: outcome.docs,
-                pending: outcome.staged,
-                lock: Some(lock),
-            },
-        ))
+        Ok(Self::embedded(outcome, Some(lock)))
     }
 
     /// `run`: embeds `config`'s input, then clusters the vectors in memory with this session's

@@ -65,13 +65,32 @@ fn temp_files(dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// `run --k 8` of the whole sample into `out`, started in the background (seconds of work on
+/// the CPU).
+fn spawn_whole_sample_run(out: &Path) -> std::process::Child {
+    let model = model_dir();
+    std::process::Command::new(env!("CARGO_BIN_EXE_newsclust"))
+        .args(["run", "-q", "-i", SAMPLE, "-m", s(&model), "-o", s(out)])
+        .args(["--k", "8"])
+        .env("HF_HUB_OFFLINE", "1")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// A complete `run` result of the first `records` sample records in `dir/out`.
+fn a_first_result(dir: &Path, records: usize) -> PathBuf {
+    let input = sample_slice(dir, records);
+    let out = dir.join("out");
+    let first = run_into(&input, &out, &["--k", "3"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    out
+}
+
 #[test]
 fn a_run_that_fails_after_embedding_leaves_the_previous_result_whole() {
     let dir = tempfile::tempdir().unwrap();
-    let input = sample_slice(dir.path(), 40);
-    let out = dir.path().join("out");
-    let first = run_into(&input, &out, &["--k", "3"]);
-    assert_eq!(first.code, 0, "{}", first.stderr);
+    let out = a_first_result(dir.path(), 40);
     let before = snapshot(&out);
     let names: Vec<&str> = before.iter().map(|(n, _, _)| n.as_str()).collect();
     for f in [
@@ -96,15 +115,8 @@ fn a_run_that_fails_after_embedding_leaves_the_previous_result_whole() {
 fn a_second_job_into_an_output_in_use_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let model = model_dir();
     // A whole-sample run takes seconds on the CPU: long enough to be caught at work.
-    let mut first = std::process::Command::new(env!("CARGO_BIN_EXE_newsclust"))
-        .args(["run", "-q", "-i", SAMPLE, "-m", s(&model), "-o", s(&out)])
-        .args(["--k", "8"])
-        .env("HF_HUB_OFFLINE", "1")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut first = spawn_whole_sample_run(&out);
     // The lock file holds the first job's id once it holds the lock.
     let lock = out.join(".newsclust.lock");
     let pid = first.id().to_string();
@@ -177,47 +189,32 @@ fn broken_and_looping_links_in_an_input_folder_are_errors_naming_them() {
     sample_slice(&folder, 5);
     let model = model_dir();
     let out = dir.path().join("out.parquet");
+    let embed = || {
+        newsclust(&[
+            "embed",
+            "-q",
+            "-i",
+            s(&folder),
+            "-m",
+            s(&model),
+            "-o",
+            s(&out),
+        ])
+    };
     let broken = folder.join("gone.jsonl");
     std::os::unix::fs::symlink(dir.path().join("nowhere.jsonl"), &broken).unwrap();
-    let run = newsclust(&[
-        "embed",
-        "-q",
-        "-i",
-        s(&folder),
-        "-m",
-        s(&model),
-        "-o",
-        s(&out),
-    ]);
+    let run = embed();
     assert_fatal(&run, &["gone.jsonl", "leads to no file"]);
     std::fs::remove_file(&broken).unwrap();
     let looping = folder.join("loop.jsonl");
     std::os::unix::fs::symlink(&looping, &looping).unwrap();
-    let run = newsclust(&[
-        "embed",
-        "-q",
-        "-i",
-        s(&folder),
-        "-m",
-        s(&model),
-        "-o",
-        s(&out),
-    ]);
+    let run = embed();
     assert_fatal(&run, &["loop.jsonl", "leads to no file"]);
     assert!(!out.exists());
     std::fs::remove_file(&looping).unwrap();
     // A link to a file is read like the file.
     std::os::unix::fs::symlink(folder.join("slice.jsonl"), folder.join("again.jsonl")).unwrap();
-    let run = newsclust(&[
-        "embed",
-        "-q",
-        "-i",
-        s(&folder),
-        "-m",
-        s(&model),
-        "-o",
-        s(&out),
-    ]);
+    let run = embed();
     assert_fatal(&run, &["twice"]);
 }
 
@@ -290,23 +287,13 @@ fn made_up_ids_never_collide_with_real_ones() {
 #[test]
 fn a_run_stopped_at_any_moment_leaves_the_old_result_or_the_new_one_whole() {
     let dir = tempfile::tempdir().unwrap();
-    let small = sample_slice(dir.path(), 40);
-    let out = dir.path().join("out");
-    let first = run_into(&small, &out, &["--k", "3"]);
-    assert_eq!(first.code, 0, "{}", first.stderr);
+    let out = a_first_result(dir.path(), 40);
     let old = snapshot(&out);
-    let model = model_dir();
     // SIGTERM after each delay: while the model loads, while embedding, while clustering and
     // naming, or after the end. Each time the folder holds the old result or the whole new one.
     let mut outcomes = Vec::new();
     for delay_ms in [150u64, 600, 1200, 1800, 2600, 4000] {
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_newsclust"))
-            .args(["run", "-q", "-i", SAMPLE, "-m", s(&model), "-o", s(&out)])
-            .args(["--k", "8"])
-            .env("HF_HUB_OFFLINE", "1")
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
+        let child = spawn_whole_sample_run(&out);
         std::thread::sleep(Duration::from_millis(delay_ms));
         // SAFETY: a signal to our own child, which has not been reaped yet.
         unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
@@ -343,10 +330,7 @@ fn a_run_stopped_at_any_moment_leaves_the_old_result_or_the_new_one_whole() {
 #[test]
 fn a_half_published_folder_is_finished_by_the_next_job_that_locks_it() {
     let dir = tempfile::tempdir().unwrap();
-    let input = sample_slice(dir.path(), 30);
-    let out = dir.path().join("out");
-    let first = run_into(&input, &out, &["--k", "3"]);
-    assert_eq!(first.code, 0, "{}", first.stderr);
+    let out = a_first_result(dir.path(), 30);
     // As a kill -9 between two renames would leave it: topics.parquet and run.json renamed,
     // documents.parquet still under its temporary name, the journal listing all three.
     let docs = out.join("documents.parquet");
