@@ -168,6 +168,36 @@ fn four_shards_cluster_as_one_job_over_the_whole_input() {
         &["part of a job of 3 shards", "of one of 4"],
     );
     assert!(!out.join("documents.parquet").exists());
+
+    // A part of another input (here its first 100 records) in place of part 2: refused.
+    let text = std::fs::read_to_string(SAMPLE).unwrap();
+    let shorter = dir.path().join("shorter.jsonl");
+    std::fs::write(
+        &shorter,
+        text.lines().take(100).collect::<Vec<_>>().join("\n") + "\n",
+    )
+    .unwrap();
+    let other_input = newsclust(&[
+        "embed",
+        "-q",
+        "-i",
+        s(&shorter),
+        "-m",
+        s(&model),
+        "-o",
+        s(&prefix),
+        "--shard",
+        "2/4",
+    ]);
+    assert_eq!(other_input.code, 0, "{}", other_input.stderr);
+    assert_fatal(
+        &cluster(&[&prefix], &out),
+        &[
+            "part-00002-of-00004.parquet: holds records 50-75 of 100",
+            "end at record 152 of 304",
+            "different jobs or inputs",
+        ],
+    );
 }
 
 #[test]

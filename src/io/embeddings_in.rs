@@ -32,6 +32,13 @@ pub enum EmbeddingsReadError {
         first_path: PathBuf,
         first: u32,
     },
+    #[error("{}: holds records {got}, but the parts before it end at record {want} of {total}: the parts come from different jobs or inputs; embed every shard of one input again", path.display())]
+    PartsDisagree {
+        path: PathBuf,
+        got: String,
+        want: u64,
+        total: u64,
+    },
     #[error("{}: part {index} is given twice (also {})", path.display(), first.display())]
     PartTwice {
         path: PathBuf,
@@ -94,8 +101,44 @@ fn check_parts(files: &[PathBuf]) -> Result<(), EmbeddingsReadError> {
                 count: shard.count,
             });
         }
+        // In index order, each part starts where the one before ended, all of one input.
+        let mut end = 0u64;
+        let mut input_total = None;
+        for index in 0..shard.count {
+            let path = seen[&index];
+            let Some((start, stop, total)) = shard_records(path) else {
+                return Ok(()); // parts without the metadata (older): nothing to compare
+            };
+            let total_now = *input_total.get_or_insert(total);
+            if start != end || total != total_now || (index + 1 == shard.count && stop != total) {
+                return Err(EmbeddingsReadError::PartsDisagree {
+                    path: path.clone(),
+                    got: format!("{start}-{stop} of {total}"),
+                    want: end,
+                    total: total_now,
+                });
+            }
+            end = stop;
+        }
     }
     Ok(())
+}
+
+/// A part's `START-END of TOTAL` (its metadata), when it says so.
+fn shard_records(path: &Path) -> Option<(u64, u64, u64)> {
+    let file = std::fs::File::open(path).ok()?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).ok()?;
+    let text = builder
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()?
+        .iter()
+        .find(|kv| kv.key == meta::SHARD_RECORDS)?
+        .value
+        .clone()?;
+    let (range, total) = text.split_once(" of ")?;
+    let (start, stop) = range.split_once('-')?;
+    Some((start.parse().ok()?, stop.parse().ok()?, total.parse().ok()?))
 }
 
 /// What is wrong with one embeddings file.

@@ -19,6 +19,8 @@ pub mod meta {
     pub const SEED: &str = "newsclust.seed";
     /// `I/N`: the file is part I of a job split into N shards.
     pub const SHARD: &str = "newsclust.shard";
+    /// `START-END of TOTAL`: the positions of the input's records a shard's part holds.
+    pub const SHARD_RECORDS: &str = "newsclust.shard_records";
     /// Keys of an embeddings file that `run` / `cluster` outputs carry on.
     pub fn describes_model(key: &str) -> bool {
         key.starts_with("newsclust.model") || key == DIMENSION

@@ -112,7 +112,8 @@ pub fn run_embed(
             _ => GPU_BATCH,
         }));
         let text = &job.input.text;
-        scope.spawn(move || produce(reader, text, &tokenizer, chunk_size, slice, tx));
+        let positions = slice.as_ref().map(|(range, _)| range.clone());
+        scope.spawn(move || produce(reader, text, &tokenizer, chunk_size, positions, tx));
         // Half-precision weights are read and converted while the device opens.
         let dtype = compute.precision.dtype();
         let preparing = HostWeights::wanted(dtype).then(|| {
@@ -144,7 +145,7 @@ pub fn run_embed(
             .batch_size
             .unwrap_or_else(|| default_batch_size(&device));
         log_model(&model, &summary);
-        let metadata = metadata(config, &model);
+        let metadata = metadata(config, &model, slice.clone());
         let mut collected = keep.then(|| Collected::new(&columns, dim, &metadata));
         let writer = EmbeddingsWriter::create(&job.out, &columns, dim, metadata, job.write_sync)?;
         let writing = scope.spawn(move || -> Result<EmbeddingsWriter, WriteError> {
@@ -262,7 +263,7 @@ fn log_model(model: &LoadedModel, summary: &EmbedSummary) {
 
 /// The positions `shard` embeds: counts the input's records (bad ones included, `--limit`
 /// applied) in a first pass, which costs a read of the input without embedding.
-fn shard_slice(config: &ValidEmbed, shard: Shard) -> Result<std::ops::Range<u64>, Error> {
+fn shard_slice(config: &ValidEmbed, shard: Shard) -> Result<(std::ops::Range<u64>, u64), Error> {
     let job = config.config();
     let mut total = 0u64;
     for item in ArticleReader::open_all(&job.input.paths, &job.input.read)? {
@@ -275,11 +276,15 @@ fn shard_slice(config: &ValidEmbed, shard: Shard) -> Result<std::ops::Range<u64>
         slice.start,
         slice.end
     );
-    Ok(slice)
+    Ok((slice, total))
 }
 
 /// The Parquet footer metadata of an embeddings file.
-fn metadata(config: &ValidEmbed, model: &LoadedModel) -> Vec<(String, String)> {
+fn metadata(
+    config: &ValidEmbed,
+    model: &LoadedModel,
+    slice: Option<(std::ops::Range<u64>, u64)>,
+) -> Vec<(String, String)> {
     let job = config.config();
     let text = &job.input.text;
     let mut out = vec![
@@ -304,6 +309,12 @@ fn metadata(config: &ValidEmbed, model: &LoadedModel) -> Vec<(String, String)> {
     ];
     if let Some(shard) = config.shard() {
         out.push((meta::SHARD.into(), shard.to_string()));
+    }
+    if let Some((slice, total)) = slice {
+        out.push((
+            meta::SHARD_RECORDS.into(),
+            format!("{}-{} of {total}", slice.start, slice.end),
+        ));
     }
     out
 }
