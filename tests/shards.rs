@@ -47,6 +47,23 @@ fn embed_shards(input: &str, prefix: &Path) -> Vec<i32> {
         .collect()
 }
 
+/// `embed --shard SHARD` of `input` into `prefix`.
+fn embed_shard(input: &Path, prefix: &Path, shard: &str) -> common::Run {
+    let model = model_dir();
+    newsclust(&[
+        "embed",
+        "-q",
+        "-i",
+        s(input),
+        "-m",
+        s(&model),
+        "-o",
+        s(prefix),
+        "--shard",
+        shard,
+    ])
+}
+
 fn cluster(embeddings: &[&Path], out: &Path) -> common::Run {
     let mut args = vec!["cluster", "-q", "--embeddings"];
     args.extend(embeddings.iter().map(|p| s(p)));
@@ -121,19 +138,7 @@ fn four_shards_cluster_as_one_job_over_the_whole_input() {
     }
 
     // A retried shard replaces its part whole: still four parts, still 304 rows.
-    let model = model_dir();
-    let again = newsclust(&[
-        "embed",
-        "-q",
-        "-i",
-        SAMPLE,
-        "-m",
-        s(&model),
-        "-o",
-        s(&prefix),
-        "--shard",
-        "2/4",
-    ]);
+    let again = embed_shard(Path::new(SAMPLE), &prefix, "2/4");
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert_eq!(parts(&prefix), names);
     let rows: usize = names
@@ -177,18 +182,7 @@ fn four_shards_cluster_as_one_job_over_the_whole_input() {
         text.lines().take(100).collect::<Vec<_>>().join("\n") + "\n",
     )
     .unwrap();
-    let other_input = newsclust(&[
-        "embed",
-        "-q",
-        "-i",
-        s(&shorter),
-        "-m",
-        s(&model),
-        "-o",
-        s(&prefix),
-        "--shard",
-        "2/4",
-    ]);
+    let other_input = embed_shard(&shorter, &prefix, "2/4");
     assert_eq!(other_input.code, 0, "{}", other_input.stderr);
     assert_fatal(
         &cluster(&[&prefix], &out),

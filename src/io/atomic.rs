@@ -7,23 +7,51 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
-/// The temporary files of outputs being written, for [`remove_unfinished`].
-static UNFINISHED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+/// Files a process removes if a signal ends it, when its destructors will not run: the
+/// temporary files of outputs being written here, the lock files in `lock.rs`.
+pub(crate) struct RemovedOnSignal(Mutex<Vec<PathBuf>>);
 
-fn unfinished() -> MutexGuard<'static, Vec<PathBuf>> {
-    UNFINISHED.lock().unwrap_or_else(|e| e.into_inner())
+impl RemovedOnSignal {
+    pub(crate) const fn new() -> Self {
+        Self(Mutex::new(Vec::new()))
+    }
+
+    fn list(&self) -> MutexGuard<'_, Vec<PathBuf>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn add(&self, path: &Path) {
+        self.list().push(path.to_path_buf());
+    }
+
+    pub(crate) fn forget(&self, path: &Path) {
+        self.list().retain(|p| p != path);
+    }
+
+    #[cfg(test)]
+    fn contains(&self, path: &Path) -> bool {
+        self.list().iter().any(|p| p == path)
+    }
+
+    /// Removes every file listed; returns how many there were.
+    pub(crate) fn remove_all(&self) -> usize {
+        let list = self.list();
+        for path in list.iter() {
+            let _ = std::fs::remove_file(path);
+        }
+        list.len()
+    }
 }
+
+/// The temporary files of outputs being written, for [`remove_unfinished`].
+static UNFINISHED: RemovedOnSignal = RemovedOnSignal::new();
 
 /// Removes the temporary files of every output still being written and returns how many there
 /// were: for a process about to end on a signal, whose destructors will not run (the command
 /// line calls it on Ctrl-C). A file being committed at that moment is either already in place,
 /// complete, or removed.
 pub fn remove_unfinished() -> usize {
-    let list = unfinished();
-    for path in list.iter() {
-        let _ = std::fs::remove_file(path);
-    }
-    list.len()
+    UNFINISHED.remove_all()
 }
 
 /// A file being written under a temporary name next to its final path. Dropped without
@@ -56,7 +84,7 @@ impl AtomicFile {
         remove_stale(path, &name);
         let temp_path = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
         let file = File::create(&temp_path)?;
-        unfinished().push(temp_path.clone());
+        UNFINISHED.add(&temp_path);
         Ok((
             Self {
                 final_path: path.to_path_buf(),
@@ -84,7 +112,7 @@ impl AtomicFile {
     }
 
     fn forget(&self) {
-        unfinished().retain(|p| p != &self.temp_path);
+        UNFINISHED.forget(&self.temp_path);
     }
 }
 
@@ -101,14 +129,18 @@ pub fn make_folder(dir: &Path) -> io::Result<()> {
     })
 }
 
+/// The folder `path` is in (`.` for a bare file name).
+pub(crate) fn folder_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
 /// Removes the temporary files `.NAME.PID.tmp` beside `path` whose process has ended (a run
 /// killed before it could clean up); one whose process still runs is left, with a warning.
 fn remove_stale(path: &Path, name: &str) {
-    let folder = match path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        Some(p) => p,
-        None => Path::new("."),
-    };
-    let Ok(entries) = std::fs::read_dir(folder) else {
+    let Ok(entries) = std::fs::read_dir(folder_of(path)) else {
         return;
     };
     let prefix = format!(".{name}.");
@@ -194,18 +226,15 @@ mod tests {
         assert!(temp.exists());
         drop(guard);
         assert!(!temp.exists() && !other.exists());
-        assert!(!unfinished().contains(&temp), "a dropped file is forgotten");
+        assert!(!UNFINISHED.contains(&temp), "a dropped file is forgotten");
         // What an interrupted process removes (remove_unfinished; tests/cli.rs interrupts a
         // job): files being written, not committed ones. (Calling it here would remove the
         // files of tests running beside this one.)
         let third = dir.path().join("third.bin");
         let (guard, _f) = AtomicFile::create(&third).unwrap();
         let temp = guard.temp_path().to_path_buf();
-        assert!(unfinished().contains(&temp));
+        assert!(UNFINISHED.contains(&temp));
         guard.commit().unwrap();
-        assert!(
-            !unfinished().contains(&temp),
-            "a committed file is forgotten"
-        );
+        assert!(!UNFINISHED.contains(&temp), "a committed file is forgotten");
     }
 }

@@ -126,16 +126,7 @@ fn check_parts(files: &[PathBuf]) -> Result<(), EmbeddingsReadError> {
 
 /// A part's `START-END of TOTAL` (its metadata), when it says so.
 fn shard_records(path: &Path) -> Option<(u64, u64, u64)> {
-    let file = std::fs::File::open(path).ok()?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).ok()?;
-    let text = builder
-        .metadata()
-        .file_metadata()
-        .key_value_metadata()?
-        .iter()
-        .find(|kv| kv.key == meta::SHARD_RECORDS)?
-        .value
-        .clone()?;
+    let text = footer_value(path, meta::SHARD_RECORDS)?;
     let (range, total) = text.split_once(" of ")?;
     let (start, stop) = range.split_once('-')?;
     Some((start.parse().ok()?, stop.parse().ok()?, total.parse().ok()?))
@@ -297,15 +288,22 @@ pub fn read_all(paths: &[PathBuf]) -> Result<EmbeddedDocs, EmbeddingsReadError> 
 /// load while the files are read.
 pub fn model_id(paths: &[PathBuf]) -> Option<String> {
     let files = crate::io::input_files(paths, crate::io::InputFormat::Parquet).ok()?;
-    let file = std::fs::File::open(files.first()?).ok()?;
+    footer_value(files.first()?, meta::MODEL_ID)
+}
+
+/// The value of `key` in the footer metadata of the Parquet file at `path`, read without
+/// reading its rows.
+fn footer_value(path: &Path, key: &str) -> Option<String> {
+    let file = std::fs::File::open(path).ok()?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).ok()?;
     builder
         .metadata()
         .file_metadata()
         .key_value_metadata()?
         .iter()
-        .find(|kv| kv.key == meta::MODEL_ID)
-        .and_then(|kv| kv.value.clone())
+        .find(|kv| kv.key == key)?
+        .value
+        .clone()
 }
 
 /// Reads the whole file (the clustering stage needs every vector at once).

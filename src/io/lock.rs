@@ -8,9 +8,8 @@ use std::io::{Read, Seek, Write};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
 
-use super::atomic::make_folder;
+use super::atomic::{make_folder, RemovedOnSignal};
 
 /// The lock file of a folder output.
 pub const FOLDER_LOCK: &str = ".newsclust.lock";
@@ -39,20 +38,12 @@ pub enum LockError {
 }
 
 /// The lock files this process holds, for [`release_all`].
-static HELD: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
-
-fn held() -> MutexGuard<'static, Vec<PathBuf>> {
-    HELD.lock().unwrap_or_else(|e| e.into_inner())
-}
+static HELD: RemovedOnSignal = RemovedOnSignal::new();
 
 /// Removes the lock files this process holds and returns how many: for a process about to end
 /// on a signal, whose destructors will not run (the kernel releases the locks themselves).
 pub fn release_all() -> usize {
-    let list = held();
-    for path in list.iter() {
-        let _ = std::fs::remove_file(path);
-    }
-    list.len()
+    HELD.remove_all()
 }
 
 /// Held while a job writes its output; dropped (or the process ended), the output is free.
@@ -70,7 +61,7 @@ impl Drop for OutputLock {
         // Removed while still locked, so that no job can lock the file being removed (a job
         // that opened it before checks, once it holds it, that it is still the file at the path).
         let _ = std::fs::remove_file(&self.path);
-        held().retain(|p| p != &self.path);
+        HELD.forget(&self.path);
         drop(self.file.take());
         for dir in &self.created {
             if std::fs::remove_dir(dir).is_err() {
@@ -163,7 +154,7 @@ impl OutputLock {
             let _ = file.rewind();
             let _ = write!(file, "{}", std::process::id());
             let _ = file.flush();
-            held().push(lock.clone());
+            HELD.add(&lock);
             return Ok(Self {
                 file: Some(file),
                 path: lock,

@@ -8,7 +8,7 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use super::atomic::AtomicFile;
+use super::atomic::{folder_of, AtomicFile};
 use super::WriteError;
 
 /// The journal of a publication in progress, in the folder of the files it lists.
@@ -109,13 +109,6 @@ fn shared_folder(files: &[AtomicFile]) -> Option<PathBuf> {
         .iter()
         .all(|f| folder_of(f.final_path()) == first)
         .then_some(first)
-}
-
-fn folder_of(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
 }
 
 /// Writes the journal (temporary name, tab, final name; a line each) under a temporary name,
