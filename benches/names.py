@@ -92,10 +92,15 @@ FILLER = words_of("filler.txt") | words_of("stop_words.txt")
 
 
 def stem(w):
+    """Plural, verb and noun endings off: "startups"/"startup", "funding"/"fund", "pricing"/"prices"."""
     w = w.lower()
     for a, b in (("ies", "y"), ("es", ""), ("s", "")):
         if len(w) > 3 and w.endswith(a) and not w.endswith("ss"):
-            return w[: -len(a)] + b
+            w = w[: -len(a)] + b
+            break
+    for a in ("ing", "ion", "ed", "e"):
+        if w.endswith(a) and len(w) - len(a) >= 3:
+            return w[: -len(a)]
     return w
 
 

@@ -11,7 +11,7 @@ use std::collections::HashSet;
 
 use super::phrase::{self, Chosen, PhraseParams};
 use super::theme::ThemeMatcher;
-use super::vocab::{fold, segments, Vocab};
+use super::vocab::{root, segments, Vocab};
 use super::{refine, Encoder, Labeler, NameError, Naming, TopicDocs};
 use crate::matrix::Matrix;
 
@@ -116,7 +116,7 @@ impl Labeler for ReaderLabeler<'_> {
 
 fn word_keys(text: &str) -> HashSet<String> {
     text.split_whitespace()
-        .map(|w| fold(&w.to_lowercase()))
+        .map(|w| root(&w.to_lowercase()))
         .collect()
 }
 

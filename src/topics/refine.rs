@@ -1,7 +1,11 @@
 //! Labels checked against the documents they name: each topic's label is re-chosen among its
 //! options so that as many documents as possible are nearer their own topic's label than any
 //! other's (with the embeddings that clustered them), one topic at a time, until no change helps.
-//! A sample of each topic's documents stands for it, so the cost stays bounded.
+//! A sample of each topic's documents stands for it, so the cost stays bounded. Options whose
+//! counts differ by less than the sample can tell apart (one standard error of the topic's
+//! share) are ties; of those, the one whose documents are nearest to it, by more than the
+//! nearest other topic's documents are, wins: the name that fits the whole topic, not the one
+//! that happens to catch a few more documents of it.
 
 use std::collections::HashSet;
 
@@ -13,6 +17,8 @@ const SAMPLE: usize = 8_000;
 const PER_TOPIC: usize = 200;
 /// Rounds over all topics at most.
 const ROUNDS: usize = 4;
+/// Options this many standard errors of a topic's sampled share apart are ties.
+const TIE_ERRORS: f32 = 1.0;
 
 /// Each topic's options as rows of `vectors` (unit length) with their texts and bonuses, and
 /// the option each topic starts from (None: the topic has no options).
@@ -55,6 +61,7 @@ pub fn refine(
                 .collect()
         })
         .collect();
+    let fit = fits(&sims, &docs, k);
     let label_sim = |current: &[Option<usize>], s: usize, d: usize| -> f32 {
         current[s].map_or(f32::NEG_INFINITY, |j| sims[s][j][d])
     };
@@ -90,7 +97,10 @@ pub fn refine(
                 .filter_map(|s| current[s].map(|j| options.texts[s][j].to_lowercase()))
                 .collect();
             let share = members[t].len() as f32 / total as f32;
-            let mut best: Option<(f32, usize)> = None;
+            let sampled = docs.iter().filter(|x| x.1 == t).count().max(1);
+            // The standard error of a share is at most 0.5 / sqrt(n).
+            let tie = share * TIE_ERRORS * 0.5 / (sampled as f32).sqrt();
+            let mut scored: Vec<(f32, usize)> = Vec::new();
             for (j, text) in options.texts[t].iter().enumerate() {
                 if taken.contains(&text.to_lowercase()) {
                     continue;
@@ -108,12 +118,14 @@ pub fn refine(
                         right += w;
                     }
                 }
-                let score = right / total as f32 + options.bonus[t][j] * share;
-                if best.is_none_or(|(b, _)| score > b) {
-                    best = Some((score, j));
-                }
+                scored.push((right / total as f32 + options.bonus[t][j] * share, j));
             }
-            if let Some((_, j)) = best {
+            let top = scored.iter().map(|x| x.0).fold(f32::NEG_INFINITY, f32::max);
+            let best = scored
+                .iter()
+                .filter(|x| x.0 >= top - tie)
+                .max_by(|a, b| fit[t][a.1].total_cmp(&fit[t][b.1]).then(b.1.cmp(&a.1)));
+            if let Some(&(_, j)) = best {
                 if current[t] != Some(j) {
                     current[t] = Some(j);
                     changed = true;
@@ -125,6 +137,32 @@ pub fn refine(
         }
     }
     current
+}
+
+/// Per topic and option: the option's mean similarity to the topic's sampled documents, less
+/// its highest mean similarity to another topic's.
+fn fits(sims: &[Vec<Vec<f32>>], docs: &[(usize, usize, f32)], k: usize) -> Vec<Vec<f32>> {
+    sims.iter()
+        .enumerate()
+        .map(|(t, options)| {
+            options
+                .iter()
+                .map(|row| {
+                    let mut sums = vec![(0f32, 0u32); k];
+                    for (&v, &(_, u, _)) in row.iter().zip(docs) {
+                        sums[u].0 += v;
+                        sums[u].1 += 1;
+                    }
+                    let mean = |u: usize| sums[u].0 / sums[u].1.max(1) as f32;
+                    let other = (0..k)
+                        .filter(|&u| u != t && sums[u].1 > 0)
+                        .map(mean)
+                        .fold(f32::NEG_INFINITY, f32::max);
+                    mean(t) - if other.is_finite() { other } else { 0.0 }
+                })
+                .collect()
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -161,5 +199,33 @@ mod tests {
             refine(&options, &data, &members, vec![Some(1), Some(0)]),
             vec![Some(0), Some(0)]
         );
+    }
+
+    #[test]
+    fn of_options_the_documents_cannot_tell_apart_the_one_fitting_the_topic_wins() {
+        // Two topics on the unit circle: topic 0 near (1, 0), topic 1 near (0, 1).
+        let mut data = Matrix::new(vec![1.0, 0.1, 1.0, -0.1, 0.1, 1.0, -0.1, 1.0], 2).unwrap();
+        data.normalize_rows();
+        let members = vec![vec![0, 1], vec![2, 3]];
+        // Both of topic 0's options are nearest to both its documents; the second leans
+        // towards topic 1.
+        let mut vectors = Matrix::new(vec![1.0, 0.0, 1.0, 0.5, 0.0, 1.0], 2).unwrap();
+        vectors.normalize_rows();
+        for texts in [["centre", "leaning"], ["leaning", "centre"]] {
+            let (centre, leaning) = if texts[0] == "centre" { (0, 1) } else { (1, 0) };
+            let texts = vec![texts.map(String::from).to_vec(), vec!["other".to_string()]];
+            let mut rows = vec![0, 1];
+            if centre == 1 {
+                rows.reverse();
+            }
+            let options = Options {
+                texts: &texts,
+                rows: &[rows, vec![2]],
+                bonus: &[vec![0.0, 0.0], vec![0.0]],
+                vectors: &vectors,
+            };
+            let picked = refine(&options, &data, &members, vec![Some(leaning), Some(0)]);
+            assert_eq!(picked, vec![Some(centre), Some(0)], "{texts:?}");
+        }
     }
 }

@@ -153,6 +153,21 @@ pub fn fold(lower: &str) -> String {
     lower.to_string()
 }
 
+/// A word's root, for telling whether two words of a label are one word twice: its folded
+/// key less an ending that makes a verb, a gerund or a noun of it ("funding" and "fund",
+/// "pricing" and "prices" share a root).
+pub fn root(lower: &str) -> String {
+    let key = fold(lower);
+    for tail in ["ing", "ion", "ed", "e"] {
+        if let Some(stem) = key.strip_suffix(tail) {
+            if stem.chars().count() >= 3 {
+                return stem.to_string();
+            }
+        }
+    }
+    key
+}
+
 /// A Latin letter without its accent (others as they are).
 fn plain(c: char) -> char {
     match c {
@@ -409,6 +424,22 @@ mod tests {
             .into_iter()
             .map(|s| s.into_iter().map(|w| w.lower).collect())
             .collect()
+    }
+
+    #[test]
+    fn roots_join_a_word_and_its_derived_forms() {
+        for (a, b) in [
+            ("fund", "funding"),
+            ("prices", "pricing"),
+            ("startups", "startup"),
+            ("releases", "released"),
+        ] {
+            assert_eq!(root(a), root(b), "{a} {b}");
+        }
+        for (a, b) in [("fun", "funding"), ("price", "profit"), ("chip", "chin")] {
+            assert_ne!(root(a), root(b), "{a} {b}");
+        }
+        assert_eq!(root("ai"), "ai");
     }
 
     #[test]
