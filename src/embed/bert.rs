@@ -13,6 +13,7 @@ use candle_nn::{Embedding, Linear, VarBuilder};
 use super::attention_cpu::CpuAttention;
 use super::config::BertConfig;
 use super::fastmath;
+use super::mapped::MappedRows;
 use super::ops::{self, Act, Packed};
 use super::profile::{stage, Profile};
 
@@ -71,9 +72,37 @@ struct Layer {
     out_params: Tensor,
 }
 
+/// The word-embedding table: loaded, or read row by row from the mapped weights file.
+enum Words {
+    Loaded(Embedding),
+    Mapped(MappedRows),
+}
+
+impl Words {
+    fn forward(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
+        match self {
+            Self::Loaded(e) => e.forward(ids),
+            Self::Mapped(m) => m.gather(ids),
+        }
+    }
+
+    fn table(&self) -> candle_core::Result<Tensor> {
+        match self {
+            Self::Loaded(e) => Ok(e.embeddings().clone()),
+            Self::Mapped(m) => m.load(),
+        }
+    }
+}
+
+/// The names the word table goes by in a checkpoint.
+pub const WORD_TABLE: [&str; 2] = [
+    "embeddings.word_embeddings.weight",
+    "bert.embeddings.word_embeddings.weight",
+];
+
 /// BERT embeddings + encoder layers (no pooler: sentence-transformers pools itself).
 pub struct BertEncoder {
-    word: Embedding,
+    word: Words,
     position: Embedding,
     /// Word rows then position rows, for the packed pass (`word` and `position` are then views
     /// into it); built by [`Self::prepare_packed`], so a padded-only encoder does not copy the
@@ -96,7 +125,13 @@ pub struct BertEncoder {
 
 impl BertEncoder {
     /// Loads weights named like Hugging Face's `BertModel` (optionally under a `bert.` prefix).
-    pub fn load(vb: VarBuilder, cfg: &BertConfig) -> candle_core::Result<Self> {
+    /// `mapped`: the word table read from the mapped file instead (CPU, f32), when its shape is
+    /// the configuration's.
+    pub fn load(
+        vb: VarBuilder,
+        cfg: &BertConfig,
+        mapped: Option<MappedRows>,
+    ) -> candle_core::Result<Self> {
         let vb = if vb.contains_tensor("bert.embeddings.word_embeddings.weight") {
             vb.pp("bert")
         } else {
@@ -104,10 +139,15 @@ impl BertEncoder {
         };
         let h = cfg.hidden_size;
         let e = vb.pp("embeddings");
-        let word = Embedding::new(
-            e.pp("word_embeddings").get((cfg.vocab_size, h), "weight")?,
-            h,
-        );
+        let word = match mapped {
+            Some(m) if m.rows() == cfg.vocab_size && m.dim() == h && vb.device().is_cpu() => {
+                Words::Mapped(m)
+            }
+            _ => Words::Loaded(Embedding::new(
+                e.pp("word_embeddings").get((cfg.vocab_size, h), "weight")?,
+                h,
+            )),
+        };
         let position = Embedding::new(
             e.pp("position_embeddings")
                 .get((cfg.max_position_embeddings, h), "weight")?,
@@ -207,10 +247,10 @@ impl BertEncoder {
     /// from at once (done once; `word` and `position` become views into it).
     pub fn prepare_packed(&mut self) -> candle_core::Result<()> {
         if self.table.is_none() {
-            let (words, positions) = (self.word.embeddings(), self.position.embeddings());
+            let (words, positions) = (self.word.table()?, self.position.embeddings());
             let (vocab, max_positions, h) = (words.dim(0)?, positions.dim(0)?, words.dim(1)?);
-            let table = Tensor::cat(&[words, positions], 0)?;
-            self.word = Embedding::new(table.narrow(0, 0, vocab)?, h);
+            let table = Tensor::cat(&[&words, positions], 0)?;
+            self.word = Words::Loaded(Embedding::new(table.narrow(0, 0, vocab)?, h));
             self.position = Embedding::new(table.narrow(0, vocab, max_positions)?, h);
             self.table = Some(table);
         }

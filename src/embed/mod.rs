@@ -9,6 +9,7 @@ pub mod config;
 #[cfg(feature = "cuda")]
 mod cuda;
 mod fastmath;
+mod mapped;
 pub mod ops;
 mod pending;
 pub mod pooling;
@@ -228,7 +229,11 @@ impl SentenceEncoder {
             .var_builder(device)
         }
         .map_err(|e| model_err(ModelProblem::Weights(Box::new(e))))?;
-        let encoder = BertEncoder::load(vb, &config.bert)
+        // On the CPU in f32 the word table is read from the mapped file as tokens need it.
+        let mapped = (device.is_cpu() && dtype == DType::F32)
+            .then(|| mapped::MappedRows::open(weights, &bert::WORD_TABLE))
+            .flatten();
+        let encoder = BertEncoder::load(vb, &config.bert, mapped)
             .map_err(|e| model_err(ModelProblem::Shapes(Box::new(e))))?;
         let mut encoder = Self {
             encoder,

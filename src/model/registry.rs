@@ -1,6 +1,5 @@
 //! The models newsclust knows (`models/registry.json`, compiled in) and checking files against it.
 
-use std::io::Read;
 use std::path::Path;
 use std::sync::LazyLock;
 
@@ -57,17 +56,16 @@ pub fn verify(dir: &Path, entry: &RegistryEntry) -> Result<(), ModelError> {
     Ok(())
 }
 
-/// Hex sha256 of a file.
+/// Hex sha256 of a file. The file is mapped rather than read: no copy into a buffer, and the
+/// pages stay in the page cache for the loader that maps the weights next.
 pub fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut file = std::fs::File::open(path)?;
+    let file = std::fs::File::open(path)?;
     let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
+    if file.metadata()?.len() > 0 {
+        // SAFETY: mapped read-only while hashed, as the weights loader maps it next; model
+        // files are only read (one rewritten meanwhile hashes wrong and fails the check).
+        let map = unsafe { memmap2::Mmap::map(&file)? };
+        hasher.update(&map[..]);
     }
     Ok(hasher
         .finalize()

@@ -310,27 +310,25 @@ fn place(vectors: &mut [f32], dim: usize, batch: &[usize], out: &[f32]) {
     }
 }
 
-/// Tokenizes and embeds `texts` in one batch: unit-length rows when the model normalizes (labels,
-/// queries; the embedding job batches its own input).
+/// Texts a batch of [`embed_texts`]: short texts of like lengths, so little is padding.
+const TEXT_BATCH: usize = 64;
+
+/// Tokenizes and embeds `texts` (labels, queries, phrases, themes), in batches of like lengths:
+/// unit-length rows when the model normalizes (the embedding job batches its own input).
 pub fn embed_texts<S: AsRef<str> + Sync>(
     model: &LoadedModel,
     texts: &[S],
 ) -> Result<Matrix, Error> {
     let tokens = model.tokenizer.encode_all(texts)?;
-    let seqs: Vec<&[u32]> = tokens.iter().map(|t| t.ids.as_slice()).collect();
-    let values = model.encoder.embed(&seqs)?;
+    let values = model.embed_tokens(&tokens, TEXT_BATCH, 1, |_, _| {})?;
     Ok(Matrix::new(values, model.encoder.dim()).expect("one vector per text"))
 }
 
-/// Phrases, themes and labels are embedded through the loaded model, a few hundred a batch.
+/// Phrases, themes and labels are embedded through the loaded model.
 impl crate::topics::Encoder for LoadedModel {
     fn encode(&self, texts: &[String]) -> Result<Matrix, crate::topics::EncodeError> {
-        let mut values = Vec::with_capacity(texts.len() * self.encoder.dim());
-        for chunk in texts.chunks(256) {
-            let mut m = embed_texts(self, chunk)?;
-            m.normalize_rows();
-            values.extend_from_slice(m.as_slice());
-        }
-        Ok(Matrix::new(values, self.encoder.dim()).ok_or("one vector per text")?)
+        let mut m = embed_texts(self, texts)?;
+        m.normalize_rows();
+        Ok(m)
     }
 }
