@@ -246,7 +246,7 @@ impl ReaderLabeler<'_> {
             .map(|t| {
                 labels[t].take().unwrap_or_else(|| {
                     let theme = themes[t].as_ref().map(|x| x.0.as_str());
-                    let name = fallback(topics, t, theme, &used);
+                    let name = fallback(topics, t, theme, &self.vocab, &used);
                     used.insert(name.to_lowercase());
                     name
                 })
@@ -256,17 +256,17 @@ impl ReaderLabeler<'_> {
 }
 
 /// A label for a topic without a phrase (tiny, symbol-only or unusual text): its nearest
-/// document's first words that are not filler, else its theme, else "topic N"; never empty,
-/// never taken.
+/// document's first words that are not filler (by the labeller's vocabulary, `--stop-words`
+/// too), else its theme, else "topic N"; never empty, never taken.
 fn fallback(
     topics: &TopicDocs<'_>,
     t: usize,
     theme: Option<&str>,
+    vocab: &Vocab,
     used: &HashSet<String>,
 ) -> String {
     let mut tries: Vec<String> = Vec::new();
     if let Some(&row) = topics.members[t].first() {
-        let vocab = Vocab::default();
         let words: Vec<String> = segments(&topics.texts[row])
             .into_iter()
             .flatten()
@@ -285,4 +285,41 @@ fn fallback(
         .into_iter()
         .find(|x| !used.contains(&x.to_lowercase()))
         .unwrap_or_else(|| format!("topic {t}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fallback_skips_the_users_stop_words_and_never_repeats() {
+        let texts = vec!["Zorp blick quux, the frobs".to_string()];
+        let data = Matrix::new(vec![1.0, 0.0], 2).unwrap();
+        let members = vec![vec![0]];
+        let topics = TopicDocs {
+            texts: &texts,
+            data: &data,
+            titles: &[],
+            members: &members,
+            centroids: &data,
+        };
+        let none = HashSet::new();
+        let plain = Vocab::default();
+        assert_eq!(
+            fallback(&topics, 0, None, &plain, &none),
+            "zorp blick quux frobs"
+        );
+        let user = Vocab::new(HashSet::from(["zorp".to_string()]));
+        assert_eq!(fallback(&topics, 0, None, &user, &none), "blick quux frobs");
+        let taken = HashSet::from(["blick quux frobs".to_string()]);
+        assert_eq!(
+            fallback(&topics, 0, Some("outages"), &user, &taken),
+            "outages"
+        );
+        let taken = HashSet::from(["blick quux frobs".to_string(), "outages".to_string()]);
+        assert_eq!(
+            fallback(&topics, 0, Some("outages"), &user, &taken),
+            "topic 0"
+        );
+    }
 }
