@@ -236,6 +236,36 @@ impl ArticleReader {
         })
     }
 
+    /// How many records `inputs` hold, bad ones included, `limit` applied: the positions a
+    /// reader of them yields. From the footers when every file is Parquet (no row is read),
+    /// else by reading the files through. Every file's header or schema is checked either way.
+    pub fn count(inputs: &[PathBuf], options: &ReadOptions) -> Result<u64, ReadError> {
+        let reader = Self::open_all(inputs, options)?;
+        let parquet = reader.files.iter().all(|f| {
+            let (detected, compression) = detect(f);
+            let format = match options.format {
+                InputFormat::Auto => detected,
+                other => Some(other),
+            };
+            format == Some(InputFormat::Parquet) && compression == Compression::None
+        });
+        let total = if parquet {
+            let mut total = 0u64;
+            for file in &reader.files {
+                total += parquet_in::rows(file)?;
+            }
+            options.limit.map_or(total, |limit| total.min(limit))
+        } else {
+            let mut total = 0u64;
+            for item in reader {
+                item?;
+                total += 1;
+            }
+            total
+        };
+        Ok(total)
+    }
+
     /// The files read, folders expanded, in reading order.
     pub fn files(&self) -> &[PathBuf] {
         &self.files

@@ -9,7 +9,7 @@ use arrow_schema::DataType;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 
 use super::article::ColumnPlan;
-use super::{InputColumns, Item, ItemIter, Location, ReadError, ReadOptions};
+use super::{Cause, InputColumns, Item, ItemIter, Location, ReadError, ReadOptions};
 
 const BATCH_ROWS: usize = 4096;
 
@@ -177,11 +177,65 @@ impl Iterator for ParquetItems {
     }
 }
 
+/// The rows a Parquet file holds, read from its footer (one record a row).
+pub(super) fn rows(path: &Path) -> Result<u64, ReadError> {
+    let perr = |source: Cause| ReadError::Parquet {
+        path: path.to_path_buf(),
+        row: None,
+        source,
+    };
+    let file = File::open(path).map_err(|e| perr(e.into()))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| perr(e.into()))?;
+    Ok(builder.metadata().file_metadata().num_rows().max(0) as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use arrow_array::{StringArray, TimestampMillisecondArray, TimestampSecondArray};
     use arrow_schema::{Field, Schema, TimeUnit};
+
+    fn write_titles(path: &Path, titles: &[&str]) {
+        let schema = Arc::new(Schema::new(vec![Field::new("title", DataType::Utf8, true)]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![Arc::new(StringArray::from(titles.to_vec()))],
+        )
+        .unwrap();
+        let mut writer =
+            parquet::arrow::ArrowWriter::try_new(File::create(path).unwrap(), schema, None)
+                .unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+    }
+
+    #[test]
+    fn counts_from_footers_are_the_positions_a_reader_yields() {
+        use crate::io::ArticleReader;
+        let dir = tempfile::tempdir().unwrap();
+        // One row without a title: a bad record, still a position.
+        write_titles(&dir.path().join("a.parquet"), &["one", "two", ""]);
+        write_titles(&dir.path().join("b.parquet"), &["three", "four"]);
+        let inputs = vec![dir.path().to_path_buf()];
+        let read = |options: &ReadOptions| {
+            let n = ArticleReader::open_all(&inputs, options).unwrap().count() as u64;
+            (ArticleReader::count(&inputs, options).unwrap(), n)
+        };
+        assert_eq!(read(&ReadOptions::default()), (5, 5));
+        let limited = ReadOptions {
+            limit: Some(4),
+            ..ReadOptions::default()
+        };
+        assert_eq!(read(&limited), (4, 4));
+        // A CSV file among them: counted by reading.
+        std::fs::write(dir.path().join("c.csv"), "title\nfive\nsix\n").unwrap();
+        assert_eq!(read(&ReadOptions::default()), (7, 7));
+        // A file that is not Parquet under a Parquet name: an error naming it.
+        std::fs::remove_file(dir.path().join("c.csv")).unwrap();
+        std::fs::write(dir.path().join("d.parquet"), b"no footer").unwrap();
+        let err = ArticleReader::count(&inputs, &ReadOptions::default()).unwrap_err();
+        assert!(err.to_string().contains("d.parquet"), "{err}");
+    }
 
     #[test]
     fn timestamps_with_named_zones_read_as_utc_instants() {

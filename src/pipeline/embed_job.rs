@@ -265,11 +265,7 @@ fn log_model(model: &LoadedModel, summary: &EmbedSummary) {
 /// applied) in a first pass, which costs a read of the input without embedding.
 fn shard_slice(config: &ValidEmbed, shard: Shard) -> Result<(std::ops::Range<u64>, u64), Error> {
     let job = config.config();
-    let mut total = 0u64;
-    for item in ArticleReader::open_all(&job.input.paths, &job.input.read)? {
-        item?;
-        total += 1;
-    }
+    let total = ArticleReader::count(&job.input.paths, &job.input.read)?;
     let slice = shard.slice(total);
     tracing::info!(
         "shard {shard}: records {}..{} of {total}",
