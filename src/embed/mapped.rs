@@ -33,10 +33,12 @@ impl MappedRows {
             return None;
         };
         let (from, to) = info.data_offsets;
-        let start = 8 + header + from;
+        // Checked: a malformed header is left to the usual loader to report, never a panic.
+        let len = rows.checked_mul(dim)?.checked_mul(4)?;
+        let start = (8 + header).checked_add(from)?;
         let fits = info.dtype == safetensors::Dtype::F32
-            && to - from == rows * dim * 4
-            && start + rows * dim * 4 <= map.len();
+            && to.checked_sub(from) == Some(len)
+            && start.checked_add(len).is_some_and(|end| end <= map.len());
         fits.then_some(Self {
             map,
             start,

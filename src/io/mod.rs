@@ -240,30 +240,20 @@ impl ArticleReader {
     /// reader of them yields. From the footers when every file is Parquet (no row is read),
     /// else by reading the files through. Every file's header or schema is checked either way.
     pub fn count(inputs: &[PathBuf], options: &ReadOptions) -> Result<u64, ReadError> {
-        let reader = Self::open_all(inputs, options)?;
-        let parquet = reader.files.iter().all(|f| {
-            let (detected, compression) = detect(f);
-            let format = match options.format {
-                InputFormat::Auto => detected,
-                other => Some(other),
-            };
-            format == Some(InputFormat::Parquet) && compression == Compression::None
-        });
-        let total = if parquet {
-            let mut total = 0u64;
-            for file in &reader.files {
-                total += parquet_in::rows(file)?;
-            }
-            options.limit.map_or(total, |limit| total.min(limit))
-        } else {
-            let mut total = 0u64;
-            for item in reader {
-                item?;
-                total += 1;
-            }
-            total
-        };
-        Ok(total)
+        let mut reader = Self::open_all(inputs, options)?;
+        let parquet = reader
+            .files
+            .iter()
+            .all(|f| resolve(f, options.format) == (Some(InputFormat::Parquet), Compression::None));
+        if !parquet {
+            return reader.try_fold(0u64, |n, item| item.map(|_| n + 1));
+        }
+        let total = reader
+            .files
+            .iter()
+            .map(|f| parquet_in::rows(f))
+            .sum::<Result<u64, ReadError>>()?;
+        Ok(options.limit.map_or(total, |limit| total.min(limit)))
     }
 
     /// The files read, folders expanded, in reading order.
@@ -362,13 +352,10 @@ fn open_file(path: &Path, options: &ReadOptions) -> Result<(InputColumns, ItemIt
     };
     // Folders never get here: `input_files` expands them into their files.
     let file = File::open(path).map_err(open_err)?;
-    let (detected, compression) = detect(path);
-    let format = match options.format {
-        InputFormat::Auto => detected.ok_or_else(|| ReadError::UnknownFormat {
-            path: path.to_path_buf(),
-        })?,
-        other => other,
-    };
+    let (format, compression) = resolve(path, options.format);
+    let format = format.ok_or_else(|| ReadError::UnknownFormat {
+        path: path.to_path_buf(),
+    })?;
     let text = |file: File| -> Result<Source, ReadError> {
         Ok(match compression {
             Compression::None => Box::new(file),
@@ -388,6 +375,16 @@ fn open_file(path: &Path, options: &ReadOptions) -> Result<(InputColumns, ItemIt
         }
         InputFormat::Parquet => parquet_in::open(path, file, options),
         InputFormat::Auto => unreachable!("resolved above"),
+    }
+}
+
+/// The format a file is read in: `format` unless it is `Auto`, else what its extension names
+/// (`None`: none known); and the compression around it.
+fn resolve(path: &Path, format: InputFormat) -> (Option<InputFormat>, Compression) {
+    let (detected, compression) = detect(path);
+    match format {
+        InputFormat::Auto => (detected, compression),
+        other => (Some(other), compression),
     }
 }
 

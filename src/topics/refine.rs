@@ -97,7 +97,7 @@ pub fn refine(
                 .filter_map(|s| current[s].map(|j| options.texts[s][j].to_lowercase()))
                 .collect();
             let share = members[t].len() as f32 / total as f32;
-            let sampled = docs.iter().filter(|x| x.1 == t).count().max(1);
+            let sampled = members[t].len().min(per_topic).max(1);
             // The standard error of a share is at most 0.5 / sqrt(n).
             let tie = share * TIE_ERRORS * 0.5 / (sampled as f32).sqrt();
             let mut scored: Vec<(f32, usize)> = Vec::new();
