@@ -21,6 +21,8 @@ pub enum Error {
     #[error(transparent)]
     Lock(#[from] crate::io::lock::LockError),
     #[error(transparent)]
+    Checkpoint(#[from] crate::io::checkpoint::CheckpointError),
+    #[error(transparent)]
     Device(#[from] crate::device::DeviceError),
     #[error(transparent)]
     Cluster(#[from] crate::cluster::ClusterError),

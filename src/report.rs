@@ -36,7 +36,10 @@ pub struct EmbedSummary {
     /// The files read, folders expanded, in reading order.
     pub input_files: Vec<PathBuf>,
     pub read: u64,
+    /// Rows written to the output (those kept from a checkpoint included).
     pub embedded: u64,
+    /// Of those, rows kept from an earlier run's checkpoint (`--resume`), not embedded again.
+    pub resumed: u64,
     pub skipped: u64,
     pub truncated: u64,
     pub tokens: u64,

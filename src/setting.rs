@@ -53,6 +53,8 @@ pub enum Setting {
     GoldColumn,
     Shard,
     ShardCount,
+    Resume,
+    RowGroupRows,
 }
 
 impl Setting {
@@ -104,6 +106,8 @@ impl Setting {
             Setting::GoldColumn => "gold_column",
             Setting::Shard => "shard",
             Setting::ShardCount => "shard (its count)",
+            Setting::Resume => "resume",
+            Setting::RowGroupRows => "row_group_rows",
         }
     }
 

@@ -316,6 +316,15 @@ pub struct WriteArgs {
     /// After each row group: start its writeback and go on, or wait until it is on the disk.
     #[arg(long, value_enum, default_value_t = WriteSync::Start)]
     pub write_sync: WriteSync,
+    /// Checkpoint each finished row group beside the output (.NAME.resume/), and go on from the
+    /// checkpoint an interrupted run of the same job left (kill -9, a preempted instance): at
+    /// most one row group of work is lost, and the output is the one an uninterrupted run
+    /// writes. Give it from the first run on (a scheduler's command line always can).
+    #[arg(long)]
+    pub resume: bool,
+    /// Rows per row group of the embeddings file (and per checkpoint with --resume).
+    #[arg(long, value_parser = at_least_one(), default_value_t = 8192)]
+    pub row_group_rows: usize,
 }
 
 #[derive(Args)]

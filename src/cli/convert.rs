@@ -75,6 +75,8 @@ pub fn embed(args: EmbedArgs, workers: usize) -> EmbedConfig {
         compute,
         out: args.out,
         write_sync: args.write.write_sync,
+        resume: args.write.resume,
+        row_group_rows: Some(args.write.row_group_rows),
         shard: args.shard.map(|s| match s {
             ShardArg::Fixed(shard) => ShardChoice::Fixed(shard),
             ShardArg::Auto => ShardChoice::Auto {
@@ -128,6 +130,8 @@ pub fn run(args: RunArgs, workers: usize) -> RunConfig {
         model,
         compute,
         write_sync: args.write.write_sync,
+        resume: args.write.resume,
+        row_group_rows: Some(args.write.row_group_rows),
         clustering,
         topics,
         out: args.out,

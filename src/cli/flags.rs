@@ -50,5 +50,7 @@ pub fn flag(setting: Setting) -> &'static str {
         Setting::GoldColumn => "--gold-column",
         Setting::Shard => "--shard",
         Setting::ShardCount => "--shard-count",
+        Setting::Resume => "--resume",
+        Setting::RowGroupRows => "--row-group-rows",
     }
 }

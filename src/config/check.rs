@@ -83,6 +83,9 @@ pub struct ValidEmbed(pub(crate) EmbedConfig);
 impl EmbedConfig {
     pub fn check(&self) -> Result<ValidEmbed, ConfigError> {
         check_compute(&self.compute)?;
+        if let Some(rows) = self.row_group_rows {
+            Invalid::at_least(Setting::RowGroupRows, rows, 1)?;
+        }
         let mut checked = self.clone();
         if let Some(choice) = self.shard {
             let shard = match choice {
@@ -344,6 +347,8 @@ impl RunConfig {
             compute: self.compute.clone(),
             out: self.out.join(crate::io::format::files::EMBEDDINGS),
             write_sync: self.write_sync,
+            resume: self.resume,
+            row_group_rows: self.row_group_rows,
             shard: None,
         }
         .check()?;

@@ -109,6 +109,11 @@ pub struct EmbedConfig {
     pub compute: ComputeConfig,
     pub out: PathBuf,
     pub write_sync: WriteSync,
+    /// Checkpoint each finished row group and go on from an earlier run's checkpoint of the
+    /// same job (see [`crate::io::checkpoint`]).
+    pub resume: bool,
+    /// Rows per row group of the output (and per checkpoint); `None`: 8,192.
+    pub row_group_rows: Option<usize>,
     /// One shard of the input: `out` is then a prefix (folder) that gets
     /// `part-IIIII-of-NNNNN.parquet` (see [`crate::io::shard`]).
     pub shard: Option<ShardChoice>,
@@ -271,6 +276,9 @@ pub struct RunConfig {
     pub model: ModelSettings,
     pub compute: ComputeConfig,
     pub write_sync: WriteSync,
+    /// As in [`EmbedConfig::resume`], for the embedding half.
+    pub resume: bool,
+    pub row_group_rows: Option<usize>,
     pub clustering: ClusteringConfig,
     pub topics: TopicConfig,
     /// The output folder (embeddings.parquet, documents.parquet, topics.parquet, run.json).

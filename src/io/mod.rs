@@ -7,6 +7,7 @@
 
 mod article;
 pub mod atomic;
+pub mod checkpoint;
 mod csv_in;
 pub mod embeddings_in;
 pub mod embeddings_out;

@@ -17,28 +17,38 @@ pub const JOURNAL: &str = ".newsclust.publish";
 /// Files written and synced under temporary names, renamed into place together by
 /// [`Staged::commit`]; dropped uncommitted, every one is removed (nothing is published).
 #[derive(Default)]
-pub struct Staged(Vec<AtomicFile>);
+pub struct Staged {
+    files: Vec<AtomicFile>,
+    /// Folders removed once every file is in place (the checkpoints they were made from).
+    after: Vec<PathBuf>,
+}
 
 impl Staged {
     pub fn new() -> Self {
-        Self(Vec::new())
+        Self::default()
     }
 
     pub fn push(&mut self, file: AtomicFile) {
-        self.0.push(file);
+        self.files.push(file);
+    }
+
+    /// Removes `dir` once the files are published (not when they are dropped unpublished).
+    pub fn remove_after(&mut self, dir: PathBuf) {
+        self.after.push(dir);
     }
 
     /// Renames every staged file into place, in the order staged, and syncs the folders so
     /// that the renames survive a crash. Several files in one folder are renamed under the
     /// journal.
     pub fn commit(self) -> Result<Vec<PathBuf>, WriteError> {
-        let folder = shared_folder(&self.0);
+        let Self { files, after } = self;
+        let folder = shared_folder(&files);
         let journal = match folder {
-            Some(dir) if self.0.len() > 1 => Some(write_journal(&dir, &self.0)?),
+            Some(dir) if files.len() > 1 => Some(write_journal(&dir, &files)?),
             _ => None,
         };
-        let mut written = Vec::with_capacity(self.0.len());
-        for file in self.0 {
+        let mut written = Vec::with_capacity(files.len());
+        for file in files {
             let temp = file.temp_path().to_path_buf();
             match file.commit() {
                 Ok(path) => written.push(path),
@@ -60,6 +70,13 @@ impl Staged {
         if let Some(j) = journal {
             std::fs::remove_file(&j).map_err(|e| WriteError::new(&j, e))?;
             sync_folder(&folders[0]);
+        }
+        for dir in after {
+            // Published already: a folder that stays is only disk space, removed by the next
+            // job writing this output.
+            if let Err(e) = std::fs::remove_dir_all(&dir) {
+                tracing::warn!("{}: could not remove it: {e}", dir.display());
+            }
         }
         Ok(written)
     }

@@ -53,6 +53,22 @@ impl Collected {
         self.values.extend_from_slice(vectors);
     }
 
+    /// Documents read back from a file of the same job (a checkpointed row group).
+    pub(super) fn add_docs(&mut self, more: EmbeddedDocs) {
+        let docs = &mut self.docs;
+        let rows = more.ids.len();
+        docs.ids.extend(more.ids);
+        docs.titles.extend(more.titles);
+        docs.texts.extend(more.texts);
+        if let Some(d) = docs.dates.as_mut() {
+            d.extend(more.dates.unwrap_or_else(|| vec![None; rows]));
+        }
+        if let Some(l) = docs.labels.as_mut() {
+            l.extend(more.labels.unwrap_or_else(|| vec![None; rows]));
+        }
+        self.values.extend_from_slice(more.embeddings.as_slice());
+    }
+
     pub(super) fn finish(self) -> EmbeddedDocs {
         let Self {
             mut docs,

@@ -12,8 +12,9 @@ use crate::device::DeviceChoice;
 use crate::embed::Embedder;
 use crate::embed::{HostWeights, SentenceEncoder, Tokens};
 use crate::error::Error;
+use crate::io::checkpoint::{self, Checkpoint};
 use crate::io::embeddings_in::EmbeddedDocs;
-use crate::io::embeddings_out::{EmbeddedArticle, EmbeddingsWriter};
+use crate::io::embeddings_out::{EmbeddedArticle, EmbeddingsWriter, ROW_GROUP_ROWS};
 use crate::io::format::meta;
 use crate::io::lock::OutputLock;
 use crate::io::publish::Staged;
@@ -47,6 +48,10 @@ pub fn run_embed(
 ) -> Result<EmbedOutcome, Error> {
     let job = config.config();
     let _lock = OutputLock::file(&job.out)?;
+    if !job.resume {
+        checkpoint::discard(&job.out);
+    }
+    let group_rows = job.row_group_rows.unwrap_or(ROW_GROUP_ROWS);
     let compute = &job.compute;
     let started = Instant::now();
     let mut summary = EmbedSummary::default();
@@ -71,137 +76,189 @@ pub fn run_embed(
     const AHEAD: usize = 8;
     let (tx, rx) = std::sync::mpsc::sync_channel::<Produced>(AHEAD);
     let (wtx, wrx) = std::sync::mpsc::sync_channel::<(Vec<EmbeddedArticle>, Vec<f32>)>(2);
-    let (writer, model, collected) = std::thread::scope(|scope| -> Result<_, Error> {
-        let opening = scope.spawn(|| {
+    let (writer, model, collected, checkpoint_dir) =
+        std::thread::scope(|scope| -> Result<_, Error> {
+            let opening = scope.spawn(|| {
+                let t = Instant::now();
+                compute
+                    .device
+                    .open_with(compute.cuda)
+                    .map(|d| (d, t.elapsed().as_secs_f64()))
+            });
+            let join_device = move || {
+                opening
+                    .join()
+                    .map_err(|_| Error::Panicked("opening the device"))?
+                    .map_err(Error::from)
+            };
+            let inputs = (|| -> Result<_, Error> {
+                let reader = ArticleReader::open_all(&job.input.paths, &job.input.read)?;
+                let slice = match config.shard() {
+                    Some(shard) => Some(shard_slice(config, shard)?),
+                    None => None,
+                };
+                let parts = ModelParts::resolve(
+                    &job.model.model,
+                    &job.model.resolve,
+                    job.model.max_length,
+                )?;
+                let checkpoint = match job.resume {
+                    true => {
+                        let facts = job_facts(config, &parts, reader.files(), slice.as_ref())?;
+                        Some(Checkpoint::open(&job.out, &facts)?)
+                    }
+                    false => None,
+                };
+                Ok((reader, slice, parts, checkpoint))
+            })();
+            let (reader, slice, parts, mut checkpoint) = match inputs {
+                Ok(v) => v,
+                Err(err) => {
+                    // A device that cannot open is reported first, as when it opened first.
+                    join_device()?;
+                    return Err(err);
+                }
+            };
+            let columns = reader.columns().clone();
+            summary.input_files = reader.files().to_vec();
+            let tokenizer = parts.tokenizer.clone();
+            // The chunk size is needed before the device is known: `auto` plans for a GPU.
+            let chunk_size = chunk_size(compute.batch_size.unwrap_or(match compute.device {
+                DeviceChoice::Cpu => CPU_BATCH,
+                _ => GPU_BATCH,
+            }));
+            let text = &job.input.text;
+            let mut positions = slice.as_ref().map(|(range, _)| range.clone());
+            if let Some(done) = checkpoint
+                .as_ref()
+                .map(Checkpoint::done)
+                .filter(|d| d.rows > 0)
+            {
+                let start = positions.as_ref().map_or(0, |r| r.start);
+                // Every record from the slice's start to the checkpoint's end was embedded or
+                // skipped; the ones after its last row are read (and reported) again.
+                summary.read = done.next_position - start;
+                summary.embedded = done.rows;
+                summary.resumed = done.rows;
+                summary.skipped = summary.read - done.rows;
+                summary.tokens = done.tokens;
+                summary.truncated = done.truncated;
+                tracing::info!(
+                    "resuming: {} rows in {} row groups kept from {}; going on from record {}",
+                    done.rows,
+                    checkpoint.as_ref().map_or(0, |c| c.groups().len()),
+                    checkpoint
+                        .as_ref()
+                        .map_or_else(String::new, |c| c.dir().display().to_string()),
+                    done.next_position
+                );
+                positions = Some(done.next_position..positions.map_or(u64::MAX, |r| r.end));
+            }
+            let sizes = (chunk_size, group_rows);
+            scope.spawn(move || produce(reader, text, &tokenizer, sizes, positions, tx));
+            // Half-precision weights are read and converted while the device opens.
+            let dtype = compute.precision.dtype();
+            let preparing = HostWeights::wanted(dtype).then(|| {
+                let files = parts.files.clone();
+                scope.spawn(move || SentenceEncoder::prepare_weights(&files, dtype))
+            });
+            // Returning early (an error) drops `rx`, which stops the producer at its next send.
+            let (device, device_seconds) = join_device()?;
+            summary.device_seconds = device_seconds;
             let t = Instant::now();
-            compute
-                .device
-                .open_with(compute.cuda)
-                .map(|d| (d, t.elapsed().as_secs_f64()))
-        });
-        let join_device = move || {
-            opening
-                .join()
-                .map_err(|_| Error::Panicked("opening the device"))?
-                .map_err(Error::from)
-        };
-        let inputs = (|| -> Result<_, Error> {
-            let reader = ArticleReader::open_all(&job.input.paths, &job.input.read)?;
-            let slice = match config.shard() {
-                Some(shard) => Some(shard_slice(config, shard)?),
+            let host = match preparing {
+                Some(thread) => Some(
+                    thread
+                        .join()
+                        .map_err(|_| Error::Panicked("reading the weights"))??,
+                ),
                 None => None,
             };
-            let parts =
-                ModelParts::resolve(&job.model.model, &job.model.resolve, job.model.max_length)?;
-            Ok((reader, slice, parts))
-        })();
-        let (reader, slice, parts) = match inputs {
-            Ok(v) => v,
-            Err(err) => {
-                // A device that cannot open is reported first, as when it opened first.
-                join_device()?;
-                return Err(err);
+            let mut model = LoadedModel::from_prepared(parts, &device, compute.precision, host)?;
+            summary.weights_seconds = t.elapsed().as_secs_f64();
+            model.set_pass(compute.forward, compute.attention, compute.queue_batches);
+            let dim = model.encoder.dim();
+            summary.load_seconds = started.elapsed().as_secs_f64();
+            summary.device = model.encoder.device_name();
+            summary.model_id = model.files.id.clone();
+            summary.model_revision = model.files.revision.clone();
+            summary.dimension = dim;
+            summary.batch_size = compute
+                .batch_size
+                .unwrap_or_else(|| default_batch_size(&device));
+            log_model(&model, &summary);
+            if let Some(c) = checkpoint.as_mut() {
+                c.check("device", &summary.device)?;
+                c.check("batch_size", &summary.batch_size.to_string())?;
             }
-        };
-        let columns = reader.columns().clone();
-        summary.input_files = reader.files().to_vec();
-        let tokenizer = parts.tokenizer.clone();
-        // The chunk size is needed before the device is known: `auto` plans for a GPU.
-        let chunk_size = chunk_size(compute.batch_size.unwrap_or(match compute.device {
-            DeviceChoice::Cpu => CPU_BATCH,
-            _ => GPU_BATCH,
-        }));
-        let text = &job.input.text;
-        let positions = slice.as_ref().map(|(range, _)| range.clone());
-        scope.spawn(move || produce(reader, text, &tokenizer, chunk_size, positions, tx));
-        // Half-precision weights are read and converted while the device opens.
-        let dtype = compute.precision.dtype();
-        let preparing = HostWeights::wanted(dtype).then(|| {
-            let files = parts.files.clone();
-            scope.spawn(move || SentenceEncoder::prepare_weights(&files, dtype))
-        });
-        // Returning early (an error) drops `rx`, which stops the producer at its next send.
-        let (device, device_seconds) = join_device()?;
-        summary.device_seconds = device_seconds;
-        let t = Instant::now();
-        let host = match preparing {
-            Some(thread) => Some(
-                thread
-                    .join()
-                    .map_err(|_| Error::Panicked("reading the weights"))??,
-            ),
-            None => None,
-        };
-        let mut model = LoadedModel::from_prepared(parts, &device, compute.precision, host)?;
-        summary.weights_seconds = t.elapsed().as_secs_f64();
-        model.set_pass(compute.forward, compute.attention, compute.queue_batches);
-        let dim = model.encoder.dim();
-        summary.load_seconds = started.elapsed().as_secs_f64();
-        summary.device = model.encoder.device_name();
-        summary.model_id = model.files.id.clone();
-        summary.model_revision = model.files.revision.clone();
-        summary.dimension = dim;
-        summary.batch_size = compute
-            .batch_size
-            .unwrap_or_else(|| default_batch_size(&device));
-        log_model(&model, &summary);
-        let metadata = metadata(config, &model, slice.clone());
-        let mut collected = keep.then(|| Collected::new(&columns, dim, &metadata));
-        let writer = EmbeddingsWriter::create(&job.out, &columns, dim, metadata, job.write_sync)?;
-        let writing = scope.spawn(move || -> Result<EmbeddingsWriter, WriteError> {
-            let mut writer = writer;
-            for (rows, vectors) in wrx {
-                writer.write(&rows, vectors)?;
+            let metadata = metadata(config, &model, slice.clone());
+            let mut collected = keep.then(|| Collected::new(&columns, dim, &metadata));
+            if let (Some(c), Some(collected)) = (&checkpoint, collected.as_mut()) {
+                for file in c.group_files() {
+                    collected.add_docs(crate::io::embeddings_in::read(&file)?);
+                }
             }
-            Ok(writer)
-        });
-        // Returning early drops `rx` and `wtx`, which stops the other two threads.
-        let embedded = (|| -> Result<(), Error> {
-            loop {
-                let t = Instant::now();
-                let Ok(produced) = rx.recv() else { break };
-                summary.input_wait_seconds += t.elapsed().as_secs_f64();
-                match produced {
-                    Produced::Bad(bad) => skip(bad, &mut summary)?,
-                    Produced::Fatal(err) => return Err(err),
-                    Produced::Chunk(rows, tokens, seconds) => {
-                        summary.read += rows.len() as u64;
-                        summary.tokenize_seconds += seconds;
-                        let done = embed_chunk(
-                            &model,
-                            compute.cpu_workers,
-                            rows,
-                            tokens,
-                            &mut summary,
-                            progress,
-                        )?;
-                        if let Some(c) = collected.as_mut() {
-                            c.add(&done.0, &done.1);
-                        }
-                        let t = Instant::now();
-                        let sent = wtx.send(done);
-                        summary.write_wait_seconds += t.elapsed().as_secs_f64();
-                        if sent.is_err() {
-                            // The writer stopped on an error: it is reported below.
-                            break;
+            let checkpoint_dir = checkpoint.as_ref().map(|c| c.dir().to_path_buf());
+            let mut writer =
+                EmbeddingsWriter::create(&job.out, &columns, dim, metadata, job.write_sync)?
+                    .with_group_rows(group_rows);
+            if let Some(c) = checkpoint {
+                writer = writer.with_checkpoint(c);
+            }
+            let writing = scope.spawn(move || -> Result<EmbeddingsWriter, WriteError> {
+                let mut writer = writer;
+                for (rows, vectors) in wrx {
+                    writer.write(&rows, vectors)?;
+                }
+                Ok(writer)
+            });
+            // Returning early drops `rx` and `wtx`, which stops the other two threads.
+            let embedded = (|| -> Result<(), Error> {
+                loop {
+                    let t = Instant::now();
+                    let Ok(produced) = rx.recv() else { break };
+                    summary.input_wait_seconds += t.elapsed().as_secs_f64();
+                    match produced {
+                        Produced::Bad(bad) => skip(bad, &mut summary)?,
+                        Produced::Fatal(err) => return Err(err),
+                        Produced::Chunk(rows, tokens, seconds) => {
+                            summary.read += rows.len() as u64;
+                            summary.tokenize_seconds += seconds;
+                            let done = embed_chunk(
+                                &model,
+                                compute.cpu_workers,
+                                rows,
+                                tokens,
+                                &mut summary,
+                                progress,
+                            )?;
+                            if let Some(c) = collected.as_mut() {
+                                c.add(&done.0, &done.1);
+                            }
+                            let t = Instant::now();
+                            let sent = wtx.send(done);
+                            summary.write_wait_seconds += t.elapsed().as_secs_f64();
+                            if sent.is_err() {
+                                // The writer stopped on an error: it is reported below.
+                                break;
+                            }
                         }
                     }
                 }
-            }
-            Ok(())
-        })();
-        drop(wtx);
-        let t = Instant::now();
-        let written = writing
-            .join()
-            .map_err(|_| Error::Panicked("the Parquet writer thread"))?;
-        let waited = t.elapsed().as_secs_f64();
-        summary.write_wait_seconds += waited;
-        tracing::debug!("the writer finished its last rows {waited:.3} s after the last batch");
-        progress.finish();
-        embedded?;
-        Ok((written?, model, collected))
-    })?;
+                Ok(())
+            })();
+            drop(wtx);
+            let t = Instant::now();
+            let written = writing
+                .join()
+                .map_err(|_| Error::Panicked("the Parquet writer thread"))?;
+            let waited = t.elapsed().as_secs_f64();
+            summary.write_wait_seconds += waited;
+            tracing::debug!("the writer finished its last rows {waited:.3} s after the last batch");
+            progress.finish();
+            embedded?;
+            Ok((written?, model, collected, checkpoint_dir))
+        })?;
     // A shard's part is written even when empty (more shards than records): the set of parts
     // must be whole for clustering.
     if summary.embedded == 0 && config.shard().is_none() {
@@ -213,6 +270,9 @@ pub fn run_embed(
     let (file, times) = writer.finish_staged()?;
     let mut staged = Staged::new();
     staged.push(file);
+    if let Some(dir) = checkpoint_dir {
+        staged.remove_after(dir);
+    }
     if publish {
         staged.commit()?;
         staged = Staged::new();
@@ -273,6 +333,62 @@ fn shard_slice(config: &ValidEmbed, shard: Shard) -> Result<(std::ops::Range<u64
         slice.end
     );
     Ok((slice, total))
+}
+
+/// What a resumed job must share with the one that made the checkpoint (besides the device and
+/// batch size, known once the model is loaded): the input files as they were (size and time
+/// modified), how they are read and composed, the model, the shard and the row groups.
+fn job_facts(
+    config: &ValidEmbed,
+    parts: &ModelParts,
+    files: &[std::path::PathBuf],
+    slice: Option<&(std::ops::Range<u64>, u64)>,
+) -> Result<Vec<(String, String)>, Error> {
+    let job = config.config();
+    let mut inputs = Vec::with_capacity(files.len());
+    for path in files {
+        let meta = std::fs::metadata(path).map_err(|source| crate::io::ReadError::Open {
+            path: path.clone(),
+            source,
+        })?;
+        let modified = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        inputs.push(format!(
+            "{} ({} bytes, modified {modified} ns)",
+            path.display(),
+            meta.len()
+        ));
+    }
+    Ok(vec![
+        ("version".into(), crate::VERSION.into()),
+        ("inputs".into(), inputs.join("; ")),
+        ("read".into(), format!("{:?}", job.input.read)),
+        ("text".into(), format!("{:?}", job.input.text)),
+        (
+            "model".into(),
+            format!(
+                "{}@{}, max {} tokens",
+                parts.files.id, parts.files.revision, parts.config.max_length
+            ),
+        ),
+        ("precision".into(), job.compute.precision.name().into()),
+        (
+            "shard".into(),
+            match (config.shard(), slice) {
+                (Some(shard), Some((range, total))) => {
+                    format!("{shard}: {}-{} of {total}", range.start, range.end)
+                }
+                _ => "none".into(),
+            },
+        ),
+        (
+            "row_group_rows".into(),
+            job.row_group_rows.unwrap_or(ROW_GROUP_ROWS).to_string(),
+        ),
+    ])
 }
 
 /// The Parquet footer metadata of an embeddings file.

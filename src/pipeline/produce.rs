@@ -25,14 +25,16 @@ pub(super) enum Produced {
 const READ_AHEAD: usize = 2;
 
 /// Reads records (on a thread of its own), drops the bad ones (sent for reporting), tokenizes
-/// chunks of `chunk_size` articles on a pool and sends them, in input order. `slice`: the
+/// chunks of `chunk_size` articles on a pool and sends them, in input order. A chunk also ends
+/// where a row group of `group_rows` rows does (counted from the slice's start), so that a job
+/// resumed after a row group batches its texts as an uninterrupted one did. `slice`: the
 /// positions a shard embeds (all when `None`). Returns when the input (or the slice) ends or the
 /// receiver is gone.
 pub(super) fn produce(
     reader: ArticleReader,
     text: &TextSpec,
     tokenizer: &TextTokenizer,
-    chunk_size: usize,
+    (chunk_size, group_rows): (usize, usize),
     slice: Option<Range<u64>>,
     tx: SyncSender<Produced>,
 ) {
@@ -47,7 +49,8 @@ pub(super) fn produce(
     let (chunks_tx, chunks) = sync_channel::<(Vec<EmbeddedArticle>, Vec<String>)>(READ_AHEAD);
     std::thread::scope(|scope| {
         let bad_tx = tx.clone();
-        scope.spawn(move || read_chunks(reader, text, chunk_size, slice, bad_tx, chunks_tx));
+        let sizes = (chunk_size, group_rows.max(1));
+        scope.spawn(move || read_chunks(reader, text, sizes, slice, bad_tx, chunks_tx));
         // Returning drops `chunks`, which stops the reader at its next send.
         for (rows, texts) in chunks {
             let t0 = Instant::now();
@@ -74,7 +77,7 @@ pub(super) fn produce(
 fn read_chunks(
     mut reader: ArticleReader,
     text: &TextSpec,
-    chunk_size: usize,
+    (chunk_size, group_rows): (usize, usize),
     slice: Option<Range<u64>>,
     tx: SyncSender<Produced>,
     chunks: SyncSender<(Vec<EmbeddedArticle>, Vec<String>)>,
@@ -87,6 +90,8 @@ fn read_chunks(
     // them: they are another shard's.
     let slice = slice.unwrap_or(0..u64::MAX);
     let mut position = 0u64;
+    // Rows sent in earlier chunks.
+    let mut sent = 0usize;
     loop {
         let item = if position >= slice.end {
             None
@@ -145,7 +150,9 @@ fn read_chunks(
                 return;
             }
         }
-        if rows.len() >= chunk_size || (end && !rows.is_empty()) {
+        let group_ends = !rows.is_empty() && (sent + rows.len()) % group_rows == 0;
+        if rows.len() >= chunk_size || group_ends || (end && !rows.is_empty()) {
+            sent += rows.len();
             let chunk = (
                 std::mem::replace(&mut rows, Vec::with_capacity(chunk_size)),
                 std::mem::replace(&mut texts, Vec::with_capacity(chunk_size)),
@@ -267,7 +274,7 @@ mod tests {
         let text = TextSpec::default();
         let (mut ids, mut bad, mut sizes) = (Vec::new(), Vec::new(), Vec::new());
         std::thread::scope(|scope| {
-            scope.spawn(|| produce(reader, &text, &tokenizer, 3, None, tx));
+            scope.spawn(|| produce(reader, &text, &tokenizer, (3, 8), None, tx));
             for msg in rx {
                 match msg {
                     Produced::Chunk(rows, tokens, _) => {
@@ -286,10 +293,19 @@ mod tests {
         });
         let want: Vec<usize> = (0..40).filter(|i| i % 7 != 6 && i % 11 != 10).collect();
         assert_eq!(ids, want, "articles in input order");
-        assert!(
-            sizes[..sizes.len() - 1].iter().all(|&n| n == 3),
-            "{sizes:?}"
-        );
+        // Chunks of 3 that also end where each row group of 8 does.
+        let mut expect = Vec::new();
+        let mut left = want.len();
+        while left > 0 {
+            for n in [3, 3, 2] {
+                let n = n.min(left);
+                if n > 0 {
+                    expect.push(n);
+                }
+                left -= n;
+            }
+        }
+        assert_eq!(sizes, expect);
         bad.sort_by_key(|l| match l {
             Location::Line(n) | Location::Row(n) => *n,
         });

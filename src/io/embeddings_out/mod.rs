@@ -24,12 +24,13 @@ use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
 
 use super::atomic::AtomicFile;
+use super::checkpoint::{Checkpoint, GroupFacts};
 use super::format::columns;
 use super::{Article, InputColumns, WriteError};
 
-/// Rows per Parquet row group (the last may have fewer): some 12 MiB at 384-d. Each group is
-/// encoded as a task of its own, so that several encode at once.
-const ROW_GROUP_ROWS: usize = 8 * 1024;
+/// Rows per Parquet row group unless told (the last may have fewer): some 12 MiB at 384-d. Each
+/// group is encoded as a task of its own, so that several encode at once.
+pub const ROW_GROUP_ROWS: usize = 8 * 1024;
 
 /// Row groups encoding at once, at most; the writer waits for the oldest beyond this (memory
 /// stays bounded: about twice a group's size each).
@@ -56,15 +57,21 @@ pub struct EmbeddingsWriter {
     guard: AtomicFile,
     file: SerializedFileWriter<File>,
     factory: Arc<ArrowRowGroupWriterFactory>,
+    props: WriterProperties,
     schema: SchemaRef,
     columns: InputColumns,
     dim: usize,
     rows: u64,
-    /// The row group being filled: slices of the batches written, and their rows.
+    /// Rows per row group.
+    group_rows: usize,
+    /// The row group being filled: slices of the batches written, and their rows and facts.
     open: Vec<RecordBatch>,
     open_rows: usize,
-    /// Groups handed to encoding tasks, oldest first.
-    encoding: VecDeque<Receiver<Encoded>>,
+    open_facts: GroupFacts,
+    /// Groups handed to encoding tasks, oldest first, with their facts.
+    encoding: VecDeque<(Receiver<Encoded>, GroupFacts)>,
+    /// With `--resume`: finished groups go here, and into the file only at the end.
+    checkpoint: Option<Checkpoint>,
     /// Groups handed out so far (the next one's index).
     groups: usize,
     sync: WriteSync,
@@ -166,7 +173,7 @@ impl EmbeddingsWriter {
             .build();
         // ArrowWriter sets up the Parquet schema and the Arrow schema in the footer; its parts
         // then encode the row groups side by side.
-        let (file, factory) = ArrowWriter::try_new(file, schema.clone(), Some(props))
+        let (file, factory) = ArrowWriter::try_new(file, schema.clone(), Some(props.clone()))
             .and_then(|w| w.into_serialized_writer())
             .map_err(|e| WriteError::new(path, e))?;
         Ok(Self {
@@ -174,17 +181,36 @@ impl EmbeddingsWriter {
             guard,
             file,
             factory: Arc::new(factory),
+            props,
             schema,
             columns: columns.clone(),
             dim,
             rows: 0,
+            group_rows: ROW_GROUP_ROWS,
             open: Vec::new(),
             open_rows: 0,
+            open_facts: GroupFacts::default(),
             encoding: VecDeque::new(),
+            checkpoint: None,
             groups: 0,
             sync,
             times: WriterTimes::default(),
         })
+    }
+
+    /// Makes row groups of `rows` rows (at least 1) instead of [`ROW_GROUP_ROWS`].
+    pub fn with_group_rows(mut self, rows: usize) -> Self {
+        self.group_rows = rows.max(1);
+        self
+    }
+
+    /// Writes each finished row group to `checkpoint` (after the groups it holds) and joins
+    /// them all into the file at [`finish`](Self::finish).
+    pub fn with_checkpoint(mut self, checkpoint: Checkpoint) -> Self {
+        self.rows = checkpoint.done().rows;
+        self.groups = checkpoint.groups().len();
+        self.checkpoint = Some(checkpoint);
+        self
     }
 
     /// Appends rows; `embeddings` holds `rows.len() * dim` values in row order (taken, not
@@ -242,11 +268,17 @@ impl EmbeddingsWriter {
         // Slices share the batch's buffers: a batch across a group boundary is not copied.
         let mut offset = 0;
         while offset < batch.num_rows() {
-            let take = (ROW_GROUP_ROWS - self.open_rows).min(batch.num_rows() - offset);
+            let take = (self.group_rows - self.open_rows).min(batch.num_rows() - offset);
             self.open.push(batch.slice(offset, take));
             self.open_rows += take;
+            let slice = &rows[offset..offset + take];
+            let facts = &mut self.open_facts;
+            facts.rows += take as u64;
+            facts.next_position = slice.last().map_or(0, |r| r.article.position + 1);
+            facts.tokens += slice.iter().map(|r| r.n_tokens as u64).sum::<u64>();
+            facts.truncated += slice.iter().filter(|r| r.truncated).count() as u64;
             offset += take;
-            if self.open_rows == ROW_GROUP_ROWS {
+            if self.open_rows == self.group_rows {
                 self.submit()?;
             }
         }
@@ -257,6 +289,7 @@ impl EmbeddingsWriter {
     /// for the oldest while too many are under way.
     fn submit(&mut self) -> Result<(), WriteError> {
         let batches = std::mem::take(&mut self.open);
+        let facts = std::mem::take(&mut self.open_facts);
         self.open_rows = 0;
         let (tx, rx) = sync_channel(1);
         let factory = self.factory.clone();
@@ -271,7 +304,7 @@ impl EmbeddingsWriter {
             let _ = tx.send(encoded);
         });
         self.groups += 1;
-        self.encoding.push_back(rx);
+        self.encoding.push_back((rx, facts));
         while self.encoding.len() >= IN_FLIGHT {
             self.append_oldest(true)?;
         }
@@ -282,7 +315,7 @@ impl EmbeddingsWriter {
     /// Appends the oldest group under way once it is encoded (waiting for it when `wait`);
     /// returns whether one was appended.
     fn append_oldest(&mut self, wait: bool) -> Result<bool, WriteError> {
-        let Some(rx) = self.encoding.front() else {
+        let Some((rx, _)) = self.encoding.front() else {
             return Ok(false);
         };
         let t = Instant::now();
@@ -299,9 +332,15 @@ impl EmbeddingsWriter {
                 Err("a row group's encoding task ended without a result".to_string())
             }
         };
-        self.encoding.pop_front();
+        let (_, facts) = self.encoding.pop_front().expect("the group just received");
         let chunks = encoded.map_err(|e| WriteError::new(&self.path, e))?;
         let t = Instant::now();
+        if let Some(checkpoint) = self.checkpoint.as_mut() {
+            checkpoint.write_group(&self.schema, &self.props, chunks, facts)?;
+            self.times.append_seconds += t.elapsed().as_secs_f64();
+            self.times.row_groups += 1;
+            return Ok(true);
+        }
         let mut group = self
             .file
             .next_row_group()
@@ -362,6 +401,11 @@ impl EmbeddingsWriter {
             self.submit()?;
         }
         while self.append_oldest(true)? {}
+        if let Some(checkpoint) = &self.checkpoint {
+            let t = Instant::now();
+            checkpoint.copy_into(&mut self.file)?;
+            self.times.append_seconds += t.elapsed().as_secs_f64();
+        }
         let mut times = self.times();
         let Self {
             path, guard, file, ..
