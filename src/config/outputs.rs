@@ -11,6 +11,10 @@ use crate::io::format::files;
 /// folder (whose files are read).
 pub(crate) fn check_apart(inputs: &[PathBuf], outputs: &[PathBuf]) -> Result<(), ConfigError> {
     for input in inputs {
+        if crate::io::remote::is_url(input) {
+            remote_apart(input, outputs)?;
+            continue;
+        }
         let Ok(meta) = std::fs::metadata(input) else {
             // A missing input is the reader's error, named there.
             continue;
@@ -30,6 +34,30 @@ pub(crate) fn check_apart(inputs: &[PathBuf], outputs: &[PathBuf]) -> Result<(),
                     output: output.clone(),
                 });
             }
+        }
+    }
+    Ok(())
+}
+
+/// [`check_apart`] for an input in object storage, by URL: an object, or a prefix whose objects
+/// are read (a URL that names no object is one).
+fn remote_apart(input: &Path, outputs: &[PathBuf]) -> Result<(), ConfigError> {
+    let text = |p: &Path| p.to_string_lossy().trim_end_matches('/').to_string();
+    let input_at = text(input);
+    for output in outputs {
+        if text(output) == input_at {
+            return Err(ConfigError::OutputIsInput {
+                output: output.clone(),
+            });
+        }
+        let prefix = output.parent().map(text);
+        let is_prefix = input.to_string_lossy().ends_with('/')
+            || crate::io::remote::Remote::parse(input).is_ok_and(|r| r.size().is_err());
+        if prefix.as_deref() == Some(input_at.as_str()) && is_prefix {
+            return Err(ConfigError::OutputInInputFolder {
+                output: output.clone(),
+                folder: input.to_path_buf(),
+            });
         }
     }
     Ok(())

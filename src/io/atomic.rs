@@ -64,8 +64,28 @@ pub struct AtomicFile {
 
 impl AtomicFile {
     /// Creates the temporary file (and the parent folders of `path`).
-    /// A path that is a folder, or under a file, fails here, before any work is done.
+    /// A path that is a folder, or under a file, fails here, before any work is done. For an
+    /// object in object storage (`s3://…`), the temporary file is local ([`spool`]) and
+    /// [`commit`](Self::commit) uploads it.
     pub fn create(path: &Path) -> io::Result<(Self, File)> {
+        if super::remote::is_url(path) {
+            super::remote::Remote::parse(path)?;
+            let temp_path = spool()?.join(format!(
+                "{}.{}.tmp",
+                SPOOLED.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+                path.file_name().unwrap_or_default().to_string_lossy()
+            ));
+            let file = File::create(&temp_path)?;
+            UNFINISHED.add(&temp_path);
+            return Ok((
+                Self {
+                    final_path: path.to_path_buf(),
+                    temp_path,
+                    committed: false,
+                },
+                file,
+            ));
+        }
         if path.is_dir() {
             return Err(io::Error::new(
                 io::ErrorKind::IsADirectory,
@@ -104,8 +124,15 @@ impl AtomicFile {
         &self.final_path
     }
 
-    /// Renames the temporary file to the final path (the file must be flushed and closed).
+    /// Renames the temporary file to the final path (the file must be flushed and closed);
+    /// uploads it, for an object in object storage (it appears when the upload completes).
     pub fn commit(mut self) -> io::Result<PathBuf> {
+        if super::remote::is_url(&self.final_path) {
+            super::remote::Remote::parse(&self.final_path)?.upload(&self.temp_path)?;
+            let _ = std::fs::remove_file(&self.temp_path);
+            self.committed = true;
+            return Ok(self.final_path.clone());
+        }
         std::fs::rename(&self.temp_path, &self.final_path)?;
         self.committed = true;
         Ok(self.final_path.clone())
@@ -114,6 +141,17 @@ impl AtomicFile {
     fn forget(&self) {
         UNFINISHED.forget(&self.temp_path);
     }
+}
+
+/// Outputs to object storage spooled so far (a unique name each).
+static SPOOLED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// This process's local folder for outputs bound for object storage: `newsclust-PID` in the
+/// system's temporary folder (`TMPDIR`), created when first needed.
+fn spool() -> io::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("newsclust-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
 }
 
 /// Creates `dir` and its parents; a file in the way is named in the error.

@@ -17,8 +17,9 @@ pub fn input_files(inputs: &[PathBuf], format: InputFormat) -> Result<Vec<PathBu
             path: input.clone(),
             source,
         };
-        let meta = std::fs::metadata(input).map_err(open_err)?;
-        let found = if meta.is_dir() {
+        let found = if super::remote::is_url(input) {
+            remote_files(input, format).map_err(open_err)?
+        } else if std::fs::metadata(input).map_err(open_err)?.is_dir() {
             let mut found = Vec::new();
             for entry in std::fs::read_dir(input).map_err(open_err)? {
                 let path = entry.map_err(open_err)?.path();
@@ -41,17 +42,7 @@ pub fn input_files(inputs: &[PathBuf], format: InputFormat) -> Result<Vec<PathBu
                 }
             }
             if found.is_empty() {
-                return Err(ReadError::EmptyFolder {
-                    path: input.clone(),
-                    kinds: match format {
-                        InputFormat::Csv => ".csv, .csv.gz or .csv.zst",
-                        InputFormat::Jsonl => ".jsonl, .ndjson or .json, also .gz or .zst",
-                        InputFormat::Parquet => ".parquet or .pq",
-                        InputFormat::Auto => {
-                            ".csv, .jsonl, .ndjson, .json (also .gz or .zst), .parquet or .pq"
-                        }
-                    },
-                });
+                return Err(empty_folder(input, format));
             }
             found.sort();
             found
@@ -71,6 +62,55 @@ pub fn input_files(inputs: &[PathBuf], format: InputFormat) -> Result<Vec<PathBu
         return Err(ReadError::NoInput);
     }
     Ok(files)
+}
+
+/// The objects an object-storage input names: the object itself when there is one (and the URL
+/// does not end in `/`), else the input files directly under it as a prefix (by extension, as
+/// in a folder; hidden names left out).
+fn remote_files(input: &Path, format: InputFormat) -> std::io::Result<Vec<PathBuf>> {
+    let remote = super::remote::Remote::parse(input)?;
+    let as_prefix = input.to_str().is_some_and(|s| s.ends_with('/'));
+    if !as_prefix {
+        match remote.size() {
+            Ok(_) => return Ok(vec![input.to_path_buf()]),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let found: Vec<PathBuf> = remote
+        .list()?
+        .into_iter()
+        .filter(|path| {
+            let hidden = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_none_or(|n| n.starts_with('.'));
+            let wanted = detect(path)
+                .0
+                .is_some_and(|f| format == InputFormat::Auto || f == format);
+            !hidden && wanted
+        })
+        .collect();
+    if found.is_empty() {
+        let what = match as_prefix {
+            true => "no input files under this prefix",
+            false => "no such object, and no input files under it as a prefix",
+        };
+        return Err(std::io::Error::new(std::io::ErrorKind::NotFound, what));
+    }
+    Ok(found)
+}
+
+fn empty_folder(input: &Path, format: InputFormat) -> ReadError {
+    ReadError::EmptyFolder {
+        path: input.to_path_buf(),
+        kinds: match format {
+            InputFormat::Csv => ".csv, .csv.gz or .csv.zst",
+            InputFormat::Jsonl => ".jsonl, .ndjson or .json, also .gz or .zst",
+            InputFormat::Parquet => ".parquet or .pq",
+            InputFormat::Auto => ".csv, .jsonl, .ndjson, .json (also .gz or .zst), .parquet or .pq",
+        },
+    }
 }
 
 /// How a later file's records map onto the output's columns (the first file's).

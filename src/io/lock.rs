@@ -50,6 +50,8 @@ pub fn release_all() -> usize {
 #[derive(Debug)]
 pub struct OutputLock {
     file: Option<File>,
+    /// For an output in object storage: the lock object, held by lease.
+    lease: Option<super::lease::Lease>,
     path: PathBuf,
     /// Folders this lock created, deepest first: removed with it when still empty (a job that
     /// failed leaves no empty output folder behind).
@@ -58,6 +60,9 @@ pub struct OutputLock {
 
 impl Drop for OutputLock {
     fn drop(&mut self) {
+        if self.lease.take().is_some() {
+            return;
+        }
         // Removed while still locked, so that no job can lock the file being removed (a job
         // that opened it before checks, once it holds it, that it is still the file at the path).
         let _ = std::fs::remove_file(&self.path);
@@ -76,6 +81,9 @@ impl OutputLock {
     /// finishes a publication there that a killed job left half done.
     pub fn folder(dir: &Path) -> Result<Self, LockError> {
         let lock = dir.join(FOLDER_LOCK);
+        if super::remote::is_url(dir) {
+            return Self::lease(dir, &lock);
+        }
         let io_err = |source| LockError::Io {
             lock: lock.clone(),
             source,
@@ -98,6 +106,9 @@ impl OutputLock {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let lock = path.with_file_name(format!(".{name}.lock"));
+        if super::remote::is_url(path) {
+            return Self::lease(path, &lock);
+        }
         let mut created = Vec::new();
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             created = missing_folders(parent);
@@ -109,6 +120,17 @@ impl OutputLock {
         let mut held = Self::take(path, lock)?;
         held.created = created;
         Ok(held)
+    }
+
+    /// The lock of an output in object storage (see `lease.rs`).
+    fn lease(output: &Path, lock: &Path) -> Result<Self, LockError> {
+        let lease = super::lease::Lease::take(output, lock)?;
+        Ok(Self {
+            file: None,
+            path: lease.path(),
+            lease: Some(lease),
+            created: Vec::new(),
+        })
     }
 
     fn take(output: &Path, lock: PathBuf) -> Result<Self, LockError> {
@@ -157,6 +179,7 @@ impl OutputLock {
             HELD.add(&lock);
             return Ok(Self {
                 file: Some(file),
+                lease: None,
                 path: lock,
                 created: Vec::new(),
             });

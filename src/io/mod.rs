@@ -14,9 +14,11 @@ pub mod embeddings_out;
 pub mod format;
 mod inputs;
 mod jsonl_in;
+mod lease;
 pub mod lock;
 mod parquet_in;
 pub mod publish;
+pub mod remote;
 pub mod shard;
 pub mod topics_out;
 
@@ -352,12 +354,24 @@ fn open_file(path: &Path, options: &ReadOptions) -> Result<(InputColumns, ItemIt
         source,
     };
     // Folders never get here: `input_files` expands them into their files.
-    let file = File::open(path).map_err(open_err)?;
+    let file = if remote::is_url(path) {
+        Opened::Remote(
+            remote::Remote::parse(path)
+                .and_then(|r| r.open())
+                .map_err(open_err)?,
+        )
+    } else {
+        Opened::Local(File::open(path).map_err(open_err)?)
+    };
     let (format, compression) = resolve(path, options.format);
     let format = format.ok_or_else(|| ReadError::UnknownFormat {
         path: path.to_path_buf(),
     })?;
-    let text = |file: File| -> Result<Source, ReadError> {
+    let text = |file: Opened| -> Result<Source, ReadError> {
+        let file: Source = match file {
+            Opened::Local(file) => Box::new(file),
+            Opened::Remote(object) => object.stream().map_err(open_err)?,
+        };
         Ok(match compression {
             Compression::None => Box::new(file),
             Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(file)),
@@ -374,9 +388,18 @@ fn open_file(path: &Path, options: &ReadOptions) -> Result<(InputColumns, ItemIt
                 path: path.to_path_buf(),
             })
         }
-        InputFormat::Parquet => parquet_in::open(path, file, options),
+        InputFormat::Parquet => match file {
+            Opened::Local(file) => parquet_in::open(path, file, options),
+            Opened::Remote(object) => parquet_in::open(path, object, options),
+        },
         InputFormat::Auto => unreachable!("resolved above"),
     }
+}
+
+/// An input file opened where it lies.
+enum Opened {
+    Local(File),
+    Remote(remote::RemoteFile),
 }
 
 /// The format a file is read in: `format` unless it is `Auto`, else what its extension names

@@ -7,15 +7,18 @@ use std::sync::Arc;
 use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
 use arrow_schema::DataType;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::file::metadata::ParquetMetaDataReader;
+use parquet::file::reader::ChunkReader;
 
 use super::article::ColumnPlan;
 use super::{Cause, InputColumns, Item, ItemIter, Location, ReadError, ReadOptions};
 
 const BATCH_ROWS: usize = 4096;
 
-pub(super) fn open(
+/// Opens a Parquet file, local or in object storage (any [`ChunkReader`]).
+pub(super) fn open<R: ChunkReader + 'static>(
     path: &Path,
-    file: File,
+    file: R,
     options: &ReadOptions,
 ) -> Result<(InputColumns, ItemIter), ReadError> {
     let perr = |err: parquet::errors::ParquetError| ReadError::Parquet {
@@ -184,9 +187,17 @@ pub(super) fn rows(path: &Path) -> Result<u64, ReadError> {
         row: None,
         source,
     };
-    let file = File::open(path).map_err(|e| perr(e.into()))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| perr(e.into()))?;
-    Ok(builder.metadata().file_metadata().num_rows().max(0) as u64)
+    let meta = if super::remote::is_url(path) {
+        let file = super::remote::Remote::parse(path)
+            .and_then(|r| r.open())
+            .map_err(|e| perr(e.into()))?;
+        ParquetMetaDataReader::new().parse_and_finish(&file)
+    } else {
+        let file = File::open(path).map_err(|e| perr(e.into()))?;
+        ParquetMetaDataReader::new().parse_and_finish(&file)
+    };
+    let meta = meta.map_err(|e| perr(e.into()))?;
+    Ok(meta.file_metadata().num_rows().max(0) as u64)
 }
 
 #[cfg(test)]

@@ -43,8 +43,12 @@ impl Staged {
     pub fn commit(self) -> Result<Vec<PathBuf>, WriteError> {
         let Self { files, after } = self;
         let folder = shared_folder(&files);
+        // In object storage there is no rename: each object is uploaded whole, one after the
+        // other, in the order staged (run.json last).
         let journal = match folder {
-            Some(dir) if files.len() > 1 => Some(write_journal(&dir, &files)?),
+            Some(dir) if files.len() > 1 && !super::remote::is_url(&dir) => {
+                Some(write_journal(&dir, &files)?)
+            }
             _ => None,
         };
         let mut written = Vec::with_capacity(files.len());
@@ -62,7 +66,11 @@ impl Staged {
                 }
             }
         }
-        let mut folders: Vec<PathBuf> = written.iter().map(|p| folder_of(p)).collect();
+        let mut folders: Vec<PathBuf> = written
+            .iter()
+            .filter(|p| !super::remote::is_url(p))
+            .map(|p| folder_of(p))
+            .collect();
         folders.dedup();
         for dir in &folders {
             sync_folder(dir);

@@ -346,11 +346,19 @@ fn job_facts(
 ) -> Result<Vec<(String, String)>, Error> {
     let job = config.config();
     let mut inputs = Vec::with_capacity(files.len());
+    let open_err = |path: &std::path::PathBuf| {
+        let path = path.clone();
+        move |source| crate::io::ReadError::Open { path, source }
+    };
     for path in files {
-        let meta = std::fs::metadata(path).map_err(|source| crate::io::ReadError::Open {
-            path: path.clone(),
-            source,
-        })?;
+        if crate::io::remote::is_url(path) {
+            let size = crate::io::remote::Remote::parse(path)
+                .and_then(|r| r.size())
+                .map_err(open_err(path))?;
+            inputs.push(format!("{} ({size} bytes)", path.display()));
+            continue;
+        }
+        let meta = std::fs::metadata(path).map_err(open_err(path))?;
         let modified = meta
             .modified()
             .ok()

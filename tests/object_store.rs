@@ -1,0 +1,409 @@
+//! Object storage (issue 14): the real client (`object_store`) against a real S3-compatible
+//! HTTP server that this test starts on 127.0.0.1 (moto's server mode, installed by
+//! `tests/setup.sh`). Four shard processes (`JOB_COMPLETION_INDEX=0..3`) embed an input in the
+//! bucket into a prefix, `cluster` reads the prefix and writes its topics to the bucket: the
+//! same assignments as one local job. Parquet and compressed JSONL inputs, locks, and refusals.
+
+mod common;
+
+use std::collections::HashMap;
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{assert_fatal, model_dir, Run, Table};
+
+const SAMPLE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/datasets/tech_news_sample.jsonl"
+);
+
+fn venv(name: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/test-venv/bin")
+        .join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `sh tests/setup.sh` first",
+        path.display()
+    );
+    path
+}
+
+/// A moto S3 server on a free port of 127.0.0.1, stopped when dropped.
+struct Server {
+    child: Child,
+    endpoint: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(venv("moto_server"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = Self {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "moto_server did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        server
+    }
+
+    /// Runs a boto3 snippet against the server (`s3` is its client): the test's own setup
+    /// and inspection, beside the binary under test.
+    fn boto(&self, code: &str) -> String {
+        let script = format!(
+            "import boto3\ns3 = boto3.client('s3', endpoint_url='{}', aws_access_key_id='test', aws_secret_access_key='test', region_name='us-east-1')\n{code}",
+            self.endpoint
+        );
+        let out = Command::new(venv("python"))
+            .args(["-c", &script])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", self.endpoint.clone()),
+            ("AWS_ACCESS_KEY_ID", "test".into()),
+            ("AWS_SECRET_ACCESS_KEY", "test".into()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_ALLOW_HTTP", "true".into()),
+        ]
+    }
+
+    fn command(&self, args: &[&str], extra: &[(&str, String)]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_newsclust"));
+        cmd.args(args)
+            .env("HF_HUB_OFFLINE", "1")
+            .env("NO_COLOR", "1")
+            .envs(self.env())
+            .envs(extra.iter().map(|(k, v)| (k, v)));
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        let out = self.command(args, &[]).output().unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Objects under `prefix` in `bucket`, sorted.
+    fn keys(&self, bucket: &str, prefix: &str) -> Vec<String> {
+        let out = self.boto(&format!(
+            "r = s3.list_objects_v2(Bucket='{bucket}', Prefix='{prefix}')\nfor o in r.get('Contents', []): print(o['Key'])"
+        ));
+        out.lines().map(String::from).collect()
+    }
+
+    fn download(&self, bucket: &str, key: &str, to: &Path) {
+        self.boto(&format!(
+            "s3.download_file('{bucket}', '{key}', '{}')",
+            to.display()
+        ));
+    }
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("UTF-8 path")
+}
+
+/// Topic of each document id in a documents.parquet.
+fn assignments(path: &Path) -> HashMap<String, Option<String>> {
+    let t = Table::read(path);
+    let ids = t.strings("id");
+    // topic_id is an integer column; its label stands for it here.
+    let topics = t.strings("topic_label");
+    ids.into_iter().map(|i| i.unwrap()).zip(topics).collect()
+}
+
+#[test]
+fn four_shard_processes_into_a_bucket_cluster_as_one_local_job() {
+    let server = Server::start();
+    server.boto(&format!(
+        "s3.create_bucket(Bucket='news')\ns3.upload_file('{SAMPLE}', 'news', 'in/sample.jsonl')"
+    ));
+    let model = model_dir();
+    let dir = tempfile::tempdir().unwrap();
+
+    // One local job over the whole input.
+    let local = dir.path().join("local.parquet");
+    let out = common::newsclust(&[
+        "embed",
+        "-q",
+        "-i",
+        SAMPLE,
+        "-m",
+        s(&model),
+        "-o",
+        s(&local),
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let local_topics = dir.path().join("local");
+    let args = ["--k", "8", "--seed", "7"];
+    let mut cluster = vec![
+        "cluster",
+        "-q",
+        "--embeddings",
+        s(&local),
+        "-o",
+        s(&local_topics),
+    ];
+    cluster.extend_from_slice(&args);
+    let out = common::newsclust(&cluster);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+
+    // Four shard processes at once, as a Kubernetes Indexed Job starts them.
+    let shards: Vec<Child> = (0..4)
+        .map(|i| {
+            server
+                .command(
+                    &[
+                        "embed",
+                        "-q",
+                        "-i",
+                        "s3://news/in/",
+                        "-m",
+                        s(&model),
+                        "-o",
+                        "s3://news/emb/",
+                        "--shard",
+                        "auto",
+                        "--shard-count",
+                        "4",
+                    ],
+                    &[("JOB_COMPLETION_INDEX", i.to_string())],
+                )
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in shards {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let parts = server.keys("news", "emb/");
+    let want: Vec<String> = (0..4)
+        .map(|i| format!("emb/part-{i:05}-of-00004.parquet"))
+        .collect();
+    assert_eq!(
+        parts, want,
+        "the four parts and nothing else (no lock left)"
+    );
+
+    let mut cluster = vec![
+        "cluster",
+        "-q",
+        "--embeddings",
+        "s3://news/emb/",
+        "-o",
+        "s3://news/topics/",
+    ];
+    cluster.extend_from_slice(&args);
+    let out = server.run(&cluster);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        server.keys("news", "topics/"),
+        [
+            "topics/documents.parquet",
+            "topics/run.json",
+            "topics/topics.parquet"
+        ]
+    );
+    let fetched = dir.path().join("documents.parquet");
+    server.download("news", "topics/documents.parquet", &fetched);
+    let (remote, local) = (
+        assignments(&fetched),
+        assignments(&local_topics.join("documents.parquet")),
+    );
+    assert_eq!(remote.len(), 304);
+    assert_eq!(remote, local, "sharded through the bucket vs one local job");
+
+    // A missing part is refused, naming it.
+    server.boto("s3.delete_object(Bucket='news', Key='emb/part-00002-of-00004.parquet')");
+    let out = server.run(&[
+        "cluster",
+        "--embeddings",
+        "s3://news/emb/",
+        "-o",
+        s(&dir.path().join("x")),
+    ]);
+    assert_fatal(&out, &["part", "2"]);
+}
+
+#[test]
+fn parquet_and_compressed_inputs_locks_and_refusals_in_a_bucket() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let model = model_dir();
+    // A Parquet input (an embeddings file has id, title and text) and a gzip JSONL one.
+    let parquet = dir.path().join("in.parquet");
+    let out = common::newsclust(&[
+        "embed",
+        "-q",
+        "-i",
+        SAMPLE,
+        "-m",
+        s(&model),
+        "-o",
+        s(&parquet),
+        "--row-group-rows",
+        "50",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let gz = dir.path().join("in.jsonl.gz");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut enc, &std::fs::read(SAMPLE).unwrap()).unwrap();
+    std::fs::write(&gz, enc.finish().unwrap()).unwrap();
+    server.boto(&format!(
+        "s3.create_bucket(Bucket='news')\ns3.upload_file('{}', 'news', 'p/in.parquet')\ns3.upload_file('{}', 'news', 'g/in.jsonl.gz')",
+        parquet.display(),
+        gz.display()
+    ));
+    // Read from the bucket (the Parquet one by byte ranges, row group after row group), each
+    // gives what the local sample gives.
+    for (input, name) in [("s3://news/p/in.parquet", "p"), ("s3://news/g/", "g")] {
+        let to = dir.path().join(format!("{name}.parquet"));
+        let out = server.run(&["embed", "-q", "-i", input, "-m", s(&model), "-o", s(&to)]);
+        assert_eq!(out.code, 0, "{input}: {}", out.stderr);
+        let (a, b) = (Table::read(&to), Table::read(&parquet));
+        assert_eq!(a.strings("id"), b.strings("id"), "{input}");
+        assert_eq!(a.strings("title"), b.strings("title"), "{input}");
+    }
+
+    // An output in the input prefix, or the input itself, is refused.
+    let out = server.run(&[
+        "embed",
+        "-i",
+        "s3://news/g/",
+        "-m",
+        s(&model),
+        "-o",
+        "s3://news/g/e.parquet",
+    ]);
+    assert_fatal(&out, &["s3://news/g/e.parquet", "input folder"]);
+    let out = server.run(&[
+        "embed",
+        "-i",
+        "s3://news/p/in.parquet",
+        "-m",
+        s(&model),
+        "-o",
+        "s3://news/p/in.parquet",
+    ]);
+    assert_fatal(&out, &["also an input"]);
+    // No such prefix, no such bucket: errors naming them.
+    let out = server.run(&[
+        "embed",
+        "-i",
+        "s3://news/none/",
+        "-m",
+        s(&model),
+        "-o",
+        s(&dir.path().join("n.parquet")),
+    ]);
+    assert_fatal(
+        &out,
+        &["s3://news/none/", "no input files under this prefix"],
+    );
+    let out = server.run(&[
+        "embed",
+        "-i",
+        "s3://other/x.jsonl",
+        "-m",
+        s(&model),
+        "-o",
+        s(&dir.path().join("n.parquet")),
+    ]);
+    assert_fatal(&out, &["s3://other/x.jsonl", "NoSuchBucket"]);
+
+    // An output in use by a live job elsewhere (its lease not expired) is refused; the lock of
+    // a job that died (lease expired) is taken over.
+    let far = 4_000_000_000u64;
+    server.boto(&format!(
+        "s3.put_object(Bucket='news', Key='busy/.newsclust.lock', Body=b'{{\"host\": \"node-7\", \"pid\": 42, \"expires\": {far}}}')\ns3.put_object(Bucket='news', Key='dead/.newsclust.lock', Body=b'{{\"host\": \"node-8\", \"pid\": 43, \"expires\": 1}}')"
+    ));
+    let run = |out: &str| {
+        server.run(&[
+            "run",
+            "-i",
+            "s3://news/g/",
+            "-m",
+            s(&model),
+            "-o",
+            out,
+            "--k",
+            "3",
+            "--limit",
+            "40",
+        ])
+    };
+    let busy = run("s3://news/busy");
+    assert_fatal(
+        &busy,
+        &["in use by another newsclust job", "process 42 on node-7"],
+    );
+    assert_eq!(server.keys("news", "busy/"), ["busy/.newsclust.lock"]);
+    let dead = run("s3://news/dead");
+    assert_eq!(dead.code, 0, "{}", dead.stderr);
+    assert!(
+        dead.stderr.contains("took over the lock"),
+        "{}",
+        dead.stderr
+    );
+    assert_eq!(
+        server.keys("news", "dead/"),
+        [
+            "dead/documents.parquet",
+            "dead/embeddings.parquet",
+            "dead/run.json",
+            "dead/topics.parquet"
+        ],
+        "every output, and the lock released"
+    );
+    // --resume keeps a local checkpoint: refused for an output in the bucket.
+    let out = server.run(&[
+        "embed",
+        "-i",
+        "s3://news/g/",
+        "-m",
+        s(&model),
+        "-o",
+        "s3://news/r.parquet",
+        "--resume",
+    ]);
+    assert_fatal(&out, &["--resume", "local"]);
+}
