@@ -407,3 +407,118 @@ fn parquet_and_compressed_inputs_locks_and_refusals_in_a_bucket() {
     ]);
     assert_fatal(&out, &["--resume", "local"]);
 }
+
+/// `args` with the placeholders filled in: BUCKET and RUN, and `--device cpu` for `cuda` (no
+/// GPU here).
+fn filled(args: &[String], run: &str) -> Vec<String> {
+    args.iter()
+        .map(|a| match a.as_str() {
+            "cuda" => "cpu".to_string(),
+            _ => a.replace("BUCKET", "news").replace("RUN", run),
+        })
+        .collect()
+}
+
+#[test]
+fn the_kubernetes_and_aws_batch_manifests_run_as_written_against_a_bucket() {
+    let server = Server::start();
+    server.boto(&format!(
+        "s3.create_bucket(Bucket='news')\ns3.upload_file('{SAMPLE}', 'news', 'corpus/sample.jsonl')"
+    ));
+    let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy");
+    let manifest = |name: &str| -> Vec<String> {
+        let code = format!(
+            "import json, yaml\nd = yaml.safe_load(open('{}'))\nprint(json.dumps(d['spec']['template']['spec']['containers'][0]['args']))",
+            deploy.join("kubernetes").join(name).display()
+        );
+        let out = Command::new(venv("python"))
+            .args(["-c", &code])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let run = |args: &[String], env: &[(&str, String)]| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = server.command(&args, env).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{args:?}: {stderr}");
+    };
+    let model = (
+        "NEWSCLUST_MODELS",
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("models")
+            .display()
+            .to_string(),
+    );
+
+    // Kubernetes: the Indexed Job's 8 pods (JOB_COMPLETION_INDEX 0..7), then the cluster Job.
+    let embed = filled(&manifest("embed-job.yaml"), "k8s");
+    for i in 0..8 {
+        run(
+            &embed,
+            &[("JOB_COMPLETION_INDEX", i.to_string()), model.clone()],
+        );
+    }
+    assert_eq!(server.keys("news", "runs/k8s/embeddings/").len(), 8);
+    run(
+        &filled(&manifest("cluster-job.yaml"), "k8s"),
+        std::slice::from_ref(&model),
+    );
+    assert_eq!(
+        server.keys("news", "runs/k8s/topics/"),
+        [
+            "runs/k8s/topics/documents.parquet",
+            "runs/k8s/topics/run.json",
+            "runs/k8s/topics/topics.parquet"
+        ]
+    );
+
+    // AWS Batch: the job definitions' commands with their Ref:: parameters, 2 array children.
+    let definition = |name: &str, params: &[(&str, &str)]| -> Vec<String> {
+        let text = std::fs::read_to_string(deploy.join("aws-batch").join(name)).unwrap();
+        let def: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let command: Vec<String> =
+            serde_json::from_value(def["containerProperties"]["command"].clone()).unwrap();
+        let command: Vec<String> = command
+            .into_iter()
+            .map(|a| match a.strip_prefix("Ref::") {
+                Some(key) => params
+                    .iter()
+                    .find(|(k, _)| *k == key)
+                    .map(|(_, v)| v.to_string())
+                    .unwrap_or_else(|| def["parameters"][key].as_str().unwrap().to_string()),
+                None => a,
+            })
+            .collect();
+        filled(&command, "batch")
+    };
+    let embed = definition("embed-job-definition.json", &[("shards", "2")]);
+    for i in 0..2 {
+        run(
+            &embed,
+            &[("AWS_BATCH_JOB_ARRAY_INDEX", i.to_string()), model.clone()],
+        );
+    }
+    run(
+        &definition("cluster-job-definition.json", &[]),
+        std::slice::from_ref(&model),
+    );
+    let fetched = tempfile::tempdir().unwrap();
+    let (a, b) = (
+        fetched.path().join("a.parquet"),
+        fetched.path().join("b.parquet"),
+    );
+    server.download("news", "runs/k8s/topics/documents.parquet", &a);
+    server.download("news", "runs/batch/topics/documents.parquet", &b);
+    assert_eq!(Table::read(&a).rows(), 304);
+    assert_eq!(
+        assignments(&a),
+        assignments(&b),
+        "8 shards or 2: the same topics"
+    );
+}

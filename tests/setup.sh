@@ -7,7 +7,7 @@ set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 sh "$root/models/install-default.sh"
 venv="$root/target/test-venv"
-if ! "$venv/bin/python" -c "import duckdb, pyarrow, pandas, moto, boto3, flask" 2>/dev/null; then
+if ! "$venv/bin/python" -c "import duckdb, pyarrow, pandas, moto, boto3, flask, yaml" 2>/dev/null; then
   mkdir -p "$root/target"
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$root/tests/python-requirements.txt"

@@ -28,6 +28,10 @@ pub struct Cli {
     /// the operating system (to compare the two).
     #[arg(long, global = true)]
     pub teardown: bool,
+    /// Exit 0, not 3, when records were skipped (they are still counted and reported): for
+    /// schedulers that retry, or fail the next step on, any exit code but 0.
+    #[arg(long, global = true)]
+    pub skipped_ok: bool,
     #[command(subcommand)]
     pub command: Command,
 }

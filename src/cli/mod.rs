@@ -1,6 +1,6 @@
 //! The `newsclust` command line: clap's flags → the library's configuration → one library call
 //! → an exit code. Exit codes: 0 every record embedded; 3 finished but some records were
-//! skipped; 2 fatal error (no output file left behind).
+//! skipped (0 with `--skipped-ok`); 2 fatal error (no output file left behind).
 
 mod args;
 mod bar;
@@ -68,6 +68,7 @@ fn message(err: &newsclust::Error) -> String {
 /// Runs the command; the sessions its jobs loaded go to `kept` (freed, or not, at the exit).
 fn run(cli: Cli, workers: usize, kept: &mut Vec<Session>) -> Result<u8, Box<newsclust::Error>> {
     let quiet = cli.quiet;
+    let exit_code = |summary: &EmbedSummary| exit_code(summary, cli.skipped_ok);
     match cli.command {
         Command::Embed(args) => {
             let limit = args.input.limit;
@@ -129,17 +130,17 @@ fn run(cli: Cli, workers: usize, kept: &mut Vec<Session>) -> Result<u8, Box<news
     }
 }
 
-fn exit_code(summary: &EmbedSummary) -> u8 {
-    if summary.skipped > 0 {
-        tracing::warn!(
-            "{} of {} records skipped (see the lines above); exit code 3",
-            summary.skipped,
-            summary.read
-        );
-        EXIT_SKIPPED
-    } else {
-        EXIT_OK
+fn exit_code(summary: &EmbedSummary, skipped_ok: bool) -> u8 {
+    if summary.skipped == 0 {
+        return EXIT_OK;
     }
+    let code = if skipped_ok { EXIT_OK } else { EXIT_SKIPPED };
+    tracing::warn!(
+        "{} of {} records skipped (see the lines above); exit code {code}",
+        summary.skipped,
+        summary.read
+    );
+    code
 }
 
 /// `staged`: the file waits to be published with the topics (`run`).
