@@ -185,8 +185,16 @@ fn a_job_without_resume_starts_over_and_removes_an_old_checkpoint() {
     std::fs::create_dir_all(&checkpoint).unwrap();
     std::fs::write(checkpoint.join("job.json"), "[]").unwrap();
     std::fs::write(checkpoint.join("group-000000.parquet"), b"not parquet").unwrap();
-    let run = newsclust(&embed_args(&input, &model, &out));
-    assert_eq!(run.code, 3, "{}", run.stderr);
+    // --skipped-ok: the skipped records are still counted and reported, the exit code is 0.
+    let mut args = embed_args(&input, &model, &out);
+    args.insert(0, "--skipped-ok");
+    let run = newsclust(&args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("7 of 311 records skipped"),
+        "{}",
+        run.stderr
+    );
     assert!(
         run.stderr.contains("the checkpoint of an unfinished job"),
         "{}",
