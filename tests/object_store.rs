@@ -394,18 +394,6 @@ fn parquet_and_compressed_inputs_locks_and_refusals_in_a_bucket() {
         ],
         "every output, and the lock released"
     );
-    // --resume keeps a local checkpoint: refused for an output in the bucket.
-    let out = server.run(&[
-        "embed",
-        "-i",
-        "s3://news/g/",
-        "-m",
-        s(&model),
-        "-o",
-        "s3://news/r.parquet",
-        "--resume",
-    ]);
-    assert_fatal(&out, &["--resume", "local"]);
 }
 
 /// `args` with the placeholders filled in: BUCKET and RUN, and `--device cpu` for `cuda` (no
@@ -521,4 +509,117 @@ fn the_kubernetes_and_aws_batch_manifests_run_as_written_against_a_bucket() {
         assignments(&b),
         "8 shards or 2: the same topics"
     );
+}
+
+#[test]
+fn a_job_into_a_bucket_killed_and_resumed_on_another_machine_goes_on_from_its_checkpoint() {
+    let server = Server::start();
+    server.boto(&format!(
+        "s3.create_bucket(Bucket='news')\ns3.upload_file('{SAMPLE}', 'news', 'in/sample.jsonl')"
+    ));
+    let model = model_dir();
+    let dir = tempfile::tempdir().unwrap();
+    let small = [
+        "--row-group-rows",
+        "16",
+        "--batch-size",
+        "16",
+        "--device",
+        "cpu",
+    ];
+    let whole = dir.path().join("whole.parquet");
+    let mut args = vec![
+        "embed",
+        "-q",
+        "-i",
+        SAMPLE,
+        "-m",
+        s(&model),
+        "-o",
+        s(&whole),
+    ];
+    args.extend_from_slice(&small);
+    let out = common::newsclust(&args);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+
+    let mut args = vec![
+        "embed",
+        "-i",
+        "s3://news/in/",
+        "-m",
+        s(&model),
+        "-o",
+        "s3://news/out/e.parquet",
+        "--resume",
+    ];
+    args.extend_from_slice(&small);
+    // The spool folder of each process is its own (TMPDIR), as on two machines.
+    let first_tmp = tempfile::tempdir().unwrap();
+    let mut child = server
+        .command(&args, &[("TMPDIR", s(first_tmp.path()).to_string())])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let groups = || {
+        server
+            .keys("news", "out/.e.parquet.resume/")
+            .iter()
+            .filter(|k| k.contains("group-"))
+            .count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while groups() < 3 {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the job ended before it could be killed"
+        );
+        assert!(Instant::now() < deadline, "no checkpoint appeared");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let kept = groups();
+    assert!(kept < 19, "{kept} groups: the job had finished");
+    assert!(
+        server.keys("news", "out/e.parquet").is_empty(),
+        "a killed job published its output"
+    );
+
+    // Its lock lease is still held for up to a minute: a retry is refused until it expires
+    // (here it is made to expire at once, its expiry moved to the past).
+    let lock = server.boto(
+        "print(s3.get_object(Bucket='news', Key='out/.e.parquet.lock')['Body'].read().decode())",
+    );
+    assert!(lock.contains("\"expires\""), "{lock}");
+    server.boto("s3.put_object(Bucket='news', Key='out/.e.parquet.lock', Body=b'{\"host\": \"gone\", \"pid\": 1, \"expires\": 1}')");
+    let second_tmp = tempfile::tempdir().unwrap();
+    let out = server
+        .command(&args, &[("TMPDIR", s(second_tmp.path()).to_string())])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "resuming: {} rows in {kept} row groups",
+            kept * 16
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("took over the lock"), "{stderr}");
+    assert_eq!(
+        server.keys("news", "out/"),
+        ["out/e.parquet"],
+        "the checkpoint is removed"
+    );
+    let fetched = dir.path().join("e.parquet");
+    server.download("news", "out/e.parquet", &fetched);
+    let (a, b) = (Table::read(&whole), Table::read(&fetched));
+    assert_eq!(a.strings("id"), b.strings("id"));
+    let same = a
+        .embeddings()
+        .iter()
+        .zip(b.embeddings())
+        .all(|(x, y)| x.iter().zip(&y).all(|(p, q)| p.to_bits() == q.to_bits()));
+    assert!(same, "the vectors differ from an uninterrupted job's");
 }

@@ -26,8 +26,6 @@ pub enum ConfigError {
     Shard(#[from] crate::io::shard::ShardError),
     #[error("{}: the output is also an input (it would be overwritten); write it elsewhere", output.display())]
     OutputIsInput { output: PathBuf },
-    #[error("{}: {} keeps its checkpoint beside the output, which must be a local (or mounted) path; write the output there and copy it to object storage after", output.display(), Setting::Resume)]
-    ResumeRemote { output: PathBuf },
     #[error("{}: the output would lie in the input folder {}, whose files are read as input (a later run would read it back); write it elsewhere", output.display(), folder.display())]
     OutputInInputFolder { output: PathBuf, folder: PathBuf },
     #[error(transparent)]
@@ -89,11 +87,6 @@ impl EmbedConfig {
             Invalid::at_least(Setting::RowGroupRows, rows, 1)?;
         }
         let mut checked = self.clone();
-        if self.resume && crate::io::remote::is_url(&self.out) {
-            return Err(ConfigError::ResumeRemote {
-                output: self.out.clone(),
-            });
-        }
         if let Some(choice) = self.shard {
             let shard = match choice {
                 super::ShardChoice::Fixed(shard) => shard,

@@ -3,7 +3,9 @@
 //! renamed) in a hidden folder beside the output (`.NAME.resume/`), with the job's facts in
 //! `job.json`. A job resumed with the same facts keeps the groups, goes on after the last one's
 //! input position, and at the end joins every group into the output by copying their encoded
-//! column chunks as they are (no decoding). So a kill loses at most one row group of work.
+//! column chunks as they are (no decoding). So a kill loses at most one row group of work. For
+//! an output in object storage the folder is a prefix beside it, each group an object uploaded
+//! whole, so a job on a new instance (the old one preempted) goes on from there.
 
 use std::fs::File;
 use std::io::Write;
@@ -18,8 +20,10 @@ use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 
 use super::atomic::{folder_of, AtomicFile};
+use super::remote::{is_url, Remote};
 use super::WriteError;
 use crate::setting::Setting;
+use parquet::file::reader::ChunkReader;
 
 /// The job's facts, in the checkpoint folder.
 const JOB: &str = "job.json";
@@ -72,7 +76,7 @@ pub fn folder(out: &Path) -> PathBuf {
 /// the caller holds the output's lock.
 pub fn discard(out: &Path) {
     let dir = folder(out);
-    if dir.is_dir() && std::fs::remove_dir_all(&dir).is_ok() {
+    if exists_folder(&dir) && remove(&dir).is_ok() {
         tracing::info!(
             "removed {}, the checkpoint of an unfinished job (resume it with {})",
             dir.display(),
@@ -98,11 +102,13 @@ impl Checkpoint {
         let dir = folder(out);
         let job = dir.join(JOB);
         let write_err = |e: std::io::Error| WriteError::new(&dir, e);
-        if !job.is_file() {
-            if dir.exists() {
-                std::fs::remove_dir_all(&dir).map_err(write_err)?;
+        if !exists(&job) {
+            if exists_folder(&dir) {
+                remove(&dir).map_err(write_err)?;
             }
-            super::atomic::make_folder(&dir).map_err(write_err)?;
+            if !is_url(&dir) {
+                super::atomic::make_folder(&dir).map_err(write_err)?;
+            }
             let new = Self {
                 dir,
                 facts: facts.to_vec(),
@@ -115,7 +121,7 @@ impl Checkpoint {
             path: job.clone(),
             reason,
         };
-        let text = std::fs::read_to_string(&job).map_err(|e| unreadable(e.to_string()))?;
+        let text = read_text(&job).map_err(|e| unreadable(e.to_string()))?;
         let theirs: Vec<(String, String)> =
             serde_json::from_str(&text).map_err(|e| unreadable(e.to_string()))?;
         for (key, ours) in facts {
@@ -135,7 +141,7 @@ impl Checkpoint {
         let mut groups = Vec::new();
         loop {
             let path = group_path(&dir, groups.len());
-            if !path.is_file() {
+            if !exists(&path) {
                 break;
             }
             match read_facts(&path) {
@@ -152,12 +158,13 @@ impl Checkpoint {
             }
         }
         // Groups after a gap (or after an unreadable one) are not used: the job writes them again.
-        for entry in std::fs::read_dir(&dir).map_err(write_err)?.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if let Some(i) = group_index(&name) {
-                if i >= groups.len() {
-                    let _ = std::fs::remove_file(entry.path());
-                }
+        for path in list(&dir).map_err(write_err)? {
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+            if name
+                .and_then(|n| group_index(&n))
+                .is_some_and(|i| i >= groups.len())
+            {
+                let _ = remove_file(&path);
             }
         }
         Ok(Self {
@@ -271,20 +278,35 @@ impl Checkpoint {
     ) -> Result<(), WriteError> {
         for path in self.group_files() {
             let err = |e: &dyn std::fmt::Display| WriteError::new(&path, e.to_string());
-            let file = File::open(&path).map_err(|e| err(&e))?;
-            let meta = ParquetMetaDataReader::new()
-                .with_page_index_policy(PageIndexPolicy::Optional)
-                .parse_and_finish(&file)
-                .map_err(|e| err(&e))?;
-            copy_groups(&file, &meta, out).map_err(|e| err(&e))?;
+            let copied = if is_url(&path) {
+                let file = Remote::parse(&path)
+                    .and_then(|r| r.open())
+                    .map_err(|e| err(&e))?;
+                copy_file(&file, out)
+            } else {
+                let file = File::open(&path).map_err(|e| err(&e))?;
+                copy_file(&file, out)
+            };
+            copied.map_err(|e| err(&e))?;
         }
         Ok(())
     }
 }
 
+/// Appends the row groups of `file` to `out`, chunks copied unchanged.
+fn copy_file<R: ChunkReader, W: Write + Send>(
+    file: &R,
+    out: &mut SerializedFileWriter<W>,
+) -> parquet::errors::Result<()> {
+    let meta = ParquetMetaDataReader::new()
+        .with_page_index_policy(PageIndexPolicy::Optional)
+        .parse_and_finish(file)?;
+    copy_groups(file, &meta, out)
+}
+
 /// Appends the row groups of the file `meta` describes to `out`, chunks copied unchanged.
-fn copy_groups<W: Write + Send>(
-    file: &File,
+fn copy_groups<R: ChunkReader, W: Write + Send>(
+    file: &R,
     meta: &ParquetMetaData,
     out: &mut SerializedFileWriter<W>,
 ) -> parquet::errors::Result<()> {
@@ -320,10 +342,16 @@ fn group_index(name: &str) -> Option<usize> {
 
 /// The facts in a group file's footer.
 fn read_facts(path: &Path) -> Result<GroupFacts, String> {
-    let file = File::open(path).map_err(|e| e.to_string())?;
-    let meta = ParquetMetaDataReader::new()
-        .parse_and_finish(&file)
-        .map_err(|e| e.to_string())?;
+    let meta = if is_url(path) {
+        let file = Remote::parse(path)
+            .and_then(|r| r.open())
+            .map_err(|e| e.to_string())?;
+        ParquetMetaDataReader::new().parse_and_finish(&file)
+    } else {
+        let file = File::open(path).map_err(|e| e.to_string())?;
+        ParquetMetaDataReader::new().parse_and_finish(&file)
+    };
+    let meta = meta.map_err(|e| e.to_string())?;
     let kv = meta.file_metadata().key_value_metadata();
     let get = |key: &str| -> Result<u64, String> {
         kv.and_then(|kv| kv.iter().find(|k| k.key == key))
@@ -342,4 +370,59 @@ fn read_facts(path: &Path) -> Result<GroupFacts, String> {
         return Err(format!("{rows} rows, its footer says {}", facts.rows));
     }
     Ok(facts)
+}
+
+// The few file operations a checkpoint needs, on a local folder or an object-storage prefix.
+
+fn exists(path: &Path) -> bool {
+    match is_url(path) {
+        true => Remote::parse(path).and_then(|r| r.size()).is_ok(),
+        false => path.is_file(),
+    }
+}
+
+fn exists_folder(dir: &Path) -> bool {
+    match is_url(dir) {
+        true => list(dir).is_ok_and(|found| !found.is_empty()),
+        false => dir.is_dir(),
+    }
+}
+
+fn read_text(path: &Path) -> std::io::Result<String> {
+    if !is_url(path) {
+        return std::fs::read_to_string(path);
+    }
+    let (bytes, _) = Remote::parse(path)?
+        .read()?
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no such object"))?;
+    String::from_utf8(bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
+/// The files (objects) directly in `dir`.
+fn list(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    if is_url(dir) {
+        return Remote::parse(dir)?.list();
+    }
+    Ok(std::fs::read_dir(dir)?
+        .flatten()
+        .map(|e| e.path())
+        .collect())
+}
+
+fn remove_file(path: &Path) -> std::io::Result<()> {
+    match is_url(path) {
+        true => Remote::parse(path)?.delete(),
+        false => std::fs::remove_file(path),
+    }
+}
+
+/// Removes a checkpoint folder (or prefix) and what it holds.
+pub(crate) fn remove(dir: &Path) -> std::io::Result<()> {
+    if !is_url(dir) {
+        return std::fs::remove_dir_all(dir);
+    }
+    for path in list(dir)? {
+        remove_file(&path)?;
+    }
+    Ok(())
 }

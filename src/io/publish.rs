@@ -82,7 +82,7 @@ impl Staged {
         for dir in after {
             // Published already: a folder that stays is only disk space, removed by the next
             // job writing this output.
-            if let Err(e) = std::fs::remove_dir_all(&dir) {
+            if let Err(e) = super::checkpoint::remove(&dir) {
                 tracing::warn!("{}: could not remove it: {e}", dir.display());
             }
         }
