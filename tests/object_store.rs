@@ -394,6 +394,43 @@ fn parquet_and_compressed_inputs_locks_and_refusals_in_a_bucket() {
         ],
         "every output, and the lock released"
     );
+
+    // Stopped by SIGTERM while embedding, a job deletes its lock object (the next job need not
+    // wait for its lease to expire) and publishes nothing.
+    let mut child = server
+        .command(
+            &[
+                "run",
+                "-v",
+                "-i",
+                "s3://news/g/",
+                "-m",
+                s(&model),
+                "-o",
+                "s3://news/stopped",
+                "--k",
+                "3",
+            ],
+            &[],
+        )
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = std::io::BufRead::lines(std::io::BufReader::new(child.stderr.take().unwrap()));
+    let mut sent = false;
+    for line in stderr {
+        if !sent && line.unwrap().contains("locked; opening the device") {
+            // SAFETY: a signal to our own child, not yet reaped.
+            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+            sent = true;
+        }
+    }
+    assert_eq!(child.wait().unwrap().code(), Some(143));
+    assert!(
+        server.keys("news", "stopped/").is_empty(),
+        "{:?}",
+        server.keys("news", "stopped/")
+    );
 }
 
 /// `args` with the placeholders filled in: BUCKET and RUN, and `--device cpu` for `cuda` (no

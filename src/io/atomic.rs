@@ -8,38 +8,73 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 /// Files a process removes if a signal ends it, when its destructors will not run: the
-/// temporary files of outputs being written here, the lock files in `lock.rs`.
-pub(crate) struct RemovedOnSignal(Mutex<Vec<PathBuf>>);
+/// temporary files of outputs being written here, the lock files in `lock.rs`. A file is made
+/// and listed under the list's lock, so a signal's removal cannot run between the two (which
+/// would leave the file behind); once it has run, no more are made.
+pub(crate) struct RemovedOnSignal(Mutex<Listed>);
+
+pub(crate) struct Listed {
+    paths: Vec<PathBuf>,
+    /// A signal's removal ran: the process is ending.
+    stopped: bool,
+}
+
+impl Listed {
+    /// Lists `path` (made while this guard was held).
+    pub(crate) fn add(&mut self, path: &Path) {
+        self.paths.push(path.to_path_buf());
+    }
+}
 
 impl RemovedOnSignal {
     pub(crate) const fn new() -> Self {
-        Self(Mutex::new(Vec::new()))
+        Self(Mutex::new(Listed {
+            paths: Vec::new(),
+            stopped: false,
+        }))
     }
 
-    fn list(&self) -> MutexGuard<'_, Vec<PathBuf>> {
+    fn list(&self) -> MutexGuard<'_, Listed> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub(crate) fn add(&self, path: &Path) {
-        self.list().push(path.to_path_buf());
+    /// The list, held while a file is made and listed; refused once a signal's removal ran.
+    pub(crate) fn guard(&self) -> io::Result<MutexGuard<'_, Listed>> {
+        let list = self.list();
+        if list.stopped {
+            return Err(io::Error::new(
+                io::ErrorKind::Interrupted,
+                "the process is ending on a signal",
+            ));
+        }
+        Ok(list)
+    }
+
+    /// Makes the file `path` with `make` and lists it, with no signal's removal in between.
+    fn make<T>(&self, path: &Path, make: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
+        let mut list = self.guard()?;
+        let made = make()?;
+        list.add(path);
+        Ok(made)
     }
 
     pub(crate) fn forget(&self, path: &Path) {
-        self.list().retain(|p| p != path);
+        self.list().paths.retain(|p| p != path);
     }
 
     #[cfg(test)]
     fn contains(&self, path: &Path) -> bool {
-        self.list().iter().any(|p| p == path)
+        self.list().paths.iter().any(|p| p == path)
     }
 
-    /// Removes every file listed; returns how many there were.
+    /// Removes every file listed and makes no more; returns how many there were.
     pub(crate) fn remove_all(&self) -> usize {
-        let list = self.list();
-        for path in list.iter() {
+        let mut list = self.list();
+        list.stopped = true;
+        for path in list.paths.iter() {
             let _ = std::fs::remove_file(path);
         }
-        list.len()
+        list.paths.len()
     }
 }
 
@@ -75,8 +110,7 @@ impl AtomicFile {
                 SPOOLED.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
                 path.file_name().unwrap_or_default().to_string_lossy()
             ));
-            let file = File::create(&temp_path)?;
-            UNFINISHED.add(&temp_path);
+            let file = UNFINISHED.make(&temp_path, || File::create(&temp_path))?;
             return Ok((
                 Self {
                     final_path: path.to_path_buf(),
@@ -103,8 +137,7 @@ impl AtomicFile {
             .to_string_lossy();
         remove_stale(path, &name);
         let temp_path = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-        let file = File::create(&temp_path)?;
-        UNFINISHED.add(&temp_path);
+        let file = UNFINISHED.make(&temp_path, || File::create(&temp_path))?;
         Ok((
             Self {
                 final_path: path.to_path_buf(),

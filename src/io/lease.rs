@@ -17,6 +17,25 @@ const LEASE: Duration = Duration::from_secs(60);
 /// How often its holder renews it.
 const RENEW: Duration = Duration::from_secs(20);
 
+/// The lock objects this process holds, for [`release_all`].
+static HELD: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn held() -> std::sync::MutexGuard<'static, Vec<String>> {
+    HELD.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Deletes the lock objects this process holds: for a process ending on a signal, whose
+/// destructors will not run (the next job need not wait for the lease to expire).
+pub fn release_all() -> usize {
+    let urls = std::mem::take(&mut *held());
+    for url in &urls {
+        if let Ok(remote) = Remote::parse(Path::new(url)) {
+            let _ = remote.delete();
+        }
+    }
+    urls.len()
+}
+
 /// A lock object held by this process, renewed until dropped.
 pub struct Lease {
     remote: Remote,
@@ -109,6 +128,7 @@ impl Lease {
 
     /// Holds the lock whose version is `tag`: a thread renews it until the lease is dropped.
     fn hold(remote: Remote, tag: String) -> Self {
+        held().push(remote.url().to_string());
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let thread = {
             let (remote, stop) = (remote.clone(), stop.clone());
@@ -164,6 +184,7 @@ impl Drop for Lease {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+        held().retain(|u| u != self.remote.url());
         let _ = self.remote.delete();
     }
 }

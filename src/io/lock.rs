@@ -43,7 +43,7 @@ static HELD: RemovedOnSignal = RemovedOnSignal::new();
 /// Removes the lock files this process holds and returns how many: for a process about to end
 /// on a signal, whose destructors will not run (the kernel releases the locks themselves).
 pub fn release_all() -> usize {
-    HELD.remove_all()
+    HELD.remove_all() + super::lease::release_all()
 }
 
 /// Held while a job writes its output; dropped (or the process ended), the output is free.
@@ -139,6 +139,8 @@ impl OutputLock {
             source,
         };
         loop {
+            // Held until the file is listed: a signal's removal cannot run in between.
+            let mut listed = HELD.guard().map_err(io_err)?;
             let mut file = std::fs::OpenOptions::new()
                 .read(true)
                 .write(true)
@@ -176,7 +178,7 @@ impl OutputLock {
             let _ = file.rewind();
             let _ = write!(file, "{}", std::process::id());
             let _ = file.flush();
-            HELD.add(&lock);
+            listed.add(&lock);
             return Ok(Self {
                 file: Some(file),
                 lease: None,

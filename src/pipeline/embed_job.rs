@@ -48,6 +48,10 @@ pub fn run_embed(
 ) -> Result<EmbedOutcome, Error> {
     let job = config.config();
     let _lock = OutputLock::file(&job.out)?;
+    tracing::debug!(
+        "{}: locked; opening the device, the input and the model",
+        job.out.display()
+    );
     if !job.resume {
         checkpoint::discard(&job.out);
     }
