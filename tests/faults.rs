@@ -364,3 +364,33 @@ fn a_half_published_folder_is_finished_by_the_next_job_that_locks_it() {
     assert!(!out.join(".newsclust.publish").exists());
     assert_eq!(common::Table::read(&docs).rows(), 30);
 }
+
+/// A write that fails midway, as on a full disk: the process's file-size limit (`ulimit -f`,
+/// with SIGXFSZ ignored so that the write returns EFBIG, the path ENOSPC takes too) stops the
+/// embeddings file half written. The job fails naming the file, removes its temporary files and
+/// leaves the previous result as it was.
+#[test]
+fn a_write_that_fails_midway_leaves_the_previous_result_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = a_first_result(dir.path(), 40);
+    let old = snapshot(&out);
+    let model = model_dir();
+    let script = format!(
+        "trap '' XFSZ; ulimit -f 200; exec '{}' run -q -i '{SAMPLE}' -m '{}' -o '{}' --k 8",
+        env!("CARGO_BIN_EXE_newsclust"),
+        s(&model),
+        s(&out)
+    );
+    let ended = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .env("HF_HUB_OFFLINE", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&ended.stderr);
+    assert_eq!(ended.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("embeddings.parquet"), "{stderr}");
+    assert!(stderr.contains("cannot write"), "{stderr}");
+    assert!(stderr.contains("File too large"), "{stderr}");
+    assert_eq!(snapshot(&out), old, "the folder changed");
+    assert!(temp_files(&out).is_empty(), "{:?}", temp_files(&out));
+}
