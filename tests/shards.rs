@@ -192,6 +192,26 @@ fn four_shards_cluster_as_one_job_over_the_whole_input() {
             "different jobs or inputs",
         ],
     );
+
+    // A part of another input with as many records (one title changed): the record ranges
+    // agree, the input's fingerprint (file names and sizes, how they were read) does not.
+    // Same file name as the sample, so that only its size tells it apart.
+    std::fs::create_dir(dir.path().join("edited")).unwrap();
+    let changed = dir.path().join("edited/tech_news_sample.jsonl");
+    std::fs::write(
+        &changed,
+        text.replacen("\"title\": \"", "\"title\": \"Updated: ", 1),
+    )
+    .unwrap();
+    let other_input = embed_shard(&changed, &prefix, "2/4");
+    assert_eq!(other_input.code, 0, "{}", other_input.stderr);
+    assert_fatal(
+        &cluster(&[&prefix], &out),
+        &[
+            "part-00002-of-00004.parquet: a part of an embed job over another input than",
+            "part-00000-of-00004.parquet",
+        ],
+    );
 }
 
 #[test]

@@ -41,6 +41,8 @@ pub enum EmbeddingsReadError {
         want: u64,
         total: u64,
     },
+    #[error("{}: a part of an embed job over another input than {} (their input files' names and sizes, or how they were read, differ); embed the missing shards again from one input", path.display(), first.display())]
+    PartsOtherInput { path: PathBuf, first: PathBuf },
     #[error("{}: part {index} is given twice (also {})", path.display(), first.display())]
     PartTwice {
         path: PathBuf,
@@ -121,6 +123,19 @@ fn check_parts(files: &[PathBuf]) -> Result<(), EmbeddingsReadError> {
                 });
             }
             end = stop;
+        }
+        // All parts of one input, by its fingerprint (parts of older versions have none).
+        let first_input = footer_value(seen[&0], meta::INPUT);
+        for index in 1..shard.count {
+            let theirs = footer_value(seen[&index], meta::INPUT);
+            if let (Some(a), Some(b)) = (&first_input, &theirs) {
+                if a != b {
+                    return Err(EmbeddingsReadError::PartsOtherInput {
+                        path: seen[&index].clone(),
+                        first: seen[&0].clone(),
+                    });
+                }
+            }
         }
     }
     Ok(())

@@ -21,6 +21,9 @@ pub mod meta {
     pub const SHARD: &str = "newsclust.shard";
     /// `START-END of TOTAL`: the positions of the input's records a shard's part holds.
     pub const SHARD_RECORDS: &str = "newsclust.shard_records";
+    /// A sha256 of the input: each file's name and size, how the files were read and the texts
+    /// composed (parts of one job carry the same).
+    pub const INPUT: &str = "newsclust.input";
     /// Keys of an embeddings file that `run` / `cluster` outputs carry on.
     pub fn describes_model(key: &str) -> bool {
         key.starts_with("newsclust.model") || key == DIMENSION

@@ -106,16 +106,18 @@ pub fn run_embed(
                     &job.model.resolve,
                     job.model.max_length,
                 )?;
+                let sizes = input_sizes(reader.files())?;
                 let checkpoint = match job.resume {
                     true => {
-                        let facts = job_facts(config, &parts, reader.files(), slice.as_ref())?;
+                        let facts = job_facts(config, &parts, &sizes, slice.as_ref());
                         Some(Checkpoint::open(&job.out, &facts)?)
                     }
                     false => None,
                 };
-                Ok((reader, slice, parts, checkpoint))
+                let input = fingerprint(config, &sizes);
+                Ok((reader, slice, parts, checkpoint, input))
             })();
-            let (reader, slice, parts, mut checkpoint) = match inputs {
+            let (reader, slice, parts, mut checkpoint, input) = match inputs {
                 Ok(v) => v,
                 Err(err) => {
                     // A device that cannot open is reported first, as when it opened first.
@@ -195,7 +197,8 @@ pub fn run_embed(
                 c.check("device", &summary.device)?;
                 c.check("batch_size", &summary.batch_size.to_string())?;
             }
-            let metadata = metadata(config, &model, slice.clone());
+            let mut metadata = metadata(config, &model, slice.clone());
+            metadata.push((meta::INPUT.into(), input));
             let mut collected = keep.then(|| Collected::new(&columns, dim, &metadata));
             if let (Some(c), Some(collected)) = (&checkpoint, collected.as_mut()) {
                 for file in c.group_files() {
@@ -345,36 +348,18 @@ fn shard_slice(config: &ValidEmbed, shard: Shard) -> Result<(std::ops::Range<u64
 fn job_facts(
     config: &ValidEmbed,
     parts: &ModelParts,
-    files: &[std::path::PathBuf],
+    sizes: &[InputFile],
     slice: Option<&(std::ops::Range<u64>, u64)>,
-) -> Result<Vec<(String, String)>, Error> {
+) -> Vec<(String, String)> {
     let job = config.config();
-    let mut inputs = Vec::with_capacity(files.len());
-    let open_err = |path: &std::path::PathBuf| {
-        let path = path.clone();
-        move |source| crate::io::ReadError::Open { path, source }
-    };
-    for path in files {
-        if crate::io::remote::is_url(path) {
-            let size = crate::io::remote::Remote::parse(path)
-                .and_then(|r| r.size())
-                .map_err(open_err(path))?;
-            inputs.push(format!("{} ({size} bytes)", path.display()));
-            continue;
-        }
-        let meta = std::fs::metadata(path).map_err(open_err(path))?;
-        let modified = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_nanos());
-        inputs.push(format!(
-            "{} ({} bytes, modified {modified} ns)",
-            path.display(),
-            meta.len()
-        ));
-    }
-    Ok(vec![
+    let inputs: Vec<String> = sizes
+        .iter()
+        .map(|f| match f.modified_ns {
+            Some(ns) => format!("{} ({} bytes, modified {ns} ns)", f.path.display(), f.size),
+            None => format!("{} ({} bytes)", f.path.display(), f.size),
+        })
+        .collect();
+    vec![
         ("version".into(), crate::VERSION.into()),
         ("inputs".into(), inputs.join("; ")),
         ("read".into(), format!("{:?}", job.input.read)),
@@ -400,7 +385,65 @@ fn job_facts(
             "row_group_rows".into(),
             job.row_group_rows.unwrap_or(ROW_GROUP_ROWS).to_string(),
         ),
-    ])
+    ]
+}
+
+/// An input file's size (and, on a local disk, when it was modified).
+struct InputFile {
+    path: std::path::PathBuf,
+    size: u64,
+    modified_ns: Option<u128>,
+}
+
+fn input_sizes(files: &[std::path::PathBuf]) -> Result<Vec<InputFile>, Error> {
+    let mut out = Vec::with_capacity(files.len());
+    for path in files {
+        let open_err = |source| crate::io::ReadError::Open {
+            path: path.clone(),
+            source,
+        };
+        if crate::io::remote::is_url(path) {
+            let size = crate::io::remote::Remote::parse(path)
+                .and_then(|r| r.size())
+                .map_err(open_err)?;
+            out.push(InputFile {
+                path: path.clone(),
+                size,
+                modified_ns: None,
+            });
+            continue;
+        }
+        let meta = std::fs::metadata(path).map_err(open_err)?;
+        out.push(InputFile {
+            path: path.clone(),
+            size: meta.len(),
+            modified_ns: meta
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_nanos()),
+        });
+    }
+    Ok(out)
+}
+
+/// [`meta::INPUT`]: a sha256 of each input file's name (not its folder: shards on machines that
+/// mount the corpus elsewhere agree) and size, how the files are read and the texts composed.
+fn fingerprint(config: &ValidEmbed, files: &[InputFile]) -> String {
+    use sha2::{Digest, Sha256};
+    let job = config.config();
+    let mut h = Sha256::new();
+    for f in files {
+        let name = f.path.file_name().unwrap_or_default().to_string_lossy();
+        h.update(format!("{name}\t{}\n", f.size));
+    }
+    // --limit is left out: it is part of the record ranges the parts already carry.
+    let read = crate::io::ReadOptions {
+        limit: None,
+        ..job.input.read.clone()
+    };
+    h.update(format!("{read:?}\n{:?}\n", job.input.text));
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The Parquet footer metadata of an embeddings file.
