@@ -94,6 +94,9 @@ pub struct RunReport {
     pub counts: Counts,
     pub k_scores: Vec<KScore>,
     pub seconds: Seconds,
+    /// The documents' dates, when they have a date column: read, unreadable, missing, bins.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dates: Option<crate::topics::over_time::DateCounts>,
 }
 
 /// The model, as the embeddings' metadata names it.
@@ -224,6 +227,7 @@ impl RunReport {
                 duplicate_ids: summary.duplicate_ids,
             },
             k_scores: summary.k_scores.clone(),
+            dates: None,
             seconds: Seconds {
                 cluster: summary.seconds_cluster,
                 topics: summary.seconds_topics,

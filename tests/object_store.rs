@@ -240,7 +240,8 @@ fn four_shard_processes_into_a_bucket_cluster_as_one_local_job() {
         [
             "topics/documents.parquet",
             "topics/run.json",
-            "topics/topics.parquet"
+            "topics/topics.parquet",
+            "topics/topics_over_time.parquet"
         ]
     );
     let fetched = dir.path().join("documents.parquet");
@@ -390,7 +391,8 @@ fn parquet_and_compressed_inputs_locks_and_refusals_in_a_bucket() {
             "dead/documents.parquet",
             "dead/embeddings.parquet",
             "dead/run.json",
-            "dead/topics.parquet"
+            "dead/topics.parquet",
+            "dead/topics_over_time.parquet"
         ],
         "every output, and the lock released"
     );
@@ -499,7 +501,8 @@ fn the_kubernetes_and_aws_batch_manifests_run_as_written_against_a_bucket() {
         [
             "runs/k8s/topics/documents.parquet",
             "runs/k8s/topics/run.json",
-            "runs/k8s/topics/topics.parquet"
+            "runs/k8s/topics/topics.parquet",
+            "runs/k8s/topics/topics_over_time.parquet"
         ]
     );
 

@@ -159,6 +159,11 @@ pub struct ClusterArgs {
     /// Add each document's embedding to documents.parquet.
     #[arg(long)]
     pub with_embeddings: bool,
+    /// Periods of topics_over_time.parquet (written when documents have dates); default: from
+    /// the dates' span (day up to 60 days, week up to 14 months, month up to 5 years, quarter
+    /// up to 20, else year).
+    #[arg(long, value_enum)]
+    pub time_bins: Option<newsclust::topics::dates::TimeBins>,
     /// Keywords kept per topic.
     #[arg(long, default_value_t = 10)]
     pub top_keywords: usize,

@@ -117,6 +117,7 @@ fn clustering(args: &ClusterArgs) -> (ClusteringConfig, TopicConfig) {
         },
         theme_threshold: args.theme_threshold,
         with_embeddings: args.with_embeddings,
+        time_bins: args.time_bins,
         ..TopicConfig::default()
     };
     (clustering, topics)

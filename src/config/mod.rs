@@ -207,6 +207,8 @@ pub struct TopicConfig {
     pub theme_threshold: f32,
     /// Add each document's vector to documents.parquet.
     pub with_embeddings: bool,
+    /// Periods of topics_over_time.parquet; `None`: chosen from the dates' span.
+    pub time_bins: Option<crate::topics::dates::TimeBins>,
 }
 
 /// How topics are named.
@@ -247,6 +249,7 @@ impl Default for TopicConfig {
             themes: ThemesFrom::default(),
             theme_threshold: crate::topics::theme::DEFAULT_THRESHOLD,
             with_embeddings: false,
+            time_bins: None,
         }
     }
 }

@@ -65,10 +65,15 @@ fn remote_apart(input: &Path, outputs: &[PathBuf]) -> Result<(), ConfigError> {
 
 /// The files a clustering job writes into `out`.
 pub(crate) fn cluster_outputs(out: &Path) -> Vec<PathBuf> {
-    [files::DOCUMENTS, files::TOPICS, files::RUN_JSON]
-        .iter()
-        .map(|f| out.join(f))
-        .collect()
+    [
+        files::DOCUMENTS,
+        files::TOPICS,
+        files::TOPICS_OVER_TIME,
+        files::RUN_JSON,
+    ]
+    .iter()
+    .map(|f| out.join(f))
+    .collect()
 }
 
 /// `path` with links and `..` resolved; for a path that does not exist yet, its nearest

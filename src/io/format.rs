@@ -35,6 +35,8 @@ pub mod files {
     pub const EMBEDDINGS: &str = "embeddings.parquet";
     pub const DOCUMENTS: &str = "documents.parquet";
     pub const TOPICS: &str = "topics.parquet";
+    /// Written when documents carry dates.
+    pub const TOPICS_OVER_TIME: &str = "topics_over_time.parquet";
     pub const RUN_JSON: &str = "run.json";
 }
 

@@ -21,6 +21,8 @@ pub struct Staged {
     files: Vec<AtomicFile>,
     /// Folders removed once every file is in place (the checkpoints they were made from).
     after: Vec<PathBuf>,
+    /// Files of an earlier job removed with the publication.
+    stale: Vec<PathBuf>,
 }
 
 impl Staged {
@@ -37,11 +39,32 @@ impl Staged {
         self.after.push(dir);
     }
 
+    /// Removes the file `path` (an output an earlier job wrote that this one does not) when
+    /// the files are published, so that the folder holds one job's outputs only.
+    pub fn remove_stale(&mut self, path: PathBuf) {
+        self.stale.push(path);
+    }
+
     /// Renames every staged file into place, in the order staged, and syncs the folders so
     /// that the renames survive a crash. Several files in one folder are renamed under the
     /// journal.
     pub fn commit(self) -> Result<Vec<PathBuf>, WriteError> {
-        let Self { files, after } = self;
+        let Self {
+            files,
+            after,
+            stale,
+        } = self;
+        // Before the new files, so that a folder never shows the new files beside an old one.
+        for path in &stale {
+            let removed = match super::remote::is_url(path) {
+                true => super::remote::Remote::parse(path).and_then(|r| r.delete()),
+                false => match std::fs::remove_file(path) {
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                    other => other,
+                },
+            };
+            removed.map_err(|e| WriteError::new(path, e))?;
+        }
         let folder = shared_folder(&files);
         // In object storage there is no rename: each object is uploaded whole, one after the
         // other, in the order staged (run.json last).

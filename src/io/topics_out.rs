@@ -125,6 +125,38 @@ pub fn write_documents(
     write_batch(path, batch(path, cols)?, metadata, staged)
 }
 
+/// `topics_over_time.parquet`: one row per topic and period with documents of it.
+pub fn write_over_time(
+    path: &Path,
+    rows: &[crate::topics::over_time::Period],
+    metadata: &[(String, String)],
+    staged: &mut Staged,
+) -> Result<(), WriteError> {
+    let mut topic = Int32Builder::new();
+    let mut start = arrow_array::builder::Date32Builder::new();
+    let mut count = arrow_array::builder::Int64Builder::new();
+    let mut share = arrow_array::builder::Float64Builder::new();
+    let mut keywords = ListBuilder::new(StringBuilder::new());
+    for r in rows {
+        topic.append_value(r.topic as i32);
+        start.append_value(r.start as i32);
+        count.append_value(r.count as i64);
+        share.append_value(r.share);
+        for k in &r.keywords {
+            keywords.values().append_value(k);
+        }
+        keywords.append(true);
+    }
+    let cols: Vec<(&str, ArrayRef, bool)> = vec![
+        ("topic_id", Arc::new(topic.finish()), false),
+        ("period_start", Arc::new(start.finish()), false),
+        ("count", Arc::new(count.finish()), false),
+        ("share", Arc::new(share.finish()), false),
+        ("keywords", Arc::new(keywords.finish()), false),
+    ];
+    write_batch(path, batch(path, cols)?, metadata, staged)
+}
+
 /// `topics.parquet`: one row per topic.
 pub fn write_topics(
     path: &Path,

@@ -286,8 +286,45 @@ fn name_and_write(
         &metadata,
         &mut staged,
     )?;
+    let dates = match &docs.dates {
+        Some(dates) => {
+            let (rows, counts) = topics::over_time::over_time(
+                dates,
+                &assignments.labels,
+                &texts,
+                &Vocab::new(config.topics.stop_words.clone()),
+                topic_config.time_bins,
+                5,
+            );
+            if counts.unparsed > 0 {
+                tracing::warn!(
+                    "{} of {} dates in no form newsclust reads (e.g. {:?}); those documents are left out of topics_over_time.parquet",
+                    counts.unparsed,
+                    docs.len(),
+                    counts.examples
+                );
+            }
+            if rows.is_empty() {
+                tracing::warn!("no document has a readable date: no topics_over_time.parquet");
+                staged.remove_stale(dir.join(files::TOPICS_OVER_TIME));
+            } else {
+                topics_out::write_over_time(
+                    &dir.join(files::TOPICS_OVER_TIME),
+                    &rows,
+                    &metadata,
+                    &mut staged,
+                )?;
+            }
+            Some(counts)
+        }
+        None => {
+            staged.remove_stale(dir.join(files::TOPICS_OVER_TIME));
+            None
+        }
+    };
     summary.seconds_write = t2.elapsed().as_secs_f64();
-    let report = RunReport::new(config, &docs, &summary, embed);
+    let mut report = RunReport::new(config, &docs, &summary, embed);
+    report.dates = dates;
     topics_out::write_json(&dir.join(files::RUN_JSON), &report, &mut staged)?;
     let written = staged.commit()?;
     for t in &named.topics {

@@ -4,8 +4,10 @@
 //! [`build`] adds representative documents, sizes and centroids.
 
 pub mod ctfidf;
+pub mod dates;
 pub mod keywords;
 pub mod labels;
+pub mod over_time;
 pub mod phrase;
 pub mod reader;
 pub mod refine;
