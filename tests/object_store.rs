@@ -31,6 +31,20 @@ fn venv(name: &str) -> PathBuf {
     path
 }
 
+/// Runs `code` in the tests' Python; its standard output.
+fn python(code: &str) -> String {
+    let out = Command::new(venv("python"))
+        .args(["-c", code])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// A moto S3 server on a free port of 127.0.0.1, stopped when dropped.
 struct Server {
     child: Child,
@@ -76,16 +90,7 @@ impl Server {
             "import boto3\ns3 = boto3.client('s3', endpoint_url='{}', aws_access_key_id='test', aws_secret_access_key='test', region_name='us-east-1')\n{code}",
             self.endpoint
         );
-        let out = Command::new(venv("python"))
-            .args(["-c", &script])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        python(&script)
     }
 
     fn env(&self) -> Vec<(&'static str, String)> {
@@ -458,16 +463,7 @@ fn the_kubernetes_and_aws_batch_manifests_run_as_written_against_a_bucket() {
             "import json, yaml\nd = yaml.safe_load(open('{}'))\nprint(json.dumps(d['spec']['template']['spec']['containers'][0]['args']))",
             deploy.join("kubernetes").join(name).display()
         );
-        let out = Command::new(venv("python"))
-            .args(["-c", &code])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
+        serde_json::from_str(&python(&code)).unwrap()
     };
     let run = |args: &[String], env: &[(&str, String)]| {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();

@@ -212,8 +212,23 @@ impl Remote {
     /// Writes `bytes` as this object unless one is there already: its version tag, or `None`
     /// when there was one.
     pub fn put_new(&self, bytes: Vec<u8>) -> io::Result<Option<String>> {
+        self.put(bytes, PutMode::Create)
+    }
+
+    /// Replaces this object with `bytes` if it is still the version `e_tag`: the new version's
+    /// tag, or `None` if another writer changed it since.
+    pub fn replace(&self, bytes: Vec<u8>, e_tag: &str) -> io::Result<Option<String>> {
+        let version = UpdateVersion {
+            e_tag: Some(e_tag.to_string()),
+            version: None,
+        };
+        self.put(bytes, PutMode::Update(version))
+    }
+
+    /// A conditional put: the new version's tag, or `None` when its condition failed.
+    fn put(&self, bytes: Vec<u8>, mode: PutMode) -> io::Result<Option<String>> {
         let opts = PutOptions {
-            mode: PutMode::Create,
+            mode,
             ..Default::default()
         };
         match block_on(
@@ -222,28 +237,7 @@ impl Remote {
         ) {
             Ok(put) => Ok(Some(put.e_tag.unwrap_or_default())),
             Err(object_store::Error::AlreadyExists { .. })
-            | Err(object_store::Error::Precondition { .. }) => Ok(None),
-            Err(e) => Err(io_err(e)),
-        }
-    }
-
-    /// Replaces this object with `bytes` if it is still the version `e_tag`: the new version's
-    /// tag, or `None` if another writer changed it since.
-    pub fn replace(&self, bytes: Vec<u8>, e_tag: &str) -> io::Result<Option<String>> {
-        let opts = PutOptions {
-            mode: PutMode::Update(UpdateVersion {
-                e_tag: Some(e_tag.to_string()),
-                version: None,
-            }),
-            ..Default::default()
-        };
-        match block_on(
-            self.store
-                .put_opts(&self.path, PutPayload::from(bytes), opts),
-        ) {
-            Ok(put) => Ok(Some(put.e_tag.unwrap_or_default())),
-            Err(object_store::Error::Precondition { .. })
-            | Err(object_store::Error::AlreadyExists { .. })
+            | Err(object_store::Error::Precondition { .. })
             | Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(io_err(e)),
         }
