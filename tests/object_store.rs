@@ -643,6 +643,8 @@ fn a_job_into_a_bucket_killed_and_resumed_on_another_machine_goes_on_from_its_ch
         "{stderr}"
     );
     assert!(stderr.contains("took over the lock"), "{stderr}");
+    let left: Vec<_> = std::fs::read_dir(second_tmp.path()).unwrap().collect();
+    assert!(left.is_empty(), "the spool folder stayed: {left:?}");
     assert_eq!(
         server.keys("news", "out/"),
         ["out/e.parquet"],

@@ -42,6 +42,7 @@ fn handle_interrupts() {
                 if libc::sigwait(&set, &mut signal) == 0 {
                     let removed = newsclust::io::atomic::remove_unfinished();
                     newsclust::io::lock::release_all();
+                    newsclust::io::atomic::remove_spool();
                     eprintln!(
                         "\nnewsclust: stopped by signal {signal}; {removed} unfinished output file(s) removed"
                     );
@@ -78,6 +79,7 @@ pub fn init_logging(quiet: bool, verbose: bool) {
 /// and renamed by then, and stdout and stderr are flushed. With `teardown`, they are freed
 /// first, the usual way (to compare the two).
 pub fn exit<T>(code: u8, kept: Vec<T>, teardown: bool, started: std::time::Instant) -> ExitCode {
+    newsclust::io::atomic::remove_spool();
     if teardown && !kept.is_empty() {
         let t = std::time::Instant::now();
         drop(kept);

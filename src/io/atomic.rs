@@ -182,9 +182,19 @@ static SPOOLED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new
 /// This process's local folder for outputs bound for object storage: `newsclust-PID` in the
 /// system's temporary folder (`TMPDIR`), created when first needed.
 fn spool() -> io::Result<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("newsclust-{}", std::process::id()));
+    let dir = spool_dir();
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
+}
+
+fn spool_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("newsclust-{}", std::process::id()))
+}
+
+/// Removes this process's spool folder if it is empty (every upload done or abandoned): for a
+/// process about to end.
+pub fn remove_spool() {
+    let _ = std::fs::remove_dir(spool_dir());
 }
 
 /// Creates `dir` and its parents; a file in the way is named in the error.

@@ -198,6 +198,19 @@ mod tests {
             "{:?}",
             week.keywords
         );
+        // All dates equal: one daily period, each topic's share of it.
+        let same = vec![Some("2017-03-01".to_string()); 4];
+        let (rows, counts) = over_time(
+            &same,
+            &[Some(0), Some(1), Some(1), None],
+            &texts[..4],
+            &Vocab::default(),
+            None,
+            3,
+        );
+        assert_eq!((counts.bins, counts.periods), (Some(TimeBins::Day), 1));
+        let shares: Vec<(usize, f64)> = rows.iter().map(|r| (r.topic, r.share)).collect();
+        assert_eq!(shares, [(0, 0.25), (1, 0.5)]);
         // No readable date: no rows, and the counts say why.
         let none = vec![Some("soon".to_string()), None];
         let (rows, counts) = over_time(
