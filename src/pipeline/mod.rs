@@ -5,6 +5,7 @@
 pub mod cluster_job;
 mod collect;
 pub mod embed_job;
+mod job_facts;
 pub mod model;
 mod produce;
 
