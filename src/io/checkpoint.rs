@@ -7,7 +7,6 @@
 //! an output in object storage the folder is a prefix beside it, each group an object uploaded
 //! whole, so a job on a new instance (the old one preempted) goes on from there.
 
-use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -15,7 +14,7 @@ use arrow_schema::SchemaRef;
 use parquet::arrow::arrow_writer::ArrowColumnChunk;
 use parquet::arrow::ArrowWriter;
 use parquet::column::writer::ColumnCloseResult;
-use parquet::file::metadata::{KeyValue, PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader};
+use parquet::file::metadata::{KeyValue, PageIndexPolicy, ParquetMetaDataReader};
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 
@@ -23,7 +22,6 @@ use super::atomic::{folder_of, AtomicFile};
 use super::remote::{is_url, Remote};
 use super::WriteError;
 use crate::setting::Setting;
-use parquet::file::reader::ChunkReader;
 
 /// The job's facts, in the checkpoint folder.
 const JOB: &str = "job.json";
@@ -164,7 +162,7 @@ impl Checkpoint {
                 .and_then(|n| group_index(&n))
                 .is_some_and(|i| i >= groups.len())
             {
-                let _ = remove_file(&path);
+                let _ = super::remote::remove_file(&path);
             }
         }
         Ok(Self {
@@ -278,38 +276,21 @@ impl Checkpoint {
     ) -> Result<(), WriteError> {
         for path in self.group_files() {
             let err = |e: &dyn std::fmt::Display| WriteError::new(&path, e.to_string());
-            let copied = if is_url(&path) {
-                let file = Remote::parse(&path)
-                    .and_then(|r| r.open())
-                    .map_err(|e| err(&e))?;
-                copy_file(&file, out)
-            } else {
-                let file = File::open(&path).map_err(|e| err(&e))?;
-                copy_file(&file, out)
-            };
-            copied.map_err(|e| err(&e))?;
+            let file = super::remote::open(&path).map_err(|e| err(&e))?;
+            copy_groups(&file, out).map_err(|e| err(&e))?;
         }
         Ok(())
     }
 }
 
-/// Appends the row groups of `file` to `out`, chunks copied unchanged.
-fn copy_file<R: ChunkReader, W: Write + Send>(
-    file: &R,
+/// Appends the row groups of `file` to `out`, chunks copied unchanged, with their page indexes.
+fn copy_groups<W: Write + Send>(
+    file: &super::remote::AnyFile,
     out: &mut SerializedFileWriter<W>,
 ) -> parquet::errors::Result<()> {
     let meta = ParquetMetaDataReader::new()
         .with_page_index_policy(PageIndexPolicy::Optional)
         .parse_and_finish(file)?;
-    copy_groups(file, &meta, out)
-}
-
-/// Appends the row groups of the file `meta` describes to `out`, chunks copied unchanged.
-fn copy_groups<R: ChunkReader, W: Write + Send>(
-    file: &R,
-    meta: &ParquetMetaData,
-    out: &mut SerializedFileWriter<W>,
-) -> parquet::errors::Result<()> {
     for (g, group) in meta.row_groups().iter().enumerate() {
         let mut writer = out.next_row_group()?;
         for (c, column) in group.columns().iter().enumerate() {
@@ -342,16 +323,10 @@ fn group_index(name: &str) -> Option<usize> {
 
 /// The facts in a group file's footer.
 fn read_facts(path: &Path) -> Result<GroupFacts, String> {
-    let meta = if is_url(path) {
-        let file = Remote::parse(path)
-            .and_then(|r| r.open())
-            .map_err(|e| e.to_string())?;
-        ParquetMetaDataReader::new().parse_and_finish(&file)
-    } else {
-        let file = File::open(path).map_err(|e| e.to_string())?;
-        ParquetMetaDataReader::new().parse_and_finish(&file)
-    };
-    let meta = meta.map_err(|e| e.to_string())?;
+    let file = super::remote::open(path).map_err(|e| e.to_string())?;
+    let meta = ParquetMetaDataReader::new()
+        .parse_and_finish(&file)
+        .map_err(|e| e.to_string())?;
     let kv = meta.file_metadata().key_value_metadata();
     let get = |key: &str| -> Result<u64, String> {
         kv.and_then(|kv| kv.iter().find(|k| k.key == key))
@@ -409,20 +384,13 @@ fn list(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         .collect())
 }
 
-fn remove_file(path: &Path) -> std::io::Result<()> {
-    match is_url(path) {
-        true => Remote::parse(path)?.delete(),
-        false => std::fs::remove_file(path),
-    }
-}
-
 /// Removes a checkpoint folder (or prefix) and what it holds.
 pub(crate) fn remove(dir: &Path) -> std::io::Result<()> {
     if !is_url(dir) {
         return std::fs::remove_dir_all(dir);
     }
     for path in list(dir)? {
-        remove_file(&path)?;
+        super::remote::remove_file(&path)?;
     }
     Ok(())
 }

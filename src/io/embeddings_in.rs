@@ -9,7 +9,6 @@ use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
 use arrow_schema::DataType;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::file::metadata::ParquetMetaDataReader;
-use parquet::file::reader::ChunkReader;
 
 use super::format::{columns, meta};
 use crate::matrix::Matrix;
@@ -311,13 +310,8 @@ pub fn model_id(paths: &[PathBuf]) -> Option<String> {
 /// The value of `key` in the footer metadata of the Parquet file at `path`, read without
 /// reading its rows.
 fn footer_value(path: &Path, key: &str) -> Option<String> {
-    let meta = if crate::io::remote::is_url(path) {
-        let file = crate::io::remote::Remote::parse(path).ok()?.open().ok()?;
-        ParquetMetaDataReader::new().parse_and_finish(&file).ok()?
-    } else {
-        let file = std::fs::File::open(path).ok()?;
-        ParquetMetaDataReader::new().parse_and_finish(&file).ok()?
-    };
+    let file = crate::io::remote::open(path).ok()?;
+    let meta = ParquetMetaDataReader::new().parse_and_finish(&file).ok()?;
     meta.file_metadata()
         .key_value_metadata()?
         .iter()
@@ -329,22 +323,7 @@ fn footer_value(path: &Path, key: &str) -> Option<String> {
 /// Reads the whole file (the clustering stage needs every vector at once).
 pub fn read(path: &Path) -> Result<EmbeddedDocs, EmbeddingsReadError> {
     let err = file_err(path);
-    if crate::io::remote::is_url(path) {
-        let file = crate::io::remote::Remote::parse(path)
-            .and_then(|r| r.open())
-            .map_err(|e| err(Problem::Open(e)))?;
-        return read_from(path, file);
-    }
-    let file = std::fs::File::open(path).map_err(|e| err(Problem::Open(e)))?;
-    read_from(path, file)
-}
-
-/// [`read`] from a file opened where it lies (local, or object storage).
-fn read_from<R: ChunkReader + 'static>(
-    path: &Path,
-    file: R,
-) -> Result<EmbeddedDocs, EmbeddingsReadError> {
-    let err = file_err(path);
+    let file = crate::io::remote::open(path).map_err(|e| err(Problem::Open(e)))?;
     let builder =
         ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| err(Problem::Parquet(e)))?;
     let metadata: HashMap<String, String> = builder

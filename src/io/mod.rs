@@ -25,7 +25,6 @@ pub mod topics_out;
 pub use article::{Article, BadRecord, Field, FieldMap, FieldOverride, Location, TextSpec};
 pub use inputs::input_files;
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use inputs::Remap;
@@ -354,24 +353,13 @@ fn open_file(path: &Path, options: &ReadOptions) -> Result<(InputColumns, ItemIt
         source,
     };
     // Folders never get here: `input_files` expands them into their files.
-    let file = if remote::is_url(path) {
-        Opened::Remote(
-            remote::Remote::parse(path)
-                .and_then(|r| r.open())
-                .map_err(open_err)?,
-        )
-    } else {
-        Opened::Local(File::open(path).map_err(open_err)?)
-    };
+    let file = remote::open(path).map_err(open_err)?;
     let (format, compression) = resolve(path, options.format);
     let format = format.ok_or_else(|| ReadError::UnknownFormat {
         path: path.to_path_buf(),
     })?;
-    let text = |file: Opened| -> Result<Source, ReadError> {
-        let file: Source = match file {
-            Opened::Local(file) => Box::new(file),
-            Opened::Remote(object) => object.stream().map_err(open_err)?,
-        };
+    let text = |file: remote::AnyFile| -> Result<Source, ReadError> {
+        let file = file.stream().map_err(open_err)?;
         Ok(match compression {
             Compression::None => Box::new(file),
             Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(file)),
@@ -388,18 +376,9 @@ fn open_file(path: &Path, options: &ReadOptions) -> Result<(InputColumns, ItemIt
                 path: path.to_path_buf(),
             })
         }
-        InputFormat::Parquet => match file {
-            Opened::Local(file) => parquet_in::open(path, file, options),
-            Opened::Remote(object) => parquet_in::open(path, object, options),
-        },
+        InputFormat::Parquet => parquet_in::open(path, file, options),
         InputFormat::Auto => unreachable!("resolved above"),
     }
-}
-
-/// An input file opened where it lies.
-enum Opened {
-    Local(File),
-    Remote(remote::RemoteFile),
 }
 
 /// The format a file is read in: `format` unless it is `Auto`, else what its extension names

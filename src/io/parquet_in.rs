@@ -1,6 +1,5 @@
 //! Parquet input, read in record batches; every used column is cast to text.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -8,17 +7,16 @@ use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
 use arrow_schema::DataType;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::file::metadata::ParquetMetaDataReader;
-use parquet::file::reader::ChunkReader;
 
 use super::article::ColumnPlan;
 use super::{Cause, InputColumns, Item, ItemIter, Location, ReadError, ReadOptions};
 
 const BATCH_ROWS: usize = 4096;
 
-/// Opens a Parquet file, local or in object storage (any [`ChunkReader`]).
-pub(super) fn open<R: ChunkReader + 'static>(
+/// Opens a Parquet file, local or in object storage.
+pub(super) fn open(
     path: &Path,
-    file: R,
+    file: super::remote::AnyFile,
     options: &ReadOptions,
 ) -> Result<(InputColumns, ItemIter), ReadError> {
     let perr = |err: parquet::errors::ParquetError| ReadError::Parquet {
@@ -187,16 +185,10 @@ pub(super) fn rows(path: &Path) -> Result<u64, ReadError> {
         row: None,
         source,
     };
-    let meta = if super::remote::is_url(path) {
-        let file = super::remote::Remote::parse(path)
-            .and_then(|r| r.open())
-            .map_err(|e| perr(e.into()))?;
-        ParquetMetaDataReader::new().parse_and_finish(&file)
-    } else {
-        let file = File::open(path).map_err(|e| perr(e.into()))?;
-        ParquetMetaDataReader::new().parse_and_finish(&file)
-    };
-    let meta = meta.map_err(|e| perr(e.into()))?;
+    let file = super::remote::open(path).map_err(|e| perr(e.into()))?;
+    let meta = ParquetMetaDataReader::new()
+        .parse_and_finish(&file)
+        .map_err(|e| perr(e.into()))?;
     Ok(meta.file_metadata().num_rows().max(0) as u64)
 }
 
@@ -205,6 +197,7 @@ mod tests {
     use super::*;
     use arrow_array::{StringArray, TimestampMillisecondArray, TimestampSecondArray};
     use arrow_schema::{Field, Schema, TimeUnit};
+    use std::fs::File;
 
     fn write_titles(path: &Path, titles: &[&str]) {
         let schema = Arc::new(Schema::new(vec![Field::new("title", DataType::Utf8, true)]));
@@ -288,7 +281,7 @@ mod tests {
         writer.write(&batch).unwrap();
         writer.close().unwrap();
 
-        let file = File::open(&path).unwrap();
+        let file = crate::io::remote::open(&path).unwrap();
         let (columns, items) = open(&path, file, &ReadOptions::default()).unwrap();
         assert!(columns.has_date);
         assert_eq!(columns.extra, ["paris", "offset"]);

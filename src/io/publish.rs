@@ -56,14 +56,7 @@ impl Staged {
         } = self;
         // Before the new files, so that a folder never shows the new files beside an old one.
         for path in &stale {
-            let removed = match super::remote::is_url(path) {
-                true => super::remote::Remote::parse(path).and_then(|r| r.delete()),
-                false => match std::fs::remove_file(path) {
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-                    other => other,
-                },
-            };
-            removed.map_err(|e| WriteError::new(path, e))?;
+            super::remote::remove_file(path).map_err(|e| WriteError::new(path, e))?;
         }
         let folder = shared_folder(&files);
         // In object storage there is no rename: each object is uploaded whole, one after the

@@ -356,3 +356,66 @@ impl Read for WindowRead {
         Ok(n)
     }
 }
+
+/// A file opened where it lies: on the local disk, or an object in a store. Both are read the
+/// same way: streamed ([`AnyFile::stream`]) or, for Parquet, by byte ranges (a `ChunkReader`).
+pub enum AnyFile {
+    Local(std::fs::File),
+    Remote(RemoteFile),
+}
+
+/// Opens `path`, a local path or an object's URL.
+pub fn open(path: &Path) -> io::Result<AnyFile> {
+    match is_url(path) {
+        true => Remote::parse(path)?.open().map(AnyFile::Remote),
+        false => std::fs::File::open(path).map(AnyFile::Local),
+    }
+}
+
+/// Removes the file or object `path`; one that is not there is no error.
+pub fn remove_file(path: &Path) -> io::Result<()> {
+    if is_url(path) {
+        return Remote::parse(path)?.delete();
+    }
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
+}
+
+impl AnyFile {
+    /// The whole file as a stream of bytes.
+    pub fn stream(self) -> io::Result<Box<dyn Read + Send>> {
+        match self {
+            AnyFile::Local(file) => Ok(Box::new(file)),
+            AnyFile::Remote(object) => object.stream(),
+        }
+    }
+}
+
+impl parquet::file::reader::Length for AnyFile {
+    fn len(&self) -> u64 {
+        match self {
+            AnyFile::Local(file) => file.len(),
+            AnyFile::Remote(object) => object.len(),
+        }
+    }
+}
+
+impl parquet::file::reader::ChunkReader for AnyFile {
+    type T = Box<dyn Read + Send>;
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+        Ok(match self {
+            AnyFile::Local(file) => Box::new(file.get_read(start)?),
+            AnyFile::Remote(object) => Box::new(object.get_read(start)?),
+        })
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
+        match self {
+            AnyFile::Local(file) => file.get_bytes(start, length),
+            AnyFile::Remote(object) => object.get_bytes(start, length),
+        }
+    }
+}
