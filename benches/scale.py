@@ -9,10 +9,11 @@ frequencies, and its vector is a real member of c plus Gaussian noise of the gro
 title is the member's title with the row number, its `label` is c (the truth). Files are written
 in row groups of 8,192 rows by pyarrow, never held whole in memory.
 
-    python benches/scale.py --embeddings target/speed/ag.parquet --rows 100000 1000000
+    python benches/scale.py --embeddings target/speed/ag.parquet --rows 100000 1000000 4000000
 
-Prints one line per size: rows, peak RSS (MiB), wall seconds, seconds per million rows, NMI of
-the assignments against the truth. Needs numpy, pyarrow and the release binary; GNU time
+Prints one line per size and mode (`--stream off`: every vector in memory; `--stream on`: k-means
+in passes over the row groups): rows, peak RSS (MiB), wall seconds, seconds per million rows, NMI
+of the assignments against the truth. Sizes above --in-memory-up-to run streaming only. Needs numpy, pyarrow and the release binary; GNU time
 (`/usr/bin/time -v`) reports the peak RSS. Synthetic files are cached under target/scale/.
 """
 
@@ -91,10 +92,10 @@ def make(path, rows, source, seed=7):
     tmp.rename(path)
 
 
-def measure(path, out, k):
+def measure(path, out, k, stream):
     cmd = [
         "/usr/bin/time", "-v", str(BIN), "cluster", "-q", "--embeddings", str(path), "-o", str(out),
-        "--k", str(k), "--n-init", "1", "--naming", "keywords",
+        "--k", str(k), "--n-init", "1", "--naming", "keywords", "--stream", stream,
     ]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
@@ -115,16 +116,28 @@ def main():
     ap.add_argument("--embeddings", type=Path, default=ROOT / "target/speed/ag.parquet")
     ap.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
     ap.add_argument("--k", type=int, default=GROUPS)
+    ap.add_argument(
+        "--modes", nargs="+", default=["off", "on"], choices=["off", "on"],
+        help="--stream values to run: off = every vector in memory, on = passes over row groups",
+    )
+    ap.add_argument(
+        "--in-memory-up-to", type=int, default=1_000_000,
+        help="sizes above this run streaming only (in memory, 4M rows need about 19 GB)",
+    )
     args = ap.parse_args()
-    print("rows | peak RSS MiB | wall s | s per 1M rows | NMI vs truth")
+    print("rows | --stream | peak RSS MiB | wall s | s per 1M rows | NMI vs truth")
     for rows in args.rows:
         path = ROOT / f"target/scale/synthetic-{rows}.parquet"
         if not path.exists():
             make(path, rows, args.embeddings)
-        rss, secs, ev = measure(path, ROOT / f"target/scale/out-{rows}", args.k)
-        nmi = round(ev["all"]["nmi"], 4)
-        print(f"{rows} | {rss:.0f} | {secs:.1f} | {secs / rows * 1e6:.1f} | {nmi}")
-        sys.stdout.flush()
+        for mode in args.modes:
+            if mode == "off" and rows > args.in_memory_up_to:
+                continue
+            out = ROOT / f"target/scale/out-{rows}-{mode}"
+            rss, secs, ev = measure(path, out, args.k, mode)
+            nmi = round(ev["all"]["nmi"], 4)
+            print(f"{rows} | {mode} | {rss:.0f} | {secs:.1f} | {secs / rows * 1e6:.1f} | {nmi}")
+            sys.stdout.flush()
 
 
 if __name__ == "__main__":

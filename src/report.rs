@@ -2,13 +2,13 @@
 //! a whole `run` / `cluster`, whose serialization is `run.json` (written in one place,
 //! `pipeline::cluster_job`).
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use serde::Serialize;
 
 use crate::cluster::KScore;
 use crate::config::{ClusteringConfig, EmbedConfig, TopicConfig, ValidCluster};
-use crate::io::embeddings_in::EmbeddedDocs;
 use crate::io::format::meta;
 use crate::topics::Topic;
 
@@ -18,11 +18,12 @@ use crate::topics::Topic;
 pub struct TopicRun {
     /// Largest first; `Topic::representatives` are rows, see `ids`.
     pub topics: Vec<Topic>,
-    /// Each document's topic (`None`: unassigned noise), in input order.
+    /// Each document's topic (`None`: unassigned noise), in input order. Empty when the
+    /// clustering streamed (`summary.streamed`): then they are in documents.parquet only.
     pub assignments: Vec<Option<usize>>,
-    /// Each document's cosine similarity to its topic's centroid.
+    /// Each document's cosine similarity to its topic's centroid (empty when streamed).
     pub similarity: Vec<Option<f32>>,
-    /// The documents' ids, in input order.
+    /// The documents' ids, in input order (empty when streamed).
     pub ids: Vec<String>,
     pub summary: ClusterSummary,
     pub report: RunReport,
@@ -81,6 +82,21 @@ pub struct ClusterSummary {
     pub seconds_write: f64,
     /// Documents whose id an earlier document has (kept; warned about).
     pub duplicate_ids: usize,
+    /// How the vectors were read in passes, when they were ([`crate::config::StreamChoice`]).
+    pub streamed: Option<Streamed>,
+}
+
+/// A streamed clustering: its sample, its passes over all rows and their last centre shift.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Streamed {
+    pub sample_rows: usize,
+    /// Lloyd passes over all rows (the gathering and writing passes not counted).
+    pub passes: usize,
+    pub last_shift: f64,
+    /// The tolerance the shift was held to (--tol scaled by the sample's variance).
+    pub tolerance: f64,
+    pub seconds_sample: f64,
+    pub seconds_passes: f64,
 }
 
 /// `run.json`.
@@ -94,6 +110,9 @@ pub struct RunReport {
     pub counts: Counts,
     pub k_scores: Vec<KScore>,
     pub seconds: Seconds,
+    /// The vectors were read in passes, not held.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub streamed: Option<Streamed>,
     /// The documents' dates, when they have a date column: read, unreadable, missing, bins.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dates: Option<crate::topics::over_time::DateCounts>,
@@ -181,20 +200,22 @@ pub struct EmbedPart<'a> {
 }
 
 impl RunReport {
-    /// The report of clustering `docs` as `config` says (after `embed`, for `run`).
+    /// The report of clustering documents of `dimension`-value vectors whose files have
+    /// `metadata` as `config` says (after `embed`, for `run`).
     pub fn new(
         config: &ValidCluster,
-        docs: &EmbeddedDocs,
+        metadata: &HashMap<String, String>,
+        dimension: usize,
         summary: &ClusterSummary,
         embed: Option<EmbedPart<'_>>,
     ) -> Self {
-        let meta = |k: &str| docs.metadata.get(k).cloned();
+        let meta = |k: &str| metadata.get(k).cloned();
         Self {
             newsclust_version: crate::VERSION.to_string(),
             model: ModelReport {
                 id: meta(meta::MODEL_ID),
                 revision: meta(meta::MODEL_REVISION),
-                dimension: docs.embeddings.dim(),
+                dimension,
                 pooling: meta(meta::POOLING),
                 max_length: meta(meta::MAX_LENGTH),
             },
@@ -227,6 +248,7 @@ impl RunReport {
                 duplicate_ids: summary.duplicate_ids,
             },
             k_scores: summary.k_scores.clone(),
+            streamed: summary.streamed.clone(),
             dates: None,
             seconds: Seconds {
                 cluster: summary.seconds_cluster,

@@ -36,6 +36,9 @@ pub enum Setting {
     Tol,
     Seed,
     MiniBatch,
+    Stream,
+    Passes,
+    StreamSample,
     MinClusterSize,
     MinSamples,
     ReduceDims,
@@ -89,6 +92,9 @@ impl Setting {
             Setting::Tol => "tol",
             Setting::Seed => "seed",
             Setting::MiniBatch => "mini_batch",
+            Setting::Stream => "stream",
+            Setting::Passes => "passes",
+            Setting::StreamSample => "stream_sample",
             Setting::MinClusterSize => "min_cluster_size",
             Setting::MinSamples => "min_samples",
             Setting::ReduceDims => "reduce_dims",
@@ -139,6 +145,8 @@ pub enum Rule {
     Share,
     /// A number, or `auto`.
     NumberOrAuto,
+    /// Only with `--algorithm kmeans`.
+    KMeansOnly,
 }
 
 impl fmt::Display for Rule {
@@ -148,6 +156,9 @@ impl fmt::Display for Rule {
             Rule::FiniteNonNegative => f.write_str("must be a finite number ≥ 0"),
             Rule::Share => f.write_str("must be in (0, 1]"),
             Rule::NumberOrAuto => f.write_str("takes a number or 'auto'"),
+            Rule::KMeansOnly => f.write_str(
+                "works with k-means only (HDBSCAN needs every vector in memory; use --stream auto or off)",
+            ),
         }
     }
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use newsclust::cluster::{Algorithm, KChoice, KMeansKernels};
-use newsclust::config::NamingMode;
+use newsclust::config::{NamingMode, StreamChoice};
 use newsclust::device::{DeviceChoice, Precision};
 use newsclust::embed::{AttentionKernel, Forward};
 use newsclust::io::embeddings_out::WriteSync;
@@ -113,6 +113,19 @@ pub struct ClusterArgs {
     /// k-means: mini-batch size (default: 4,096 from 100,000 articles on, else full batch).
     #[arg(long)]
     pub mini_batch: Option<usize>,
+    /// k-means: read the vectors in passes over their row groups instead of holding them all
+    /// (memory: the centres, one batch, the vocabulary): `auto` streams when the vectors take
+    /// more than 1 GiB.
+    #[arg(long, value_enum, default_value_t = StreamChoice::Auto)]
+    pub stream: StreamChoice,
+    /// Streaming k-means: Lloyd passes over all rows at most, after the fit on a sample (fewer
+    /// when the centres stop moving, see --tol).
+    #[arg(long, default_value_t = 10)]
+    pub passes: usize,
+    /// Streaming k-means: about this many rows, drawn by row number and --seed, are fitted
+    /// first (k-means++ and Lloyd's iterations, --n-init restarts; --k auto scores them).
+    #[arg(long, default_value_t = 65_536)]
+    pub stream_sample: usize,
     /// k-means on a GPU: our kernels (machine code, no JIT on a new machine) or candle's ops.
     #[arg(long, value_enum, default_value_t = KMeansKernels::Ours)]
     pub kmeans_kernels: KMeansKernels,

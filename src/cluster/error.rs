@@ -26,6 +26,8 @@ pub enum ClusterError {
         #[source]
         source: hdbscan::HdbscanError,
     },
+    #[error("vectors of {rows} values cannot be assigned to centres of {centres}")]
+    Dimensions { rows: usize, centres: usize },
     #[error("k-means on the device failed: {source}")]
     Device {
         #[source]

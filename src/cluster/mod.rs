@@ -210,28 +210,13 @@ impl Clusterer for KMeansClusterer {
         if let Some(one) = one_topic_if_identical(data) {
             return Ok(Clustering::of(one));
         }
-        let (k, k_scores) = match self.k {
-            KChoice::Fixed(k) => (k, Vec::new()),
-            KChoice::Auto { min, max } => {
-                let quick = self.params.for_scoring();
-                let (k, scores) = choose_k(data, min..=max, AUTO_K_SAMPLE, &quick)?;
-                for s in &scores {
-                    tracing::info!("k auto: k = {:>2}  silhouette {:.4}", s.k, s.silhouette);
-                }
-                tracing::info!("k auto: chose k = {k} (highest mean silhouette, cosine distance, {} sampled articles)", AUTO_K_SAMPLE.min(n));
-                (k, scores)
-            }
-        };
+        let (k, k_scores) = self.choose(data)?;
         let params = if n >= MINI_BATCH_FROM {
             self.params.or_mini_batch(MINI_BATCH_ROWS)
         } else {
             self.params.clone()
         };
-        let place = match &self.device {
-            Some((device, kernels)) => kmeans::Place::Device(device, *kernels),
-            None => kmeans::Place::Cpu,
-        };
-        let fit = kmeans::fit_on(data, k, &params, place)?;
+        let fit = kmeans::fit_on(data, k, &params, self.place())?;
         Ok(Clustering {
             assignments: Assignments::from_labels(fit.labels.into_iter().map(Some).collect()),
             k_scores,
@@ -244,6 +229,69 @@ impl Clusterer for KMeansClusterer {
             Some((device, _)) => crate::device::describe(device),
             None => "cpu".to_string(),
         }
+    }
+}
+
+impl KMeansClusterer {
+    /// k as given, or chosen by silhouette on (a sample of) `data`, with the scores of each k.
+    fn choose(&self, data: &Matrix) -> Result<(usize, Vec<KScore>), ClusterError> {
+        Ok(match self.k {
+            KChoice::Fixed(k) => (k, Vec::new()),
+            KChoice::Auto { min, max } => {
+                let n = data.rows();
+                let quick = self.params.for_scoring();
+                let (k, scores) = choose_k(data, min..=max, AUTO_K_SAMPLE, &quick)?;
+                for s in &scores {
+                    tracing::info!("k auto: k = {:>2}  silhouette {:.4}", s.k, s.silhouette);
+                }
+                tracing::info!("k auto: chose k = {k} (highest mean silhouette, cosine distance, {} sampled articles)", AUTO_K_SAMPLE.min(n));
+                (k, scores)
+            }
+        })
+    }
+
+    /// Where Lloyd's steps run.
+    pub fn place(&self) -> kmeans::Place<'_> {
+        match &self.device {
+            Some((device, kernels)) => kmeans::Place::Device(device, *kernels),
+            None => kmeans::Place::Cpu,
+        }
+    }
+
+    /// The start of a streamed k-means: k (chosen on `sample` under `auto`) and k-means fitted
+    /// on `sample`, unit rows drawn from `total` rows, with Lloyd's full iterations (no
+    /// mini-batches: the sample is small).
+    pub fn fit_sample(
+        &self,
+        sample: &Matrix,
+        total: usize,
+    ) -> Result<(kmeans::KMeansFit, Vec<KScore>), ClusterError> {
+        if let KChoice::Fixed(k) = self.k {
+            if k > total {
+                return Err(ClusterError::TooFewPoints {
+                    k,
+                    n: total,
+                    setting: Setting::K,
+                });
+            }
+            if k > sample.rows() {
+                return Err(ClusterError::TooFewPoints {
+                    k,
+                    n: sample.rows(),
+                    setting: Setting::StreamSample,
+                });
+            }
+        }
+        let (k, k_scores) = self.choose(sample)?;
+        let params = KMeansParams::new(
+            self.params.n_init(),
+            self.params.max_iter(),
+            self.params.tol(),
+            self.params.seed(),
+            None,
+        )?;
+        let fit = kmeans::fit_on(sample, k, &params, self.place())?;
+        Ok((fit, k_scores))
     }
 }
 

@@ -153,6 +153,11 @@ pub struct ValidClustering {
 
 impl ClusteringConfig {
     pub fn check(&self) -> Result<ValidClustering, ConfigError> {
+        Invalid::at_least(Setting::Passes, self.passes, 1)?;
+        Invalid::at_least(Setting::StreamSample, self.stream_sample, 1)?;
+        if self.stream == crate::config::StreamChoice::On && self.algorithm == Algorithm::Hdbscan {
+            return Err(Invalid::new(Setting::Stream, Rule::KMeansOnly, "on").into());
+        }
         let algorithm = match self.algorithm {
             Algorithm::Kmeans => ValidAlgorithm::KMeans {
                 k: self.k.check()?,
@@ -184,6 +189,14 @@ impl ClusteringConfig {
 }
 
 impl ValidClustering {
+    /// k-means' k, parameters and device kernels (`None` for HDBSCAN).
+    pub(crate) fn kmeans(&self) -> Option<(KChoice, &KMeansParams, KMeansKernels)> {
+        match &self.algorithm {
+            ValidAlgorithm::KMeans { k, params, kernels } => Some((*k, params, *kernels)),
+            ValidAlgorithm::Hdbscan { .. } => None,
+        }
+    }
+
     /// The clusterer these settings describe; k-means runs on `gpu` when given.
     pub fn clusterer(&self, gpu: Option<&candle_core::Device>) -> Box<dyn Clusterer> {
         match &self.algorithm {

@@ -130,6 +130,33 @@ pub enum ShardChoice {
     },
 }
 
+/// Whether `cluster` holds every vector in memory or reads them in passes (k-means only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+#[serde(rename_all = "lowercase")]
+pub enum StreamChoice {
+    /// Stream when the vectors take more than 1 GiB (about 700,000 of 384 values), k-means only.
+    #[default]
+    Auto,
+    /// Always stream (k-means only).
+    On,
+    /// Never: every vector in memory.
+    Off,
+}
+
+impl StreamChoice {
+    pub fn name(self) -> &'static str {
+        match self {
+            StreamChoice::Auto => "auto",
+            StreamChoice::On => "on",
+            StreamChoice::Off => "off",
+        }
+    }
+
+    /// Vectors of more bytes than this stream under `auto`.
+    pub const AUTO_FROM_BYTES: u64 = 1 << 30;
+}
+
 /// How the vectors are clustered.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct ClusteringConfig {
@@ -146,6 +173,12 @@ pub struct ClusteringConfig {
     pub seed: u64,
     /// k-means: rows per mini-batch (default: 4,096 from 100,000 articles on, else full batch).
     pub mini_batch: Option<usize>,
+    /// k-means: read the vectors in passes instead of holding them ([`StreamChoice`]).
+    pub stream: StreamChoice,
+    /// Streaming k-means: Lloyd passes over all rows at most, after the fit on a sample.
+    pub passes: usize,
+    /// Streaming k-means: rows in the sample fitted first (about this many, drawn by row).
+    pub stream_sample: usize,
     /// HDBSCAN: smallest topic.
     pub min_cluster_size: usize,
     /// HDBSCAN: neighbours for core distances (default: `min_cluster_size`).
@@ -172,6 +205,9 @@ impl Default for ClusteringConfig {
             tol: 1e-4,
             seed: 42,
             mini_batch: None,
+            stream: StreamChoice::Auto,
+            passes: 10,
+            stream_sample: 65_536,
             min_cluster_size: 15,
             min_samples: None,
             reduce_dims: Some(10),

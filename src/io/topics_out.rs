@@ -2,7 +2,7 @@
 //! under temporary names and renamed together at the end, so each appears complete or not at all.
 
 use std::fs::File;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow_array::builder::{Float32Builder, Int32Builder, ListBuilder, StringBuilder};
@@ -18,6 +18,7 @@ use parquet::file::properties::WriterProperties;
 use super::atomic::AtomicFile;
 use super::embeddings_in::EmbeddedDocs;
 use super::WriteError;
+use crate::matrix::Matrix;
 use crate::topics::TopicModel;
 
 pub use super::publish::Staged;
@@ -79,6 +80,131 @@ fn fixed_list(
     FixedSizeListArray::try_new(item, dim as i32, Arc::new(Float32Array::from(values)), None)
 }
 
+/// One batch of `documents.parquet` rows, a slice each (`dates`, `labels`: when the file has
+/// those columns; `vectors`: when it holds the embeddings).
+pub struct DocumentRows<'a> {
+    pub ids: &'a [String],
+    pub titles: &'a [String],
+    pub dates: Option<&'a [Option<String>]>,
+    pub labels: Option<&'a [Option<String>]>,
+    pub topics: &'a [Option<usize>],
+    pub similarity: &'a [Option<f32>],
+    pub vectors: Option<&'a Matrix>,
+}
+
+/// `documents.parquet`, written a batch at a time (row groups of at most 65,536 rows, so a
+/// streamed corpus never waits in memory), staged until [`DocumentsWriter::finish`].
+pub struct DocumentsWriter {
+    path: PathBuf,
+    guard: AtomicFile,
+    writer: ArrowWriter<File>,
+    schema: Arc<Schema>,
+}
+
+/// Rows per row group of `documents.parquet`.
+const DOCUMENT_GROUP_ROWS: usize = 65_536;
+
+impl DocumentsWriter {
+    /// Starts the file: columns id, title, date and label (when `dates`/`labels`), topic_id,
+    /// topic_label, similarity, and the embedding (when `embedding_dim` is given).
+    pub fn create(
+        path: &Path,
+        dates: bool,
+        labels: bool,
+        embedding_dim: Option<usize>,
+        metadata: &[(String, String)],
+    ) -> Result<Self, WriteError> {
+        let err = |e: std::io::Error| WriteError::new(path, e);
+        let text = |name: &str, null: bool| Field::new(name, DataType::Utf8, null);
+        let mut fields = vec![text("id", false), text("title", false)];
+        if dates {
+            fields.push(text("date", true));
+        }
+        if labels {
+            fields.push(text("label", true));
+        }
+        fields.push(Field::new("topic_id", DataType::Int32, true));
+        fields.push(text("topic_label", true));
+        fields.push(Field::new("similarity", DataType::Float32, true));
+        if let Some(dim) = embedding_dim {
+            let item = Arc::new(Field::new("item", DataType::Float32, false));
+            fields.push(Field::new(
+                "embedding",
+                DataType::FixedSizeList(item, dim as i32),
+                false,
+            ));
+        }
+        let schema = Arc::new(Schema::new(fields));
+        let (guard, file) = AtomicFile::create(path).map_err(err)?;
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(
+                ZstdLevel::try_new(1).expect("valid level"),
+            ))
+            .set_max_row_group_size(DOCUMENT_GROUP_ROWS)
+            .set_key_value_metadata(Some(
+                metadata
+                    .iter()
+                    .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
+                    .collect(),
+            ))
+            .build();
+        let writer = ArrowWriter::try_new(file, schema.clone(), Some(props))
+            .map_err(|e| WriteError::new(path, e))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            guard,
+            writer,
+            schema,
+        })
+    }
+
+    /// Appends `rows`; `names[t]` is topic t's label.
+    pub fn write(&mut self, rows: &DocumentRows<'_>, names: &[String]) -> Result<(), WriteError> {
+        let path = self.path.as_path();
+        let mut cols: Vec<ArrayRef> = vec![
+            utf8(rows.ids.iter().cloned().map(Some)),
+            utf8(rows.titles.iter().cloned().map(Some)),
+        ];
+        if let Some(d) = rows.dates {
+            cols.push(utf8(d.iter().cloned()));
+        }
+        if let Some(l) = rows.labels {
+            cols.push(utf8(l.iter().cloned()));
+        }
+        cols.push(Arc::new(arrow_array::Int32Array::from_iter(
+            rows.topics.iter().map(|a| a.map(|t| t as i32)),
+        )));
+        cols.push(utf8(
+            rows.topics.iter().map(|a| a.map(|t| names[t].clone())),
+        ));
+        cols.push(Arc::new(Float32Array::from_iter(
+            rows.similarity.iter().copied(),
+        )));
+        if let Some(v) = rows.vectors {
+            let list =
+                fixed_list(v.as_slice().to_vec(), v.dim()).map_err(|e| WriteError::new(path, e))?;
+            cols.push(Arc::new(list));
+        }
+        let batch = RecordBatch::try_new(self.schema.clone(), cols)
+            .map_err(|e| WriteError::new(path, e))?;
+        self.writer
+            .write(&batch)
+            .map_err(|e| WriteError::new(path, e))
+    }
+
+    /// Ends the file, synced, and stages it.
+    pub fn finish(self, staged: &mut Staged) -> Result<(), WriteError> {
+        let path = self.path;
+        let file: File = self
+            .writer
+            .into_inner()
+            .map_err(|e| WriteError::new(&path, e))?;
+        file.sync_all().map_err(|e| WriteError::new(&path, e))?;
+        staged.push(self.guard);
+        Ok(())
+    }
+}
+
 /// `documents.parquet`: one row per document with its topic.
 pub fn write_documents(
     path: &Path,
@@ -89,40 +215,35 @@ pub fn write_documents(
     metadata: &[(String, String)],
     staged: &mut Staged,
 ) -> Result<(), WriteError> {
-    let mut cols: Vec<(&str, ArrayRef, bool)> = vec![
-        ("id", utf8(docs.ids.iter().cloned().map(Some)), false),
-        ("title", utf8(docs.titles.iter().cloned().map(Some)), false),
-    ];
-    if let Some(d) = &docs.dates {
-        cols.push(("date", utf8(d.iter().cloned()), true));
+    let dim = docs.embeddings.dim();
+    let mut w = DocumentsWriter::create(
+        path,
+        docs.dates.is_some(),
+        docs.labels.is_some(),
+        with_embeddings.then_some(dim),
+        metadata,
+    )?;
+    let names: Vec<String> = model.topics.iter().map(|t| t.label.clone()).collect();
+    let n = docs.len();
+    // Row groups of the writer's size (one empty batch when there are no rows).
+    for start in (0..n.max(1)).step_by(DOCUMENT_GROUP_ROWS) {
+        let end = (start + DOCUMENT_GROUP_ROWS).min(n);
+        let rows: Vec<usize> = (start..end).collect();
+        let vectors = with_embeddings.then(|| docs.embeddings.select(&rows));
+        w.write(
+            &DocumentRows {
+                ids: &docs.ids[start..end],
+                titles: &docs.titles[start..end],
+                dates: docs.dates.as_deref().map(|d| &d[start..end]),
+                labels: docs.labels.as_deref().map(|l| &l[start..end]),
+                topics: &assignments[start..end],
+                similarity: &model.similarity[start..end],
+                vectors: vectors.as_ref(),
+            },
+            &names,
+        )?;
     }
-    if let Some(l) = &docs.labels {
-        cols.push(("label", utf8(l.iter().cloned()), true));
-    }
-    let mut topic = Int32Builder::new();
-    let mut sim = Float32Builder::new();
-    for (a, s) in assignments.iter().zip(&model.similarity) {
-        topic.append_option(a.map(|t| t as i32));
-        sim.append_option(*s);
-    }
-    cols.push(("topic_id", Arc::new(topic.finish()), true));
-    cols.push((
-        "topic_label",
-        utf8(
-            assignments
-                .iter()
-                .map(|a| a.map(|t| model.topics[t].label.clone())),
-        ),
-        true,
-    ));
-    cols.push(("similarity", Arc::new(sim.finish()), true));
-    if with_embeddings {
-        let dim = docs.embeddings.dim();
-        let list = fixed_list(docs.embeddings.as_slice().to_vec(), dim)
-            .map_err(|e| WriteError::new(path, e))?;
-        cols.push(("embedding", Arc::new(list), false));
-    }
-    write_batch(path, batch(path, cols)?, metadata, staged)
+    w.finish(staged)
 }
 
 /// `topics_over_time.parquet`: one row per topic and period with documents of it.
@@ -160,13 +281,12 @@ pub fn write_over_time(
 /// `topics.parquet`: one row per topic.
 pub fn write_topics(
     path: &Path,
-    docs: &EmbeddedDocs,
+    dim: usize,
     model: &TopicModel,
     metadata: &[(String, String)],
     staged: &mut Staged,
 ) -> Result<(), WriteError> {
     let t = &model.topics;
-    let dim = docs.embeddings.dim();
     let mut keywords = ListBuilder::new(StringBuilder::new());
     let mut scores = ListBuilder::new(Float32Builder::new());
     let mut reps = ListBuilder::new(StringBuilder::new());
@@ -179,8 +299,8 @@ pub fn write_topics(
             scores.values().append_value(*s);
         }
         scores.append(true);
-        for &r in &topic.representatives {
-            reps.values().append_value(&docs.ids[r]);
+        for id in &topic.representative_ids {
+            reps.values().append_value(id);
         }
         reps.append(true);
     }

@@ -1,18 +1,20 @@
 //! The clustering job: embedded documents → clusters → named topics → `documents.parquet`,
 //! `topics.parquet` and `run.json` in an output folder, renamed into place together.
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use candle_core::Device;
 
 use super::model::{embed_texts, LoadedModel, ModelParts};
+use super::stream_job;
 use crate::cluster::Clustering;
 use crate::config::NamingMode;
 use crate::config::ValidCluster;
 use crate::device::Precision;
 use crate::embed::Embedder;
 use crate::error::Error;
-use crate::io::embeddings_in::{self, EmbeddedDocs};
+use crate::io::embeddings_in::{self, EmbeddedDocs, EmbeddingsFiles};
 use crate::io::format::{files, meta};
 use crate::io::lock::OutputLock;
 use crate::io::topics_out::{self, Staged};
@@ -45,6 +47,10 @@ pub fn run_cluster(config: &ValidCluster) -> Result<(TopicRun, Option<LoadedMode
         (None, None) => named_in_files.filter(|_| naming),
     };
     let device = &device;
+    let files = EmbeddingsFiles::open(&given.embeddings)?;
+    if stream_job::streams(config, &files) {
+        return run_streamed(&files, config, device, spec.as_deref(), started);
+    }
     let (read, clustered, loaded) = std::thread::scope(|scope| {
         let loading = spec.as_deref().map(|spec| {
             std::thread::Builder::new()
@@ -52,7 +58,7 @@ pub fn run_cluster(config: &ValidCluster) -> Result<(TopicRun, Option<LoadedMode
                 .spawn_scoped(scope, move || load_for_naming(spec, config, device))
                 .map_err(|_| spec)
         });
-        let read = embeddings_in::read_all(&given.embeddings);
+        let read = embeddings_in::read_files(&files);
         let clustered = match &read {
             Ok(docs) if !docs.is_empty() => Some(cluster_vectors(docs, config, device, started)),
             _ => None,
@@ -107,6 +113,71 @@ pub fn run_cluster(config: &ValidCluster) -> Result<(TopicRun, Option<LoadedMode
         themes,
         None,
         Staged::new(),
+    )?;
+    Ok((run, model))
+}
+
+/// `run_cluster` past memory ([`stream_job`]): the model loads on its own thread while the
+/// first passes run.
+fn run_streamed(
+    files: &EmbeddingsFiles,
+    config: &ValidCluster,
+    device: &Device,
+    spec: Option<&str>,
+    started: Instant,
+) -> Result<(TopicRun, Option<LoadedModel>), Error> {
+    tracing::info!(
+        "streaming {} rows: the vectors are read in passes, not held ({} {})",
+        files.rows(),
+        Setting::Stream,
+        config.clustering.config().stream.name()
+    );
+    let (fitted, loaded) = std::thread::scope(|scope| {
+        let loading = spec.map(|spec| {
+            std::thread::Builder::new()
+                .name("model".into())
+                .spawn_scoped(scope, move || load_for_naming(spec, config, device))
+                .map_err(|_| spec)
+        });
+        let fitted = stream_job::fit(files, config, device);
+        let loaded = loading.map(|spawned| match spawned {
+            Ok(handle) => handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            Err(spec) => load_for_naming(spec, config, device),
+        });
+        (fitted, loaded)
+    });
+    let (model, themes) = match loaded.transpose()? {
+        Some((model, themes)) => (Some(model), themes),
+        None => (None, None),
+    };
+    if let (Some(m), Some(_)) = (&model, &config.given.model) {
+        let made_with = files
+            .metadata
+            .get(meta::MODEL_ID)
+            .cloned()
+            .unwrap_or_default();
+        let (want, want_dim) = (m.files.id.as_str(), m.encoder.dim());
+        let got_dim = files.dim().unwrap_or(want_dim);
+        if made_with != want || got_dim != want_dim {
+            return Err(Error::OtherModel {
+                inputs: config.given.embeddings.clone(),
+                got: made_with,
+                got_dim,
+                want: want.to_string(),
+                want_dim,
+            });
+        }
+    }
+    let run = stream_job::name_and_write(
+        files,
+        fitted?,
+        config,
+        device,
+        model.as_ref(),
+        themes,
+        started,
     )?;
     Ok((run, model))
 }
@@ -211,47 +282,25 @@ fn name_and_write(
     let t1 = Instant::now();
     let texts = document_texts(&docs);
     let topic_config = config.topics.config();
-    let vocab = Vocab::new(config.topics.stop_words.clone());
-    let keywords = KeywordLabeler {
-        top_keywords: topic_config.top_keywords,
-        min_df: topic_config.min_df,
-        vocab: vocab.clone(),
-    };
-    let candidates = match (&config.topics.candidates, model) {
-        (Some(labels), Some(m)) => {
-            let mut vectors = embed_texts(m, labels)?;
-            vectors.normalize_rows();
-            Some(CandidateLabeler {
-                candidates: labels.clone(),
-                vectors,
-                threshold: topic_config.label_threshold,
-            })
-        }
-        _ => None,
-    };
-    let encoder = model.filter(|_| topic_config.naming == NamingMode::Phrases);
-    let reader = encoder.map(|m| ReaderLabeler {
-        encoder: m,
-        vocab,
-        params: PhraseParams::default(),
-        themes: themes.as_ref(),
-    });
+    let parts = NamingParts::new(config, model, themes.as_ref())?;
     let corpus = Corpus {
         texts: &texts,
         titles: &docs.titles,
         data: &data,
     };
-    let labelers = Labelers {
-        keywords: &keywords,
-        reader: reader.as_ref().map(|r| r as &dyn Labeler),
-        guided: candidates.as_ref().map(|c| c as &dyn Labeler),
-    };
-    let named = topics::build(
+    let mut named = topics::build(
         &corpus,
         &assignments,
         topic_config.representatives,
-        &labelers,
+        &parts.labelers(&parts.keywords),
     )?;
+    for t in &mut named.topics {
+        t.representative_ids = t
+            .representatives
+            .iter()
+            .map(|&r| docs.ids[r].clone())
+            .collect();
+    }
     let seconds_topics = t1.elapsed().as_secs_f64();
 
     let t2 = Instant::now();
@@ -266,8 +315,9 @@ fn name_and_write(
         seconds_topics,
         seconds_write: 0.0,
         duplicate_ids,
+        streamed: None,
     };
-    let metadata = output_metadata(&docs, config);
+    let metadata = output_metadata(&docs.metadata, config);
     let mut staged = pending;
     let dir = &config.given.out;
     topics_out::write_documents(
@@ -281,7 +331,7 @@ fn name_and_write(
     )?;
     topics_out::write_topics(
         &dir.join(files::TOPICS),
-        &docs,
+        docs.embeddings.dim(),
         &named,
         &metadata,
         &mut staged,
@@ -323,7 +373,13 @@ fn name_and_write(
         }
     };
     summary.seconds_write = t2.elapsed().as_secs_f64();
-    let mut report = RunReport::new(config, &docs, &summary, embed);
+    let mut report = RunReport::new(
+        config,
+        &docs.metadata,
+        docs.embeddings.dim(),
+        &summary,
+        embed,
+    );
     report.dates = dates;
     topics_out::write_json(&dir.join(files::RUN_JSON), &report, &mut staged)?;
     let written = staged.commit()?;
@@ -352,19 +408,84 @@ fn name_and_write(
     })
 }
 
-/// Each document's text as the embedding job composed it (the `TextSpec` in the embeddings'
-/// metadata; files without one: title and text), searched for keywords.
-fn document_texts(docs: &EmbeddedDocs) -> Vec<String> {
+/// The labellers of a run, built once: keywords always; the user's candidate labels (embedded
+/// by `model`) and the reader labeller (phrases and themes) when there is a model and naming is
+/// by phrase.
+pub(super) struct NamingParts<'a> {
+    pub keywords: KeywordLabeler,
+    candidates: Option<CandidateLabeler>,
+    reader: Option<ReaderLabeler<'a>>,
+}
+
+impl<'a> NamingParts<'a> {
+    pub fn new(
+        config: &ValidCluster,
+        model: Option<&'a LoadedModel>,
+        themes: Option<&'a ThemeMatcher>,
+    ) -> Result<Self, Error> {
+        let topic_config = config.topics.config();
+        let vocab = Vocab::new(config.topics.stop_words.clone());
+        let keywords = KeywordLabeler {
+            top_keywords: topic_config.top_keywords,
+            min_df: topic_config.min_df,
+            vocab: vocab.clone(),
+        };
+        let candidates = match (&config.topics.candidates, model) {
+            (Some(labels), Some(m)) => {
+                let mut vectors = embed_texts(m, labels)?;
+                vectors.normalize_rows();
+                Some(CandidateLabeler {
+                    candidates: labels.clone(),
+                    vectors,
+                    threshold: topic_config.label_threshold,
+                })
+            }
+            _ => None,
+        };
+        let encoder = model.filter(|_| topic_config.naming == NamingMode::Phrases);
+        let reader = encoder.map(|m| ReaderLabeler {
+            encoder: m,
+            vocab,
+            params: PhraseParams::default(),
+            themes,
+        });
+        Ok(Self {
+            keywords,
+            candidates,
+            reader,
+        })
+    }
+
+    /// The labellers, keywords from `keywords` (this run's keyword labeller, or its counts).
+    pub fn labelers<'b>(&'b self, keywords: &'b dyn Labeler) -> Labelers<'b> {
+        Labelers {
+            keywords,
+            reader: self.reader.as_ref().map(|r| r as &dyn Labeler),
+            guided: self.candidates.as_ref().map(|c| c as &dyn Labeler),
+        }
+    }
+}
+
+/// The text spec the embedding job composed texts with (the embeddings' metadata; files
+/// without one: title and text).
+pub(super) fn text_spec(metadata: &HashMap<String, String>) -> TextSpec {
     let mut spec = TextSpec::default();
-    if let Some(fields) = docs.metadata.get(meta::TEXT_FIELDS) {
+    if let Some(fields) = metadata.get(meta::TEXT_FIELDS) {
         let parsed: Result<Vec<Field>, _> = fields.split(',').map(str::parse).collect();
         if let Ok(fields) = parsed {
             spec.fields = fields;
         }
     }
-    if let Some(separator) = docs.metadata.get(meta::TEXT_SEPARATOR) {
+    if let Some(separator) = metadata.get(meta::TEXT_SEPARATOR) {
         spec.separator = separator.clone();
     }
+    spec
+}
+
+/// Each document's text as the embedding job composed it (the `TextSpec` in the embeddings'
+/// metadata; files without one: title and text), searched for keywords.
+fn document_texts(docs: &EmbeddedDocs) -> Vec<String> {
+    let spec = text_spec(&docs.metadata);
     (0..docs.len())
         .map(|i| {
             spec.compose_with(|field| match field {
@@ -379,9 +500,12 @@ fn document_texts(docs: &EmbeddedDocs) -> Vec<String> {
         .collect()
 }
 
-fn output_metadata(docs: &EmbeddedDocs, config: &ValidCluster) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = docs
-        .metadata
+/// The outputs' metadata: the model's, from the embeddings' `metadata`, and the clustering's.
+pub(super) fn output_metadata(
+    metadata: &HashMap<String, String>,
+    config: &ValidCluster,
+) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = metadata
         .iter()
         .filter(|(k, _)| meta::describes_model(k))
         .map(|(k, v)| (k.clone(), v.clone()))

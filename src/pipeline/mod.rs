@@ -8,5 +8,6 @@ pub mod embed_job;
 mod job_facts;
 pub mod model;
 mod produce;
+pub mod stream_job;
 
 pub use model::{default_batch_size, LoadedModel, ModelParts};

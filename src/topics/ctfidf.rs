@@ -11,63 +11,149 @@ pub struct Keywords {
     pub scores: Vec<f32>,
 }
 
+/// Per-class term counts and document frequencies: everything c-TF-IDF needs, added a document
+/// at a time, so that a corpus streamed in batches is scored as one held in memory.
+#[derive(Clone, Debug, Default)]
+pub struct TermCounts {
+    /// `tf[c][term]`: occurrences of the term in class c.
+    tf: Vec<HashMap<String, u64>>,
+    /// Documents containing the term, over all classes.
+    df: HashMap<String, u64>,
+}
+
+impl TermCounts {
+    /// Counts for `classes` classes, none seen yet.
+    pub fn new(classes: usize) -> Self {
+        Self {
+            tf: vec![HashMap::new(); classes],
+            df: HashMap::new(),
+        }
+    }
+
+    pub fn classes(&self) -> usize {
+        self.tf.len()
+    }
+
+    /// Adds one document of class `class` (a class past the last one adds classes).
+    pub fn add(&mut self, class: usize, terms: &[String]) {
+        if class >= self.tf.len() {
+            self.tf.resize_with(class + 1, HashMap::new);
+        }
+        let tf = &mut self.tf[class];
+        let mut seen: Vec<&str> = Vec::with_capacity(terms.len());
+        for t in terms {
+            match tf.get_mut(t.as_str()) {
+                Some(n) => *n += 1,
+                None => {
+                    tf.insert(t.clone(), 1);
+                }
+            }
+            seen.push(t);
+        }
+        seen.sort_unstable();
+        seen.dedup();
+        for t in seen {
+            match self.df.get_mut(t) {
+                Some(n) => *n += 1,
+                None => {
+                    self.df.insert(t.to_string(), 1);
+                }
+            }
+        }
+    }
+
+    /// Adds the counts of `other` (the same classes, or fewer).
+    pub fn merge(&mut self, other: TermCounts) {
+        if other.tf.len() > self.tf.len() {
+            self.tf.resize_with(other.tf.len(), HashMap::new);
+        }
+        for (mine, theirs) in self.tf.iter_mut().zip(other.tf) {
+            for (t, n) in theirs {
+                *mine.entry(t).or_default() += n;
+            }
+        }
+        for (t, n) in other.df {
+            *self.df.entry(t).or_default() += n;
+        }
+    }
+
+    /// The classes in the order `order` gives (`order[i]`: the class that becomes class i);
+    /// classes not named are dropped (their documents stay in the document frequencies).
+    pub fn select(mut self, order: &[usize]) -> Self {
+        let tf = order
+            .iter()
+            .map(|&c| self.tf.get_mut(c).map(std::mem::take).unwrap_or_default())
+            .collect();
+        Self { tf, df: self.df }
+    }
+
+    /// Distinct terms counted.
+    pub fn terms(&self) -> usize {
+        self.df.len()
+    }
+
+    /// The `top` best terms of each class; terms found in fewer than `min_df` documents overall
+    /// are left out.
+    pub fn keywords(&self, min_df: usize, top: usize) -> Vec<Keywords> {
+        let mut vocab: Vec<&str> = self
+            .df
+            .iter()
+            .filter(|(_, &n)| n >= min_df as u64)
+            .map(|(t, _)| t.as_str())
+            .collect();
+        vocab.sort_unstable();
+        let index: HashMap<&str, usize> = vocab.iter().enumerate().map(|(i, t)| (*t, i)).collect();
+        // Term frequency per class, over the kept terms: (term index, count), by index.
+        let tf: Vec<Vec<(usize, f64)>> = self
+            .tf
+            .iter()
+            .map(|class| {
+                let mut row: Vec<(usize, f64)> = class
+                    .iter()
+                    .filter_map(|(t, &n)| index.get(t.as_str()).map(|&i| (i, n as f64)))
+                    .collect();
+                row.sort_unstable_by_key(|e| e.0);
+                row
+            })
+            .collect();
+        // Whole numbers below 2^53: every sum is exact, in any order.
+        let words_per_class: Vec<f64> =
+            tf.iter().map(|row| row.iter().map(|e| e.1).sum()).collect();
+        let a = words_per_class.iter().sum::<f64>() / self.tf.len().max(1) as f64;
+        let mut f = vec![0f64; vocab.len()];
+        for row in &tf {
+            for &(i, v) in row {
+                f[i] += v;
+            }
+        }
+        let idf: Vec<f64> = f.iter().map(|&fx| (1.0 + a / fx).ln()).collect();
+        tf.iter()
+            .zip(&words_per_class)
+            .map(|(row, &total)| {
+                let mut scored: Vec<(usize, f64)> =
+                    row.iter().map(|&(i, v)| (i, v / total * idf[i])).collect();
+                // Highest score first; ties by term, so the order is reproducible.
+                scored.sort_by(|x, y| y.1.total_cmp(&x.1).then(vocab[x.0].cmp(vocab[y.0])));
+                scored.truncate(top);
+                Keywords {
+                    terms: scored.iter().map(|(i, _)| vocab[*i].to_string()).collect(),
+                    scores: scored.iter().map(|(_, s)| *s as f32).collect(),
+                }
+            })
+            .collect()
+    }
+}
+
 /// `classes[c]` holds the term lists of the documents in class c. Terms found in fewer than
 /// `min_df` documents overall are left out. Returns the `top` best terms of each class.
 pub fn keywords(classes: &[Vec<Vec<String>>], min_df: usize, top: usize) -> Vec<Keywords> {
-    // Document frequency, to drop rare terms.
-    let mut df: HashMap<&str, usize> = HashMap::new();
-    for docs in classes {
-        for doc in docs {
-            let mut seen: Vec<&str> = doc.iter().map(String::as_str).collect();
-            seen.sort_unstable();
-            seen.dedup();
-            for t in seen {
-                *df.entry(t).or_default() += 1;
-            }
-        }
-    }
-    let mut vocab: Vec<&str> = df
-        .iter()
-        .filter(|(_, &n)| n >= min_df)
-        .map(|(t, _)| *t)
-        .collect();
-    vocab.sort_unstable();
-    let index: HashMap<&str, usize> = vocab.iter().enumerate().map(|(i, t)| (*t, i)).collect();
-
-    // Term frequency per class.
-    let mut tf = vec![vec![0f64; vocab.len()]; classes.len()];
+    let mut counts = TermCounts::new(classes.len());
     for (c, docs) in classes.iter().enumerate() {
-        for t in docs.iter().flatten() {
-            if let Some(&i) = index.get(t.as_str()) {
-                tf[c][i] += 1.0;
-            }
+        for doc in docs {
+            counts.add(c, doc);
         }
     }
-    let words_per_class: Vec<f64> = tf.iter().map(|row| row.iter().sum()).collect();
-    let a = words_per_class.iter().sum::<f64>() / classes.len().max(1) as f64;
-    let f: Vec<f64> = (0..vocab.len())
-        .map(|i| tf.iter().map(|row| row[i]).sum())
-        .collect();
-    let idf: Vec<f64> = f.iter().map(|&fx| (1.0 + a / fx).ln()).collect();
-
-    tf.iter()
-        .zip(&words_per_class)
-        .map(|(row, &total)| {
-            let mut scored: Vec<(usize, f64)> = row
-                .iter()
-                .enumerate()
-                .filter(|(_, &v)| v > 0.0)
-                .map(|(i, &v)| (i, v / total * idf[i]))
-                .collect();
-            // Highest score first; ties by term, so the order is reproducible.
-            scored.sort_by(|x, y| y.1.total_cmp(&x.1).then(vocab[x.0].cmp(vocab[y.0])));
-            scored.truncate(top);
-            Keywords {
-                terms: scored.iter().map(|(i, _)| vocab[*i].to_string()).collect(),
-                scores: scored.iter().map(|(_, s)| *s as f32).collect(),
-            }
-        })
-        .collect()
+    counts.keywords(min_df, top)
 }
 
 #[cfg(test)]
@@ -97,6 +183,23 @@ mod tests {
         assert_eq!(k[1].terms, ["deal", "cloud"]);
         assert!((k[1].scores[0] as f64 - 0.5 * l35).abs() < 1e-6);
         assert!((k[1].scores[1] as f64 - 0.5 * l225).abs() < 1e-6);
+    }
+
+    #[test]
+    fn counts_added_in_parts_score_as_one() {
+        let classes = vec![
+            docs(&["chip chip cloud", "chip supply"]),
+            docs(&["cloud deal", "cloud deal signed"]),
+        ];
+        let whole = keywords(&classes, 1, 10);
+        let (mut a, mut b) = (TermCounts::new(2), TermCounts::new(1));
+        a.add(0, &classes[0][0]);
+        a.add(1, &classes[1][1]);
+        b.add(0, &classes[0][1]);
+        b.add(1, &classes[1][0]);
+        a.merge(b);
+        assert_eq!(a.keywords(1, 10), whole);
+        assert_eq!(a.terms(), 5);
     }
 
     #[test]

@@ -58,43 +58,75 @@ impl Default for KeywordLabeler {
     }
 }
 
-impl Labeler for KeywordLabeler {
-    fn label(&self, topics: &TopicDocs<'_>) -> Result<Vec<Naming>, NameError> {
-        // Each document's terms on rayon's threads (collected in order: the same result).
-        let per_topic: Vec<(Vec<Vec<String>>, Surfaces)> = topics
-            .members
-            .iter()
-            .map(|rows| {
-                let docs: Vec<(Vec<String>, Surfaces)> = rows
-                    .par_iter()
-                    .map(|&i| {
-                        let mut s = Surfaces::default();
-                        (terms(&topics.texts[i], &self.vocab, &mut s), s)
-                    })
-                    .collect();
-                let mut surfaces = Surfaces::default();
-                let mut terms = Vec::with_capacity(docs.len());
-                for (t, s) in docs {
-                    surfaces.merge(s);
-                    terms.push(t);
-                }
-                (terms, surfaces)
-            })
-            .collect();
-        let mut surfaces = Surfaces::default();
-        let mut classes = Vec::with_capacity(per_topic.len());
-        for (terms, s) in per_topic {
-            surfaces.merge(s);
-            classes.push(terms);
+/// A corpus's keyword evidence, gathered a document at a time: each topic's term counts and the
+/// forms its words are written in. Built from documents in memory ([`KeywordLabeler::counts`])
+/// or from batches streamed past ([`KeywordCounts::add`]); named alike ([`KeywordLabeler::name`]).
+#[derive(Clone, Debug, Default)]
+pub struct KeywordCounts {
+    pub counts: ctfidf::TermCounts,
+    pub surfaces: Surfaces,
+}
+
+impl KeywordCounts {
+    pub fn new(topics: usize) -> Self {
+        Self {
+            counts: ctfidf::TermCounts::new(topics),
+            surfaces: Surfaces::default(),
         }
-        let mut keywords = ctfidf::keywords(&classes, self.min_df, self.top_keywords);
+    }
+
+    /// Adds one document of `topic`, its terms found by [`terms`].
+    pub fn add(&mut self, topic: usize, text: &str, vocab: &Vocab) {
+        let t = terms(text, vocab, &mut self.surfaces);
+        self.counts.add(topic, &t);
+    }
+
+    /// The topics in the order `order` gives (see [`ctfidf::TermCounts::select`]).
+    pub fn select(self, order: &[usize]) -> Self {
+        Self {
+            counts: self.counts.select(order),
+            surfaces: self.surfaces,
+        }
+    }
+
+    /// Adds documents whose terms were found elsewhere (on other threads), in order.
+    pub fn add_found(&mut self, found: Vec<(usize, Vec<String>, Surfaces)>) {
+        for (topic, t, s) in found {
+            self.surfaces.merge(s);
+            self.counts.add(topic, &t);
+        }
+    }
+}
+
+impl KeywordLabeler {
+    /// The keyword evidence of the documents of `topics`, found on rayon's threads and added in
+    /// order (the same result on any number of threads).
+    pub fn counts(&self, topics: &TopicDocs<'_>) -> KeywordCounts {
+        let mut out = KeywordCounts::new(topics.members.len());
+        for (t, rows) in topics.members.iter().enumerate() {
+            let found: Vec<(usize, Vec<String>, Surfaces)> = rows
+                .par_iter()
+                .map(|&i| {
+                    let mut s = Surfaces::default();
+                    (t, terms(&topics.texts[i], &self.vocab, &mut s), s)
+                })
+                .collect();
+            out.add_found(found);
+        }
+        out
+    }
+
+    /// Each topic's keywords (c-TF-IDF over `counts`, shown as written most often) and keyword
+    /// label.
+    pub fn name(&self, counts: &KeywordCounts) -> Vec<Naming> {
+        let mut keywords = counts.counts.keywords(self.min_df, self.top_keywords);
         for k in &mut keywords {
             for term in &mut k.terms {
-                *term = surfaces.show_all(term);
+                *term = counts.surfaces.show_all(term);
             }
         }
         let names = labels::keyword_labels(&keywords);
-        Ok(keywords
+        keywords
             .into_iter()
             .zip(names)
             .map(|(k, label)| Naming {
@@ -103,7 +135,26 @@ impl Labeler for KeywordLabeler {
                 keyword_scores: k.scores,
                 ..Naming::default()
             })
-            .collect())
+            .collect()
+    }
+}
+
+impl Labeler for KeywordLabeler {
+    fn label(&self, topics: &TopicDocs<'_>) -> Result<Vec<Naming>, NameError> {
+        Ok(self.name(&self.counts(topics)))
+    }
+}
+
+/// Keywords from counts gathered beforehand (a corpus streamed past): the documents handed to
+/// [`Labeler::label`] (a sample) are not read.
+pub struct CountedKeywords<'a> {
+    pub labeler: &'a KeywordLabeler,
+    pub counts: &'a KeywordCounts,
+}
+
+impl Labeler for CountedKeywords<'_> {
+    fn label(&self, _topics: &TopicDocs<'_>) -> Result<Vec<Naming>, NameError> {
+        Ok(self.labeler.name(self.counts))
     }
 }
 

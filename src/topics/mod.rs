@@ -11,10 +11,11 @@ pub mod over_time;
 pub mod phrase;
 pub mod reader;
 pub mod refine;
+pub mod streamed;
 pub mod theme;
 pub mod vocab;
 
-pub use keywords::KeywordLabeler;
+pub use keywords::{CountedKeywords, KeywordCounts, KeywordLabeler};
 pub use reader::ReaderLabeler;
 pub use theme::{Theme, ThemeError, ThemeMatcher, Themes};
 
@@ -130,6 +131,8 @@ pub struct Topic {
     pub centroid: Vec<f32>,
     /// Rows of the documents nearest the centroid, nearest first.
     pub representatives: Vec<usize>,
+    /// Their ids (filled by the caller, who has the ids).
+    pub representative_ids: Vec<String>,
 }
 
 /// Everything the topic stage produces.
@@ -174,20 +177,56 @@ pub fn build(
         members: &members,
         centroids: &centroids,
     };
-    let k = assignments.topics;
+    let sizes: Vec<usize> = members.iter().map(Vec::len).collect();
+    let mut topics = name(&docs, &sizes, assignments.labels.len(), labelers)?;
+    let similarity: Vec<Option<f32>> = assignments
+        .labels
+        .iter()
+        .enumerate()
+        .map(|(i, l)| l.map(|t| dot(data.row(i), centroids.row(t))))
+        .collect();
+    for (topic, rows) in topics.iter_mut().zip(&members) {
+        let mut rows = rows.clone();
+        rows.sort_by(|&a, &b| {
+            let (sa, sb) = (
+                similarity[a].unwrap_or(f32::MIN),
+                similarity[b].unwrap_or(f32::MIN),
+            );
+            sb.total_cmp(&sa).then(a.cmp(&b))
+        });
+        rows.truncate(representatives);
+        topic.representatives = rows;
+    }
+    Ok(TopicModel {
+        topics,
+        similarity,
+        centroids,
+    })
+}
+
+/// Names the topics of `docs` (all their documents, or a sample of each: `docs.members`) with
+/// `labelers`; topic t has `sizes[t]` of `total` documents. Representatives are left to the
+/// caller.
+pub fn name(
+    docs: &TopicDocs<'_>,
+    sizes: &[usize],
+    total: usize,
+    labelers: &Labelers<'_>,
+) -> Result<Vec<Topic>, NameError> {
+    let k = docs.members.len();
     let t = std::time::Instant::now();
-    let by_keywords = labelers.keywords.label(&docs)?;
+    let by_keywords = labelers.keywords.label(docs)?;
     tracing::debug!("keywords: {:.3} s", t.elapsed().as_secs_f64());
     let keyword_labels: Vec<String> = by_keywords
         .iter()
         .map(|n| n.label.clone().unwrap_or_default())
         .collect();
     let reader = match labelers.reader {
-        Some(labeler) => labeler.label(&docs)?,
+        Some(labeler) => labeler.label(docs)?,
         None => vec![Naming::default(); k],
     };
     let guided = match labelers.guided {
-        Some(labeler) => labeler.label(&docs)?,
+        Some(labeler) => labeler.label(docs)?,
         None => vec![Naming::default(); k],
     };
     let base: Vec<String> = reader
@@ -197,52 +236,30 @@ pub fn build(
         .collect();
     let guided_names: Vec<Option<String>> = guided.iter().map(|g| g.label.clone()).collect();
     let shown = labels::final_labels(&base, &guided_names);
-
-    let similarity: Vec<Option<f32>> = assignments
-        .labels
-        .iter()
-        .enumerate()
-        .map(|(i, l)| l.map(|t| dot(data.row(i), centroids.row(t))))
-        .collect();
-    let n = assignments.labels.len().max(1);
-    let topics = by_keywords
+    let n = total.max(1);
+    Ok(by_keywords
         .into_iter()
         .zip(reader)
         .enumerate()
-        .map(|(t, (named, read))| {
-            let mut rows = members[t].clone();
-            rows.sort_by(|&a, &b| {
-                let (sa, sb) = (
-                    similarity[a].unwrap_or(f32::MIN),
-                    similarity[b].unwrap_or(f32::MIN),
-                );
-                sb.total_cmp(&sa).then(a.cmp(&b))
-            });
-            rows.truncate(representatives);
-            Topic {
-                id: t,
-                label: shown[t].clone(),
-                keyword_label: keyword_labels[t].clone(),
-                guided_label: guided_names[t].clone(),
-                guided_similarity: guided[t].similarity,
-                phrase: read.phrase,
-                phrase_similarity: read.similarity,
-                theme: read.theme,
-                theme_similarity: read.theme_similarity,
-                keywords: named.keywords,
-                keyword_scores: named.keyword_scores,
-                size: members[t].len(),
-                share: members[t].len() as f64 / n as f64,
-                centroid: centroids.row(t).to_vec(),
-                representatives: rows,
-            }
+        .map(|(t, (named, read))| Topic {
+            id: t,
+            label: shown[t].clone(),
+            keyword_label: keyword_labels[t].clone(),
+            guided_label: guided_names[t].clone(),
+            guided_similarity: guided[t].similarity,
+            phrase: read.phrase,
+            phrase_similarity: read.similarity,
+            theme: read.theme,
+            theme_similarity: read.theme_similarity,
+            keywords: named.keywords,
+            keyword_scores: named.keyword_scores,
+            size: sizes[t],
+            share: sizes[t] as f64 / n as f64,
+            centroid: docs.centroids.row(t).to_vec(),
+            representatives: Vec::new(),
+            representative_ids: Vec::new(),
         })
-        .collect();
-    Ok(TopicModel {
-        topics,
-        similarity,
-        centroids,
-    })
+        .collect())
 }
 
 #[cfg(test)]

@@ -43,6 +43,127 @@ pub fn iso_day(day: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
+/// The dates of a corpus read one at a time: how many were read or not, and the first and last day.
+#[derive(Clone, Debug, Default)]
+pub struct DateScan {
+    pub counts: DateCounts,
+    span: Option<(i64, i64)>,
+}
+
+impl DateScan {
+    /// Reads one document's date (`None` or blank: missing); its day, when readable.
+    pub fn add(&mut self, date: Option<&str>) -> Option<i64> {
+        let counts = &mut self.counts;
+        match date.map(str::trim) {
+            None | Some("") => {
+                counts.missing += 1;
+                None
+            }
+            Some(text) => {
+                let day = parse(text);
+                match day {
+                    Some(d) => {
+                        counts.parsed += 1;
+                        let (a, b) = self.span.get_or_insert((d, d));
+                        *a = (*a).min(d);
+                        *b = (*b).max(d);
+                    }
+                    None => {
+                        counts.unparsed += 1;
+                        if counts.examples.len() < 3 {
+                            counts.examples.push(text.to_string());
+                        }
+                    }
+                }
+                day
+            }
+        }
+    }
+
+    /// The periods to count in (`given`, else chosen from the span), and the counts saying so;
+    /// `None` when no date was readable.
+    pub fn periods(self, given: Option<TimeBins>) -> (Option<Cells>, DateCounts) {
+        let mut counts = self.counts;
+        let Some((first, last)) = self.span else {
+            return (None, counts);
+        };
+        let bins = given.unwrap_or_else(|| TimeBins::for_span(last - first));
+        counts.bins = Some(bins);
+        counts.first = Some(iso_day(first));
+        counts.last = Some(iso_day(last));
+        (Some(Cells::new(bins)), counts)
+    }
+}
+
+/// Documents counted per (topic, period) cell, with each cell's terms, a document at a time.
+#[derive(Clone, Debug)]
+pub struct Cells {
+    bins: TimeBins,
+    /// Dated documents per period, assigned or not.
+    per_period: BTreeMap<i64, u64>,
+    /// Each cell's class in `terms`, and its documents.
+    cells: BTreeMap<(usize, i64), (usize, u64)>,
+    terms: ctfidf::TermCounts,
+    surfaces: Surfaces,
+}
+
+impl Cells {
+    fn new(bins: TimeBins) -> Self {
+        Self {
+            bins,
+            per_period: BTreeMap::new(),
+            cells: BTreeMap::new(),
+            terms: ctfidf::TermCounts::new(0),
+            surfaces: Surfaces::default(),
+        }
+    }
+
+    /// Counts one dated document (of `topic`, or none), its text's terms in its cell.
+    pub fn add(&mut self, day: i64, topic: Option<usize>, text: &str, vocab: &Vocab) {
+        let start = self.bins.start(day);
+        *self.per_period.entry(start).or_default() += 1;
+        if let Some(topic) = topic {
+            let next = self.cells.len();
+            let cell = self.cells.entry((topic, start)).or_insert((next, 0));
+            cell.1 += 1;
+            let class = cell.0;
+            let t = terms(text, vocab, &mut self.surfaces);
+            self.terms.add(class, &t);
+        }
+    }
+
+    /// The rows, by topic then period, `top` keywords each; `counts.periods` is set. `topic`
+    /// renames the topics counted (a streamed corpus counts before topics are numbered by size).
+    pub fn finish(
+        self,
+        top: usize,
+        counts: &mut DateCounts,
+        topic: impl Fn(usize) -> Option<usize>,
+    ) -> Vec<Period> {
+        counts.periods = self.per_period.len();
+        // A term in one document of one cell says little of a period: at least 2 documents.
+        let keywords = self.terms.keywords(2, top);
+        let mut rows: Vec<Period> = self
+            .cells
+            .iter()
+            .filter_map(|(&(t, start), &(class, count))| {
+                Some(Period {
+                    topic: topic(t)?,
+                    start,
+                    count,
+                    share: count as f64 / self.per_period[&start] as f64,
+                    keywords: keywords
+                        .get(class)
+                        .map(|k| k.terms.iter().map(|t| self.surfaces.show_all(t)).collect())
+                        .unwrap_or_default(),
+                })
+            })
+            .collect();
+        rows.sort_by_key(|r| (r.topic, r.start));
+        rows
+    }
+}
+
 /// Bins `dates` (one per document, `None` where missing) into periods of `bins` (chosen from the
 /// span when `None`) and counts each topic's documents there; `top` keywords per cell from
 /// `texts`. Documents without a readable date are counted, not binned.
@@ -54,71 +175,18 @@ pub fn over_time(
     bins: Option<TimeBins>,
     top: usize,
 ) -> (Vec<Period>, DateCounts) {
-    let mut counts = DateCounts::default();
-    let days: Vec<Option<i64>> = dates
-        .iter()
-        .map(|d| match d.as_deref().map(str::trim) {
-            None | Some("") => {
-                counts.missing += 1;
-                None
-            }
-            Some(text) => {
-                let day = parse(text);
-                match day {
-                    Some(_) => counts.parsed += 1,
-                    None => {
-                        counts.unparsed += 1;
-                        if counts.examples.len() < 3 {
-                            counts.examples.push(text.to_string());
-                        }
-                    }
-                }
-                day
-            }
-        })
-        .collect();
-    let (Some(first), Some(last)) = (days.iter().flatten().min(), days.iter().flatten().max())
-    else {
+    let mut scan = DateScan::default();
+    let days: Vec<Option<i64>> = dates.iter().map(|d| scan.add(d.as_deref())).collect();
+    let (cells, mut counts) = scan.periods(bins);
+    let Some(mut cells) = cells else {
         return (Vec::new(), counts);
     };
-    let bins = bins.unwrap_or_else(|| TimeBins::for_span(last - first));
-    counts.bins = Some(bins);
-    counts.first = Some(iso_day(*first));
-    counts.last = Some(iso_day(*last));
-    // Documents per period (all dated ones), and each (topic, period) cell's documents.
-    let mut per_period: BTreeMap<i64, u64> = BTreeMap::new();
-    let mut cells: BTreeMap<(usize, i64), Vec<usize>> = BTreeMap::new();
     for (i, day) in days.iter().enumerate() {
-        let Some(day) = day else { continue };
-        let start = bins.start(*day);
-        *per_period.entry(start).or_default() += 1;
-        if let Some(topic) = assignments[i] {
-            cells.entry((topic, start)).or_default().push(i);
+        if let Some(day) = day {
+            cells.add(*day, assignments[i], &texts[i], vocab);
         }
     }
-    counts.periods = per_period.len();
-    let mut surfaces = Surfaces::default();
-    let classes: Vec<Vec<Vec<String>>> = cells
-        .values()
-        .map(|rows| {
-            rows.iter()
-                .map(|&i| terms(&texts[i], vocab, &mut surfaces))
-                .collect()
-        })
-        .collect();
-    // A term in one document of one cell says little of a period: at least 2 documents.
-    let keywords = ctfidf::keywords(&classes, 2, top);
-    let rows = cells
-        .iter()
-        .zip(keywords)
-        .map(|(((topic, start), rows), k)| Period {
-            topic: *topic,
-            start: *start,
-            count: rows.len() as u64,
-            share: rows.len() as f64 / per_period[start] as f64,
-            keywords: k.terms.iter().map(|t| surfaces.show_all(t)).collect(),
-        })
-        .collect();
+    let rows = cells.finish(top, &mut counts, Some);
     (rows, counts)
 }
 

@@ -7,10 +7,12 @@ mod device;
 mod init;
 mod lloyd;
 mod mini_batch;
+mod passes;
 
 pub use device::KMeansKernels;
 pub use init::plus_plus;
 pub use lloyd::KMeansFit;
+pub use passes::{in_sample, LloydPass};
 
 use super::error::ClusterError;
 use super::rng::Rng;
@@ -55,6 +57,18 @@ impl KMeansParams {
 
     pub fn seed(&self) -> u64 {
         self.seed
+    }
+
+    pub fn n_init(&self) -> usize {
+        self.n_init
+    }
+
+    pub fn max_iter(&self) -> usize {
+        self.max_iter
+    }
+
+    pub fn tol(&self) -> f64 {
+        self.tol
     }
 
     /// Mini-batches of `rows` rows unless a size was given.
@@ -140,7 +154,8 @@ pub fn assign(data: &Matrix, centroids: &Matrix) -> (Vec<usize>, Vec<f32>) {
     lloyd::nearest(data, &lloyd::row_norms(data), centroids)
 }
 
-fn mean_variance(data: &Matrix) -> f64 {
+/// The mean per-feature variance of the rows (scikit-learn scales its tolerance by it).
+pub fn mean_variance(data: &Matrix) -> f64 {
     let (n, d) = (data.rows(), data.dim());
     let mut mean = vec![0f64; d];
     for i in 0..n {
