@@ -258,6 +258,26 @@ fn four_shard_processes_into_a_bucket_cluster_as_one_local_job() {
     assert_eq!(remote.len(), 304);
     assert_eq!(remote, local, "sharded through the bucket vs one local job");
 
+    // The same prefix clustered in passes (every row in the sample): the same assignments.
+    let mut cluster = vec![
+        "cluster",
+        "-q",
+        "--embeddings",
+        "s3://news/emb/",
+        "-o",
+        "s3://news/streamed/",
+        "--stream",
+        "on",
+        "--stream-sample",
+        "100000",
+    ];
+    cluster.extend_from_slice(&args);
+    let out = server.run(&cluster);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let streamed = dir.path().join("streamed.parquet");
+    server.download("news", "streamed/documents.parquet", &streamed);
+    assert_eq!(assignments(&streamed), local, "streamed from the bucket");
+
     // A missing part is refused, naming it.
     server.boto("s3.delete_object(Bucket='news', Key='emb/part-00002-of-00004.parquet')");
     let out = server.run(&[

@@ -1,13 +1,13 @@
 //! The clustering job: embedded documents → clusters → named topics → `documents.parquet`,
 //! `topics.parquet` and `run.json` in an output folder, renamed into place together.
 
-use std::collections::HashMap;
 use std::time::Instant;
 
 use candle_core::Device;
 
-use super::model::{embed_texts, LoadedModel, ModelParts};
-use super::stream_job;
+use super::model::{LoadedModel, ModelParts};
+use super::naming::{output_metadata, text_spec, NamingParts};
+use super::stream;
 use crate::cluster::Clustering;
 use crate::config::NamingMode;
 use crate::config::ValidCluster;
@@ -18,15 +18,12 @@ use crate::io::embeddings_in::{self, EmbeddedDocs, EmbeddingsFiles};
 use crate::io::format::{files, meta};
 use crate::io::lock::OutputLock;
 use crate::io::topics_out::{self, Staged};
-use crate::io::{Field, TextSpec};
+use crate::io::Field;
 use crate::matrix::Matrix;
 use crate::report::{ClusterSummary, EmbedPart, RunReport, TopicRun};
 use crate::setting::Setting;
-use crate::topics::phrase::PhraseParams;
 use crate::topics::vocab::Vocab;
-use crate::topics::{
-    self, CandidateLabeler, Corpus, KeywordLabeler, Labeler, Labelers, ReaderLabeler, ThemeMatcher,
-};
+use crate::topics::{self, Corpus, ThemeMatcher};
 
 /// `newsclust cluster`: reads the embeddings, opens the device (k-means runs there on a GPU) and,
 /// when phrases, themes, candidate labels or a model check need one, loads the model in f32 and
@@ -48,7 +45,7 @@ pub fn run_cluster(config: &ValidCluster) -> Result<(TopicRun, Option<LoadedMode
     };
     let device = &device;
     let files = EmbeddingsFiles::open(&given.embeddings)?;
-    if stream_job::streams(config, &files) {
+    if stream::streams(config, &files) {
         return run_streamed(&files, config, device, spec.as_deref(), started);
     }
     let (read, clustered, loaded) = std::thread::scope(|scope| {
@@ -139,7 +136,7 @@ fn run_streamed(
                 .spawn_scoped(scope, move || load_for_naming(spec, config, device))
                 .map_err(|_| spec)
         });
-        let fitted = stream_job::fit(files, config, device);
+        let fitted = stream::fit(files, config, device);
         let loaded = loading.map(|spawned| match spawned {
             Ok(handle) => handle
                 .join()
@@ -170,7 +167,7 @@ fn run_streamed(
             });
         }
     }
-    let run = stream_job::name_and_write(
+    let run = stream::name_and_write(
         files,
         fitted?,
         config,
@@ -408,80 +405,6 @@ fn name_and_write(
     })
 }
 
-/// The labellers of a run, built once: keywords always; the user's candidate labels (embedded
-/// by `model`) and the reader labeller (phrases and themes) when there is a model and naming is
-/// by phrase.
-pub(super) struct NamingParts<'a> {
-    pub keywords: KeywordLabeler,
-    candidates: Option<CandidateLabeler>,
-    reader: Option<ReaderLabeler<'a>>,
-}
-
-impl<'a> NamingParts<'a> {
-    pub fn new(
-        config: &ValidCluster,
-        model: Option<&'a LoadedModel>,
-        themes: Option<&'a ThemeMatcher>,
-    ) -> Result<Self, Error> {
-        let topic_config = config.topics.config();
-        let vocab = Vocab::new(config.topics.stop_words.clone());
-        let keywords = KeywordLabeler {
-            top_keywords: topic_config.top_keywords,
-            min_df: topic_config.min_df,
-            vocab: vocab.clone(),
-        };
-        let candidates = match (&config.topics.candidates, model) {
-            (Some(labels), Some(m)) => {
-                let mut vectors = embed_texts(m, labels)?;
-                vectors.normalize_rows();
-                Some(CandidateLabeler {
-                    candidates: labels.clone(),
-                    vectors,
-                    threshold: topic_config.label_threshold,
-                })
-            }
-            _ => None,
-        };
-        let encoder = model.filter(|_| topic_config.naming == NamingMode::Phrases);
-        let reader = encoder.map(|m| ReaderLabeler {
-            encoder: m,
-            vocab,
-            params: PhraseParams::default(),
-            themes,
-        });
-        Ok(Self {
-            keywords,
-            candidates,
-            reader,
-        })
-    }
-
-    /// The labellers, keywords from `keywords` (this run's keyword labeller, or its counts).
-    pub fn labelers<'b>(&'b self, keywords: &'b dyn Labeler) -> Labelers<'b> {
-        Labelers {
-            keywords,
-            reader: self.reader.as_ref().map(|r| r as &dyn Labeler),
-            guided: self.candidates.as_ref().map(|c| c as &dyn Labeler),
-        }
-    }
-}
-
-/// The text spec the embedding job composed texts with (the embeddings' metadata; files
-/// without one: title and text).
-pub(super) fn text_spec(metadata: &HashMap<String, String>) -> TextSpec {
-    let mut spec = TextSpec::default();
-    if let Some(fields) = metadata.get(meta::TEXT_FIELDS) {
-        let parsed: Result<Vec<Field>, _> = fields.split(',').map(str::parse).collect();
-        if let Ok(fields) = parsed {
-            spec.fields = fields;
-        }
-    }
-    if let Some(separator) = metadata.get(meta::TEXT_SEPARATOR) {
-        spec.separator = separator.clone();
-    }
-    spec
-}
-
 /// Each document's text as the embedding job composed it (the `TextSpec` in the embeddings'
 /// metadata; files without one: title and text), searched for keywords.
 fn document_texts(docs: &EmbeddedDocs) -> Vec<String> {
@@ -498,24 +421,6 @@ fn document_texts(docs: &EmbeddedDocs) -> Vec<String> {
             .unwrap_or_default()
         })
         .collect()
-}
-
-/// The outputs' metadata: the model's, from the embeddings' `metadata`, and the clustering's.
-pub(super) fn output_metadata(
-    metadata: &HashMap<String, String>,
-    config: &ValidCluster,
-) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = metadata
-        .iter()
-        .filter(|(k, _)| meta::describes_model(k))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    out.sort();
-    out.push((meta::VERSION.into(), crate::VERSION.into()));
-    let clustering = config.clustering.config();
-    out.push((meta::ALGORITHM.into(), clustering.algorithm.name().into()));
-    out.push((meta::SEED.into(), clustering.seed.to_string()));
-    out
 }
 
 /// Counts the documents whose id an earlier one has, and warns once when there are any: they are

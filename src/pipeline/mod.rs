@@ -7,7 +7,8 @@ mod collect;
 pub mod embed_job;
 mod job_facts;
 pub mod model;
+mod naming;
 mod produce;
-pub mod stream_job;
+pub mod stream;
 
 pub use model::{default_batch_size, LoadedModel, ModelParts};

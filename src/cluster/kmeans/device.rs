@@ -251,4 +251,26 @@ mod tests {
         assert!(ari >= 0.99, "ARI {ari}");
     }
     test_device!(device_kmeans_overlapping, overlapping_agree);
+
+    fn streamed_pass_matches_cpu(device: &Device) {
+        // A pass in batches on the device: the same labels and next centres as on the CPU.
+        let data = blobs(6, 40, 2.0, 13);
+        let start = data.select(&[0, 45, 90, 135, 180, 225]);
+        let run = |place: kmeans::Place<'_>| {
+            let mut pass = kmeans::LloydPass::new(&start, place);
+            let mut labels = Vec::new();
+            for from in (0..data.rows()).step_by(50) {
+                let rows: Vec<usize> = (from..(from + 50).min(data.rows())).collect();
+                labels.extend(pass.add(&data.select(&rows)).unwrap().0);
+            }
+            (labels, pass.finish().0)
+        };
+        let (cpu_labels, cpu_next) = run(kmeans::Place::Cpu);
+        let (dev_labels, dev_next) = run(kmeans::Place::Device(device, KMeansKernels::Ours));
+        assert_eq!(dev_labels, cpu_labels);
+        for (a, b) in dev_next.as_slice().iter().zip(cpu_next.as_slice()) {
+            assert!((a - b).abs() < 1e-4, "{a} vs {b}");
+        }
+    }
+    test_device!(device_streamed_pass, streamed_pass_matches_cpu);
 }

@@ -1,0 +1,107 @@
+//! What the clustering jobs (in memory and streamed) share to name and describe topics: the
+//! labellers of a run, the text spec documents were embedded with, the outputs' metadata.
+
+use std::collections::HashMap;
+
+use super::model::{embed_texts, LoadedModel};
+use crate::config::{NamingMode, ValidCluster};
+use crate::error::Error;
+use crate::io::format::meta;
+use crate::io::{Field, TextSpec};
+use crate::topics::phrase::PhraseParams;
+use crate::topics::vocab::Vocab;
+use crate::topics::{
+    CandidateLabeler, KeywordLabeler, Labeler, Labelers, ReaderLabeler, ThemeMatcher,
+};
+
+/// The labellers of a run, built once: keywords always; the user's candidate labels (embedded
+/// by `model`) and the reader labeller (phrases and themes) when there is a model and naming is
+/// by phrase.
+pub struct NamingParts<'a> {
+    pub keywords: KeywordLabeler,
+    candidates: Option<CandidateLabeler>,
+    reader: Option<ReaderLabeler<'a>>,
+}
+
+impl<'a> NamingParts<'a> {
+    pub fn new(
+        config: &ValidCluster,
+        model: Option<&'a LoadedModel>,
+        themes: Option<&'a ThemeMatcher>,
+    ) -> Result<Self, Error> {
+        let topic_config = config.topics.config();
+        let vocab = Vocab::new(config.topics.stop_words.clone());
+        let keywords = KeywordLabeler {
+            top_keywords: topic_config.top_keywords,
+            min_df: topic_config.min_df,
+            vocab: vocab.clone(),
+        };
+        let candidates = match (&config.topics.candidates, model) {
+            (Some(labels), Some(m)) => {
+                let mut vectors = embed_texts(m, labels)?;
+                vectors.normalize_rows();
+                Some(CandidateLabeler {
+                    candidates: labels.clone(),
+                    vectors,
+                    threshold: topic_config.label_threshold,
+                })
+            }
+            _ => None,
+        };
+        let encoder = model.filter(|_| topic_config.naming == NamingMode::Phrases);
+        let reader = encoder.map(|m| ReaderLabeler {
+            encoder: m,
+            vocab,
+            params: PhraseParams::default(),
+            themes,
+        });
+        Ok(Self {
+            keywords,
+            candidates,
+            reader,
+        })
+    }
+
+    /// The labellers, keywords from `keywords` (this run's keyword labeller, or its counts).
+    pub fn labelers<'b>(&'b self, keywords: &'b dyn Labeler) -> Labelers<'b> {
+        Labelers {
+            keywords,
+            reader: self.reader.as_ref().map(|r| r as &dyn Labeler),
+            guided: self.candidates.as_ref().map(|c| c as &dyn Labeler),
+        }
+    }
+}
+
+/// The text spec the embedding job composed texts with (the embeddings' metadata; files
+/// without one: title and text).
+pub fn text_spec(metadata: &HashMap<String, String>) -> TextSpec {
+    let mut spec = TextSpec::default();
+    if let Some(fields) = metadata.get(meta::TEXT_FIELDS) {
+        let parsed: Result<Vec<Field>, _> = fields.split(',').map(str::parse).collect();
+        if let Ok(fields) = parsed {
+            spec.fields = fields;
+        }
+    }
+    if let Some(separator) = metadata.get(meta::TEXT_SEPARATOR) {
+        spec.separator = separator.clone();
+    }
+    spec
+}
+
+/// The outputs' metadata: the model's, from the embeddings' `metadata`, and the clustering's.
+pub fn output_metadata(
+    metadata: &HashMap<String, String>,
+    config: &ValidCluster,
+) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = metadata
+        .iter()
+        .filter(|(k, _)| meta::describes_model(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    out.sort();
+    out.push((meta::VERSION.into(), crate::VERSION.into()));
+    let clustering = config.clustering.config();
+    out.push((meta::ALGORITHM.into(), clustering.algorithm.name().into()));
+    out.push((meta::SEED.into(), clustering.seed.to_string()));
+    out
+}
