@@ -277,6 +277,38 @@ fn four_shard_processes_into_a_bucket_cluster_as_one_local_job() {
     let streamed = dir.path().join("streamed.parquet");
     server.download("news", "streamed/documents.parquet", &streamed);
     assert_eq!(assignments(&streamed), local, "streamed from the bucket");
+    assert!(
+        server.keys("news", "streamed/.newsclust").is_empty(),
+        "no staging object or journal left"
+    );
+
+    // A job stopped while publishing left its journal and a staged run.json (and an object
+    // staged by no journal): the next job to lock the folder copies the one into place and
+    // deletes the rest, even when it then fails itself (k above the documents).
+    server.boto(concat!(
+        "s3.put_object(Bucket='news', Key='topics/.newsclust.staging/run.json', Body=b'{\"rolled\": 1}')\n",
+        "s3.put_object(Bucket='news', Key='topics/.newsclust.staging/orphan.parquet', Body=b'x')\n",
+        "s3.put_object(Bucket='news', Key='topics/.newsclust.publish', Body=b'run.json\\trun.json\\n')",
+    ));
+    let out = server.run(&[
+        "cluster",
+        "--embeddings",
+        "s3://news/emb/",
+        "-o",
+        "s3://news/topics/",
+        "--k",
+        "999",
+    ]);
+    assert_fatal(&out, &["999"]);
+    assert!(
+        out.stderr.contains("stopped while publishing"),
+        "{}",
+        out.stderr
+    );
+    let rolled = dir.path().join("rolled.json");
+    server.download("news", "topics/run.json", &rolled);
+    assert_eq!(std::fs::read_to_string(&rolled).unwrap(), "{\"rolled\": 1}");
+    assert!(server.keys("news", "topics/.newsclust").is_empty());
 
     // A missing part is refused, naming it.
     server.boto("s3.delete_object(Bucket='news', Key='emb/part-00002-of-00004.parquet')");

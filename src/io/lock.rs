@@ -82,7 +82,12 @@ impl OutputLock {
     pub fn folder(dir: &Path) -> Result<Self, LockError> {
         let lock = dir.join(FOLDER_LOCK);
         if super::remote::is_url(dir) {
-            return Self::lease(dir, &lock);
+            let held = Self::lease(dir, &lock)?;
+            super::publish_remote::roll_forward(dir).map_err(|source| LockError::RollForward {
+                dir: dir.to_path_buf(),
+                source,
+            })?;
+            return Ok(held);
         }
         let io_err = |source| LockError::Io {
             lock: lock.clone(),

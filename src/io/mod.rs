@@ -18,6 +18,7 @@ mod lease;
 pub mod lock;
 mod parquet_in;
 pub mod publish;
+mod publish_remote;
 pub mod remote;
 pub mod shard;
 pub mod topics_out;

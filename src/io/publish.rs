@@ -2,7 +2,9 @@
 //! journal (`.newsclust.publish` in their folder) written before the first rename and removed
 //! after the last. A process killed between two renames leaves the journal, and the next job to
 //! lock the folder finishes the renames it lists ([`roll_forward`]), so the folder ends up with
-//! every new file, never a mix of new and old for good.
+//! every new file, never a mix of new and old for good. In object storage, where there is no
+//! rename, the same with uploads under a staging prefix and server-side copies
+//! (`publish_remote.rs`).
 
 use std::fs::File;
 use std::io::{self, Write};
@@ -59,8 +61,13 @@ impl Staged {
             super::remote::remove_file(path).map_err(|e| WriteError::new(path, e))?;
         }
         let folder = shared_folder(&files);
-        // In object storage there is no rename: each object is uploaded whole, one after the
-        // other, in the order staged (run.json last).
+        if let Some(dir) = folder.as_ref().filter(|d| super::remote::is_url(d)) {
+            if files.len() > 1 {
+                let written = super::publish_remote::commit(dir, files)?;
+                remove_all(after);
+                return Ok(written);
+            }
+        }
         let journal = match folder {
             Some(dir) if files.len() > 1 && !super::remote::is_url(&dir) => {
                 Some(write_journal(&dir, &files)?)
@@ -95,14 +102,19 @@ impl Staged {
             std::fs::remove_file(&j).map_err(|e| WriteError::new(&j, e))?;
             sync_folder(&folders[0]);
         }
-        for dir in after {
-            // Published already: a folder that stays is only disk space, removed by the next
-            // job writing this output.
-            if let Err(e) = super::checkpoint::remove(&dir) {
-                tracing::warn!("{}: could not remove it: {e}", dir.display());
-            }
-        }
+        remove_all(after);
         Ok(written)
+    }
+}
+
+/// Removes the checkpoint folders of a publication done.
+fn remove_all(after: Vec<PathBuf>) {
+    for dir in after {
+        // Published already: a folder that stays is only disk space, removed by the next job
+        // writing this output.
+        if let Err(e) = super::checkpoint::remove(&dir) {
+            tracing::warn!("{}: could not remove it: {e}", dir.display());
+        }
     }
 }
 

@@ -209,6 +209,11 @@ impl Remote {
         })
     }
 
+    /// Writes `bytes` as this object, replacing any.
+    pub fn put_bytes(&self, bytes: Vec<u8>) -> io::Result<()> {
+        self.put(bytes, PutMode::Overwrite).map(|_| ())
+    }
+
     /// Writes `bytes` as this object unless one is there already: its version tag, or `None`
     /// when there was one.
     pub fn put_new(&self, bytes: Vec<u8>) -> io::Result<Option<String>> {
@@ -253,6 +258,19 @@ impl Remote {
         let tag = got.meta.e_tag.clone().unwrap_or_default();
         let bytes = block_on(got.bytes()).map_err(io_err)?;
         Ok(Some((bytes.to_vec(), tag)))
+    }
+
+    /// Copies this object to `to` (in the same store) on the server side.
+    pub fn copy_to(&self, to: &Remote) -> io::Result<()> {
+        block_on(self.store.copy(&self.path, &to.path)).map_err(io_err)
+    }
+
+    /// The object named `name` under this prefix.
+    pub fn join(&self, name: &str) -> io::Result<Remote> {
+        Remote::parse(Path::new(&format!(
+            "{}/{name}",
+            self.url.trim_end_matches('/')
+        )))
     }
 
     /// Removes the object (none there is no error).
