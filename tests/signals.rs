@@ -123,3 +123,72 @@ fn sigint_and_sigterm_in_each_stage_leave_the_previous_result_whole() {
     );
     assert_ne!(files(&out), before);
 }
+
+/// `cluster --stream on` stopped in each of its passes: while sampling, refining, writing.
+#[test]
+fn sigint_and_sigterm_in_each_streaming_pass_leave_the_previous_result_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let embeddings = dir.path().join("e.parquet");
+    let embedded = common::embed_quietly(Path::new(SAMPLE), &model_dir(), &embeddings);
+    assert_eq!(embedded.code, 0, "{}", embedded.stderr);
+    let out: PathBuf = dir.path().join("out");
+    let cluster = |k: &str| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_newsclust"));
+        cmd.args([
+            "cluster",
+            "-v",
+            "--embeddings",
+            s(&embeddings),
+            "-o",
+            s(&out),
+        ])
+        .args(["--k", k, "--stream", "on", "--stream-sample", "100"])
+        .args(["--naming", "keywords"])
+        .env("NO_COLOR", "1");
+        cmd
+    };
+    let first = cluster("3").output().unwrap();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let before = files(&out);
+    const PASSES: [(&str, &str); 3] = [
+        ("sampling", "the vectors are read in passes"),
+        ("refining", "streaming: pass 1:"),
+        ("writing", "streaming: gathered"),
+    ];
+    for (signal, code) in [(libc::SIGINT, 130), (libc::SIGTERM, 143)] {
+        for (pass, marker) in PASSES {
+            let mut child = cluster("8").stderr(Stdio::piped()).spawn().unwrap();
+            let stderr = child.stderr.take().unwrap();
+            let pid = child.id() as libc::pid_t;
+            let mut log = String::new();
+            let mut sent = false;
+            for line in BufReader::new(stderr).lines() {
+                let line = line.unwrap();
+                log.push_str(&line);
+                log.push('\n');
+                if !sent && line.contains(marker) {
+                    // SAFETY: a signal to our own child, not reaped before `wait` below.
+                    unsafe {
+                        libc::kill(pid, signal);
+                    }
+                    sent = true;
+                }
+            }
+            let status = child.wait().unwrap();
+            assert!(sent, "{pass}: its log line never came:\n{log}");
+            assert_eq!(
+                status.code(),
+                Some(code),
+                "signal {signal} while {pass}:\n{log}"
+            );
+            assert!(
+                files(&out) == before,
+                "signal {signal} while {pass}: the folder changed:\n{log}"
+            );
+        }
+    }
+}
