@@ -6,7 +6,7 @@ use std::time::Instant;
 use candle_core::Device;
 
 use super::model::{LoadedModel, ModelParts};
-use super::naming::{output_metadata, text_spec, NamingParts};
+use super::naming::{output_metadata, stage_over_time, text_spec, NamingParts};
 use super::stream;
 use crate::cluster::Clustering;
 use crate::config::NamingMode;
@@ -333,42 +333,17 @@ fn name_and_write(
         &metadata,
         &mut staged,
     )?;
-    let dates = match &docs.dates {
-        Some(dates) => {
-            let (rows, counts) = topics::over_time::over_time(
-                dates,
-                &assignments.labels,
-                &texts,
-                &Vocab::new(config.topics.stop_words.clone()),
-                topic_config.time_bins,
-                5,
-            );
-            if counts.unparsed > 0 {
-                tracing::warn!(
-                    "{} of {} dates in no form newsclust reads (e.g. {:?}); those documents are left out of topics_over_time.parquet",
-                    counts.unparsed,
-                    docs.len(),
-                    counts.examples
-                );
-            }
-            if rows.is_empty() {
-                tracing::warn!("no document has a readable date: no topics_over_time.parquet");
-                staged.remove_stale(dir.join(files::TOPICS_OVER_TIME));
-            } else {
-                topics_out::write_over_time(
-                    &dir.join(files::TOPICS_OVER_TIME),
-                    &rows,
-                    &metadata,
-                    &mut staged,
-                )?;
-            }
-            Some(counts)
-        }
-        None => {
-            staged.remove_stale(dir.join(files::TOPICS_OVER_TIME));
-            None
-        }
-    };
+    let over_time = docs.dates.as_ref().map(|dates| {
+        topics::over_time::over_time(
+            dates,
+            &assignments.labels,
+            &texts,
+            &Vocab::new(config.topics.stop_words.clone()),
+            topic_config.time_bins,
+            5,
+        )
+    });
+    let dates = stage_over_time(dir, over_time, docs.len(), &metadata, &mut staged)?;
     summary.seconds_write = t2.elapsed().as_secs_f64();
     let mut report = RunReport::new(
         config,

@@ -2,12 +2,15 @@
 //! labellers of a run, the text spec documents were embedded with, the outputs' metadata.
 
 use std::collections::HashMap;
+use std::path::Path;
 
 use super::model::{embed_texts, LoadedModel};
 use crate::config::{NamingMode, ValidCluster};
 use crate::error::Error;
-use crate::io::format::meta;
+use crate::io::format::{files, meta};
+use crate::io::topics_out::{self, Staged};
 use crate::io::{Field, TextSpec};
+use crate::topics::over_time::{DateCounts, Period};
 use crate::topics::phrase::PhraseParams;
 use crate::topics::vocab::Vocab;
 use crate::topics::{
@@ -104,4 +107,34 @@ pub fn output_metadata(
     out.push((meta::ALGORITHM.into(), clustering.algorithm.name().into()));
     out.push((meta::SEED.into(), clustering.seed.to_string()));
     out
+}
+
+/// Stages `topics_over_time.parquet` in `dir` from the periods of documents with a date column
+/// (`None`: none has one), warning of unreadable dates among `total` documents; with no
+/// period, an earlier run's file there is removed at publication. Returns the date counts.
+pub fn stage_over_time(
+    dir: &Path,
+    over_time: Option<(Vec<Period>, DateCounts)>,
+    total: usize,
+    metadata: &[(String, String)],
+    staged: &mut Staged,
+) -> Result<Option<DateCounts>, Error> {
+    let Some((rows, counts)) = over_time else {
+        staged.remove_stale(dir.join(files::TOPICS_OVER_TIME));
+        return Ok(None);
+    };
+    if counts.unparsed > 0 {
+        tracing::warn!(
+            "{} of {total} dates in no form newsclust reads (e.g. {:?}); those documents are left out of topics_over_time.parquet",
+            counts.unparsed,
+            counts.examples
+        );
+    }
+    if rows.is_empty() {
+        tracing::warn!("no document has a readable date: no topics_over_time.parquet");
+        staged.remove_stale(dir.join(files::TOPICS_OVER_TIME));
+    } else {
+        topics_out::write_over_time(&dir.join(files::TOPICS_OVER_TIME), &rows, metadata, staged)?;
+    }
+    Ok(Some(counts))
 }

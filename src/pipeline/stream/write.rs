@@ -17,7 +17,7 @@ use crate::io::format::files;
 use crate::io::topics_out::{self, DocumentRows, DocumentsWriter, Staged};
 use crate::matrix::{dot, Matrix};
 use crate::pipeline::model::LoadedModel;
-use crate::pipeline::naming::{output_metadata, NamingParts};
+use crate::pipeline::naming::{output_metadata, stage_over_time, NamingParts};
 use crate::report::{ClusterSummary, RunReport, TopicRun};
 use crate::topics::streamed::Nearest;
 use crate::topics::{self, CountedKeywords, ThemeMatcher, TopicDocs, TopicModel};
@@ -186,37 +186,14 @@ pub fn name_and_write(
         &metadata,
         &mut staged,
     )?;
-    let dates = match fitted.dates.take() {
-        Some((_, mut counts)) => {
-            let rows = match g.cells {
-                Some(cells) => cells.finish(5, &mut counts, |c| rename[c]),
-                None => Vec::new(),
-            };
-            if counts.unparsed > 0 {
-                tracing::warn!(
-                    "{} of {n} dates in no form newsclust reads (e.g. {:?}); those documents are left out of topics_over_time.parquet",
-                    counts.unparsed,
-                    counts.examples
-                );
-            }
-            if rows.is_empty() {
-                tracing::warn!("no document has a readable date: no topics_over_time.parquet");
-                staged.remove_stale(dir.join(files::TOPICS_OVER_TIME));
-            } else {
-                topics_out::write_over_time(
-                    &dir.join(files::TOPICS_OVER_TIME),
-                    &rows,
-                    &metadata,
-                    &mut staged,
-                )?;
-            }
-            Some(counts)
-        }
-        None => {
-            staged.remove_stale(dir.join(files::TOPICS_OVER_TIME));
-            None
-        }
-    };
+    let over_time = fitted.dates.take().map(|(_, mut counts)| {
+        let rows = match g.cells {
+            Some(cells) => cells.finish(5, &mut counts, |c| rename[c]),
+            None => Vec::new(),
+        };
+        (rows, counts)
+    });
+    let dates = stage_over_time(dir, over_time, n, &metadata, &mut staged)?;
     let summary = ClusterSummary {
         documents: n,
         topics: order.len(),
