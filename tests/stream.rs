@@ -123,11 +123,17 @@ fn a_stream_whose_sample_holds_every_row_gives_the_in_memory_result() {
     let dir = tempfile::tempdir().unwrap();
     let prefix = parts(dir.path());
     let (memory, streamed) = (dir.path().join("memory"), dir.path().join("streamed"));
-    cluster(&prefix, &memory, &["--stream", "off"]);
+    cluster(&prefix, &memory, &["--stream", "off", "--with-embeddings"]);
     cluster(
         &prefix,
         &streamed,
-        &["--stream", "on", "--stream-sample", "100000"],
+        &[
+            "--stream",
+            "on",
+            "--stream-sample",
+            "100000",
+            "--with-embeddings",
+        ],
     );
     let (dm, ds) = (
         Table::read(&memory.join("documents.parquet")),
@@ -138,6 +144,11 @@ fn a_stream_whose_sample_holds_every_row_gives_the_in_memory_result() {
     assert_eq!(dm.strings("id"), ds.strings("id"));
     assert_eq!(ints(&dm, "topic_id"), ints(&ds, "topic_id"));
     assert_eq!(dm.strings("topic_label"), ds.strings("topic_label"));
+    assert_eq!(
+        dm.embeddings(),
+        ds.embeddings(),
+        "the vectors as the input has them"
+    );
     for (a, b) in floats(&dm, "similarity")
         .iter()
         .zip(floats(&ds, "similarity"))

@@ -140,7 +140,8 @@ pub fn name_and_write(
                     duplicate_ids += 1;
                 }
             }
-            let vectors = topic_config.with_embeddings.then_some(&v);
+            // As the input has them (the in-memory job writes them so too).
+            let vectors = topic_config.with_embeddings.then_some(&batch.vectors);
             writer.write(
                 &DocumentRows {
                     ids: &batch.ids,
