@@ -76,7 +76,18 @@ impl Server {
             endpoint: format!("http://127.0.0.1:{port}"),
         };
         let deadline = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        // Ready when it answers HTTP: a bare connect can succeed before it listens (a socket
+        // connected to itself, when the kernel picks the same port as the source).
+        let answers = || -> std::io::Result<bool> {
+            use std::io::{Read, Write};
+            let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+            stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+            stream.write_all(b"GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
+            let mut head = [0u8; 5];
+            stream.read_exact(&mut head)?;
+            Ok(&head == b"HTTP/")
+        };
+        while !answers().unwrap_or(false) {
             assert!(Instant::now() < deadline, "moto_server did not start");
             std::thread::sleep(Duration::from_millis(100));
         }
