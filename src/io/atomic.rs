@@ -172,14 +172,12 @@ impl AtomicFile {
     }
 
     /// For an object in object storage: uploads the spooled file to `staging` instead of its
-    /// own name (a publication copies it there afterwards, see `publish.rs`), and returns the
-    /// spooled file's size.
-    pub fn upload_to(mut self, staging: &super::remote::Remote) -> io::Result<u64> {
-        let size = std::fs::metadata(&self.temp_path)?.len();
+    /// own name (a publication copies it there afterwards, see `publish_remote.rs`).
+    pub fn upload_to(mut self, staging: &super::remote::Remote) -> io::Result<()> {
         staging.upload(&self.temp_path)?;
         let _ = std::fs::remove_file(&self.temp_path);
         self.committed = true;
-        Ok(size)
+        Ok(())
     }
 
     fn forget(&self) {

@@ -6,7 +6,7 @@ use std::time::Instant;
 use candle_core::Device;
 
 use super::model::{LoadedModel, ModelParts};
-use super::naming::{output_metadata, stage_over_time, text_spec, NamingParts};
+use super::naming::{log_topics, output_metadata, stage_over_time, text_spec, NamingParts};
 use super::stream;
 use crate::cluster::Clustering;
 use crate::config::NamingMode;
@@ -33,75 +33,35 @@ pub fn run_cluster(config: &ValidCluster) -> Result<(TopicRun, Option<LoadedMode
     let given = &config.given;
     let _lock = OutputLock::folder(&given.out)?;
     let device = given.device.open_with(given.cuda)?;
+    let device = &device;
+    let files = EmbeddingsFiles::open(&given.embeddings)?;
     // Phrases, themes and candidate labels are embedded with the files' model (or --model),
     // which loads on a thread of its own while the files are read and clustered.
     let naming = config.topics.config().naming == NamingMode::Phrases;
-    let named_in_files = embeddings_in::model_id(&given.embeddings).filter(|id| !id.is_empty());
+    let named_in_files = made_with(&files).filter(|id| !id.is_empty());
     let spec = match (&given.model, &config.topics.candidates) {
         (Some(model), _) => Some(model.clone()),
         // Candidate labels need a model: the files' (an error when they name none).
         (None, Some(_)) => Some(named_in_files.unwrap_or_default()),
         (None, None) => named_in_files.filter(|_| naming),
     };
-    let device = &device;
-    let files = EmbeddingsFiles::open(&given.embeddings)?;
     if stream::streams(config, &files) {
         return run_streamed(&files, config, device, spec.as_deref(), started);
     }
-    let (read, clustered, loaded) = std::thread::scope(|scope| {
-        let loading = spec.as_deref().map(|spec| {
-            std::thread::Builder::new()
-                .name("model".into())
-                .spawn_scoped(scope, move || load_for_naming(spec, config, device))
-                .map_err(|_| spec)
-        });
+    let ((read, clustered), loaded) = beside_model(spec.as_deref(), config, device, || {
         let read = embeddings_in::read_files(&files);
         let clustered = match &read {
             Ok(docs) if !docs.is_empty() => Some(cluster_vectors(docs, config, device, started)),
             _ => None,
         };
-        let loaded = loading.map(|spawned| match spawned {
-            Ok(handle) => handle
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            // No thread to spare: the model loads here, after k-means.
-            Err(spec) => load_for_naming(spec, config, device),
-        });
-        (read, clustered, loaded)
+        (read, clustered)
     });
     let docs = read?;
     let clustered = clustered.ok_or_else(|| Error::NoDocuments {
         inputs: given.embeddings.clone(),
     })?;
-    let made_with = docs
-        .metadata
-        .get(meta::MODEL_ID)
-        .cloned()
-        .unwrap_or_default();
-    if naming && loaded.is_none() {
-        tracing::warn!(
-            "the embeddings name no model: topics are named by keywords (pass {} to name them by phrase and theme)",
-            Setting::Model
-        );
-    }
     // A model error outranks the clustering's: it says what to fix before running again.
-    let (model, themes) = match loaded.transpose()? {
-        Some((model, themes)) => (Some(model), themes),
-        None => (None, None),
-    };
-    if let (Some(m), Some(_)) = (&model, &given.model) {
-        let (want, want_dim) = (m.files.id.as_str(), m.encoder.dim());
-        let got_dim = docs.embeddings.dim();
-        if made_with != want || got_dim != want_dim {
-            return Err(Error::OtherModel {
-                inputs: given.embeddings.clone(),
-                got: made_with,
-                got_dim,
-                want: want.to_string(),
-                want_dim,
-            });
-        }
-    }
+    let (model, themes) = take_model(loaded, config, &files, Some(docs.embeddings.dim()))?;
     let run = name_and_write(
         docs,
         clustered?,
@@ -114,8 +74,77 @@ pub fn run_cluster(config: &ValidCluster) -> Result<(TopicRun, Option<LoadedMode
     Ok((run, model))
 }
 
-/// `run_cluster` past memory ([`stream_job`]): the model loads on its own thread while the
-/// first passes run.
+/// A model loaded for naming, with the themes it embedded (or why it could not load).
+type Loaded = Result<(LoadedModel, Option<ThemeMatcher>), Error>;
+
+/// The model the files name in their metadata.
+fn made_with(files: &EmbeddingsFiles) -> Option<String> {
+    files.metadata.get(meta::MODEL_ID).cloned()
+}
+
+/// The model and themes that `spec` names (when it names one), loaded on a thread of their own
+/// while `work` runs; with no thread to spare, on this one after it.
+fn beside_model<T>(
+    spec: Option<&str>,
+    config: &ValidCluster,
+    device: &Device,
+    work: impl FnOnce() -> T,
+) -> (T, Option<Loaded>) {
+    std::thread::scope(|scope| {
+        let loading = spec.map(|spec| {
+            std::thread::Builder::new()
+                .name("model".into())
+                .spawn_scoped(scope, move || load_for_naming(spec, config, device))
+                .map_err(|_| spec)
+        });
+        let done = work();
+        let loaded = loading.map(|spawned| match spawned {
+            Ok(handle) => handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            Err(spec) => load_for_naming(spec, config, device),
+        });
+        (done, loaded)
+    })
+}
+
+/// The model and themes [`beside_model`] loaded, or its error; without one, a warning when
+/// topics were to be named by phrase. With `--model`, the files (of `got_dim` values, when
+/// known) must be that model's.
+fn take_model(
+    loaded: Option<Loaded>,
+    config: &ValidCluster,
+    files: &EmbeddingsFiles,
+    got_dim: Option<usize>,
+) -> Result<(Option<LoadedModel>, Option<ThemeMatcher>), Error> {
+    if config.topics.config().naming == NamingMode::Phrases && loaded.is_none() {
+        tracing::warn!(
+            "the embeddings name no model: topics are named by keywords (pass {} to name them by phrase and theme)",
+            Setting::Model
+        );
+    }
+    let Some((model, themes)) = loaded.transpose()? else {
+        return Ok((None, None));
+    };
+    if config.given.model.is_some() {
+        let got = made_with(files).unwrap_or_default();
+        let (want, want_dim) = (model.files.id.as_str(), model.encoder.dim());
+        let got_dim = got_dim.unwrap_or(want_dim);
+        if got != want || got_dim != want_dim {
+            return Err(Error::OtherModel {
+                inputs: config.given.embeddings.clone(),
+                got,
+                got_dim,
+                want: want.to_string(),
+                want_dim,
+            });
+        }
+    }
+    Ok((Some(model), themes))
+}
+
+/// `run_cluster` past memory ([`stream`]): the model loads on its own thread while the first
+/// passes run.
 fn run_streamed(
     files: &EmbeddingsFiles,
     config: &ValidCluster,
@@ -129,63 +158,16 @@ fn run_streamed(
         Setting::Stream,
         config.clustering.config().stream.name()
     );
-    let (fitted, loaded) = std::thread::scope(|scope| {
-        let loading = spec.map(|spec| {
-            std::thread::Builder::new()
-                .name("model".into())
-                .spawn_scoped(scope, move || load_for_naming(spec, config, device))
-                .map_err(|_| spec)
-        });
-        let fitted = stream::fit(files, config, device);
-        let loaded = loading.map(|spawned| match spawned {
-            Ok(handle) => handle
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            Err(spec) => load_for_naming(spec, config, device),
-        });
-        (fitted, loaded)
-    });
-    let (model, themes) = match loaded.transpose()? {
-        Some((model, themes)) => (Some(model), themes),
-        None => (None, None),
-    };
-    if let (Some(m), Some(_)) = (&model, &config.given.model) {
-        let made_with = files
-            .metadata
-            .get(meta::MODEL_ID)
-            .cloned()
-            .unwrap_or_default();
-        let (want, want_dim) = (m.files.id.as_str(), m.encoder.dim());
-        let got_dim = files.dim().unwrap_or(want_dim);
-        if made_with != want || got_dim != want_dim {
-            return Err(Error::OtherModel {
-                inputs: config.given.embeddings.clone(),
-                got: made_with,
-                got_dim,
-                want: want.to_string(),
-                want_dim,
-            });
-        }
-    }
-    let run = stream::name_and_write(
-        files,
-        fitted?,
-        config,
-        device,
-        model.as_ref(),
-        themes,
-        started,
-    )?;
+    let (fitted, loaded) =
+        beside_model(spec, config, device, || stream::fit(files, config, device));
+    let (model, themes) = take_model(loaded, config, files, files.dim())?;
+    let run = stream::name_and_write(files, fitted?, config, model.as_ref(), themes, started)?;
     Ok((run, model))
 }
 
 /// Resolves and loads `spec` on `device` in f32, and embeds the themes with it when topics are
 /// named by phrase.
-fn load_for_naming(
-    spec: &str,
-    config: &ValidCluster,
-    device: &Device,
-) -> Result<(LoadedModel, Option<ThemeMatcher>), Error> {
+fn load_for_naming(spec: &str, config: &ValidCluster, device: &Device) -> Loaded {
     let parts = ModelParts::resolve(spec, &config.given.resolve, None)?;
     let model = LoadedModel::from_parts(parts, device, Precision::F32)?;
     let themes = theme_matcher(config, Some(&model))?;
@@ -355,20 +337,7 @@ fn name_and_write(
     report.dates = dates;
     topics_out::write_json(&dir.join(files::RUN_JSON), &report, &mut staged)?;
     let written = staged.commit()?;
-    for t in &named.topics {
-        tracing::info!(
-            "topic {:>3} {:>6} docs  {}  [{}]",
-            t.id,
-            t.size,
-            t.label,
-            t.keywords
-                .iter()
-                .take(5)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
+    log_topics(&named.topics);
     Ok(TopicRun {
         topics: named.topics,
         assignments: assignments.labels,

@@ -13,6 +13,7 @@ use crate::io::{Field, TextSpec};
 use crate::topics::over_time::{DateCounts, Period};
 use crate::topics::phrase::PhraseParams;
 use crate::topics::vocab::Vocab;
+use crate::topics::Topic;
 use crate::topics::{
     CandidateLabeler, KeywordLabeler, Labeler, Labelers, ReaderLabeler, ThemeMatcher,
 };
@@ -137,4 +138,22 @@ pub fn stage_over_time(
         topics_out::write_over_time(&dir.join(files::TOPICS_OVER_TIME), &rows, metadata, staged)?;
     }
     Ok(Some(counts))
+}
+
+/// Logs each topic: number, size, label, first keywords.
+pub fn log_topics(topics: &[Topic]) {
+    for t in topics {
+        tracing::info!(
+            "topic {:>3} {:>6} docs  {}  [{}]",
+            t.id,
+            t.size,
+            t.label,
+            t.keywords
+                .iter()
+                .take(5)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
 }

@@ -75,12 +75,6 @@ impl KeywordCounts {
         }
     }
 
-    /// Adds one document of `topic`, its terms found by [`terms`].
-    pub fn add(&mut self, topic: usize, text: &str, vocab: &Vocab) {
-        let t = terms(text, vocab, &mut self.surfaces);
-        self.counts.add(topic, &t);
-    }
-
     /// The topics in the order `order` gives (see [`ctfidf::TermCounts::select`]).
     pub fn select(self, order: &[usize]) -> Self {
         Self {
@@ -89,7 +83,7 @@ impl KeywordCounts {
         }
     }
 
-    /// Adds documents whose terms were found elsewhere (on other threads), in order.
+    /// Adds documents whose terms [`terms`] found (on other threads), in order.
     pub fn add_found(&mut self, found: Vec<(usize, Vec<String>, Surfaces)>) {
         for (topic, t, s) in found {
             self.surfaces.merge(s);

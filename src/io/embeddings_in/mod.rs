@@ -11,9 +11,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use arrow_schema::DataType;
-use parquet::file::metadata::ParquetMetaDataReader;
 
-use super::format::meta;
 use crate::matrix::Matrix;
 
 pub use stream::{DocBatch, EmbeddingsFiles, Want};
@@ -180,32 +178,9 @@ pub fn read_files(files: &EmbeddingsFiles) -> Result<EmbeddedDocs, EmbeddingsRea
         Ok::<(), EmbeddingsReadError>(())
     })?;
     let dim = dim.unwrap_or(1);
-    docs.embeddings = Matrix::new(values, dim).ok_or_else(|| EmbeddingsReadError::File {
-        path: PathBuf::new(),
-        problem: Problem::Dimension(dim),
-    })?;
+    docs.embeddings = Matrix::new(values, dim)
+        .ok_or_else(|| file_err(files.first_path())(Problem::Dimension(dim)))?;
     Ok(docs)
-}
-
-/// The model the first of `paths` names in its metadata, read from its footer alone (`None`
-/// when it names none or cannot be read: [`read_all`] then says why), so that the model can
-/// load while the files are read.
-pub fn model_id(paths: &[PathBuf]) -> Option<String> {
-    let files = crate::io::input_files(paths, crate::io::InputFormat::Parquet).ok()?;
-    footer_value(files.first()?, meta::MODEL_ID)
-}
-
-/// The value of `key` in the footer metadata of the Parquet file at `path`, read without
-/// reading its rows.
-pub(crate) fn footer_value(path: &Path, key: &str) -> Option<String> {
-    let file = crate::io::remote::open(path).ok()?;
-    let meta = ParquetMetaDataReader::new().parse_and_finish(&file).ok()?;
-    meta.file_metadata()
-        .key_value_metadata()?
-        .iter()
-        .find(|kv| kv.key == key)?
-        .value
-        .clone()
 }
 
 #[cfg(test)]

@@ -2,9 +2,9 @@
 //! before any is read.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use super::{footer_value, EmbeddingsReadError};
+use super::EmbeddingsReadError;
 use crate::io::format::meta;
 
 pub(super) fn missing_names(missing: &[u32], count: u32) -> String {
@@ -21,13 +21,17 @@ pub(super) fn missing_names(missing: &[u32], count: u32) -> String {
     }
 }
 
-/// The parts among `files` (named `part-IIIII-of-NNNNN.parquet`) must be one whole set: one
-/// count, every index once.
-pub(super) fn check_parts(files: &[PathBuf]) -> Result<(), EmbeddingsReadError> {
+/// The parts among `files` (named `part-IIIII-of-NNNNN.parquet`; each with its footer
+/// metadata) must be one whole set: one count, every index once, contiguous records of one input.
+pub(super) fn check_parts(
+    files: &[(&Path, &HashMap<String, String>)],
+) -> Result<(), EmbeddingsReadError> {
     use crate::io::shard::Shard;
-    let mut first: Option<(&PathBuf, Shard)> = None;
-    let mut seen: HashMap<u32, &PathBuf> = HashMap::new();
-    for path in files {
+    let footer: HashMap<&Path, &HashMap<String, String>> = files.iter().copied().collect();
+    let value = |path: &Path, key: &str| footer[path].get(key).cloned();
+    let mut first: Option<(&Path, Shard)> = None;
+    let mut seen: HashMap<u32, &Path> = HashMap::new();
+    for &(path, _) in files {
         let Some(shard) = path
             .file_name()
             .and_then(|n| n.to_str())
@@ -38,17 +42,17 @@ pub(super) fn check_parts(files: &[PathBuf]) -> Result<(), EmbeddingsReadError> 
         let (first_path, first_shard) = *first.get_or_insert((path, shard));
         if shard.count != first_shard.count {
             return Err(EmbeddingsReadError::PartsMixed {
-                path: path.clone(),
+                path: path.to_path_buf(),
                 theirs: shard.count,
-                first_path: first_path.clone(),
+                first_path: first_path.to_path_buf(),
                 first: first_shard.count,
             });
         }
         if let Some(earlier) = seen.insert(shard.index, path) {
             return Err(EmbeddingsReadError::PartTwice {
-                path: path.clone(),
+                path: path.to_path_buf(),
                 index: shard.index,
-                first: earlier.clone(),
+                first: earlier.to_path_buf(),
             });
         }
     }
@@ -66,13 +70,16 @@ pub(super) fn check_parts(files: &[PathBuf]) -> Result<(), EmbeddingsReadError> 
         let mut input_total = None;
         for index in 0..shard.count {
             let path = seen[&index];
-            let Some((start, stop, total)) = shard_records(path) else {
+            let Some((start, stop, total)) = value(path, meta::SHARD_RECORDS)
+                .as_deref()
+                .and_then(shard_records)
+            else {
                 return Ok(()); // parts without the metadata (older): nothing to compare
             };
             let total_now = *input_total.get_or_insert(total);
             if start != end || total != total_now || (index + 1 == shard.count && stop != total) {
                 return Err(EmbeddingsReadError::PartsDisagree {
-                    path: path.clone(),
+                    path: path.to_path_buf(),
                     got: format!("{start}-{stop} of {total}"),
                     want: end,
                     total: total_now,
@@ -81,14 +88,14 @@ pub(super) fn check_parts(files: &[PathBuf]) -> Result<(), EmbeddingsReadError> 
             end = stop;
         }
         // All parts of one input, by its fingerprint (parts of older versions have none).
-        let first_input = footer_value(seen[&0], meta::INPUT);
+        let first_input = value(seen[&0], meta::INPUT);
         for index in 1..shard.count {
-            let theirs = footer_value(seen[&index], meta::INPUT);
+            let theirs = value(seen[&index], meta::INPUT);
             if let (Some(a), Some(b)) = (&first_input, &theirs) {
                 if a != b {
                     return Err(EmbeddingsReadError::PartsOtherInput {
-                        path: seen[&index].clone(),
-                        first: seen[&0].clone(),
+                        path: seen[&index].to_path_buf(),
+                        first: seen[&0].to_path_buf(),
                     });
                 }
             }
@@ -97,9 +104,8 @@ pub(super) fn check_parts(files: &[PathBuf]) -> Result<(), EmbeddingsReadError> 
     Ok(())
 }
 
-/// A part's `START-END of TOTAL` (its metadata), when it says so.
-fn shard_records(path: &Path) -> Option<(u64, u64, u64)> {
-    let text = footer_value(path, meta::SHARD_RECORDS)?;
+/// A part's `START-END of TOTAL` (its metadata).
+fn shard_records(text: &str) -> Option<(u64, u64, u64)> {
     let (range, total) = text.split_once(" of ")?;
     let (start, stop) = range.split_once('-')?;
     Some((start.parse().ok()?, stop.parse().ok()?, total.parse().ok()?))

@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
 use parquet::arrow::ProjectionMask;
 
 use super::columns::{strings, vector_type, vectors};
@@ -51,12 +53,6 @@ pub struct DocBatch {
     pub vectors: Matrix,
 }
 
-impl FileInfo {
-    fn dim(&self) -> Option<usize> {
-        self.declared.or(self.meta_dim)
-    }
-}
-
 /// One file, as its footer describes it.
 #[derive(Clone, Debug)]
 struct FileInfo {
@@ -69,6 +65,14 @@ struct FileInfo {
     declared: Option<usize>,
     meta_dim: Option<usize>,
     model: Option<String>,
+    /// The footer, parsed once: each pass reads the rows with it.
+    footer: ArrowReaderMetadata,
+}
+
+impl FileInfo {
+    fn dim(&self) -> Option<usize> {
+        self.declared.or(self.meta_dim)
+    }
 }
 
 /// The embeddings files of one job, checked from their footers: one model (the same name where
@@ -82,23 +86,32 @@ pub struct EmbeddingsFiles {
 }
 
 impl EmbeddingsFiles {
-    /// Lists and checks the files of `paths` (files and folders, see [`crate::io::input_files`]).
+    /// Lists and checks the files of `paths` (files and folders, see [`crate::io::input_files`]),
+    /// the parts of a sharded job as one whole set.
     pub fn open(paths: &[PathBuf]) -> Result<Self, EmbeddingsReadError> {
         let files = crate::io::input_files(paths, crate::io::InputFormat::Parquet)?;
-        parts::check_parts(&files)?;
-        Self::of_files(&files)
+        Self::of_files(&files, true)
     }
 
     /// One file, as named.
     pub fn open_file(path: &Path) -> Result<Self, EmbeddingsReadError> {
-        Self::of_files(&[path.to_path_buf()])
+        Self::of_files(&[path.to_path_buf()], false)
     }
 
-    fn of_files(paths: &[PathBuf]) -> Result<Self, EmbeddingsReadError> {
+    /// Reads each footer once and checks the files (`parts`: the parts among them too).
+    fn of_files(paths: &[PathBuf], parts: bool) -> Result<Self, EmbeddingsReadError> {
+        let footers: Vec<(FileInfo, HashMap<String, String>)> =
+            paths.iter().map(|p| footer(p)).collect::<Result<_, _>>()?;
+        if parts {
+            let listed: Vec<(&Path, &HashMap<String, String>)> = footers
+                .iter()
+                .map(|(info, meta)| (info.path.as_path(), meta))
+                .collect();
+            parts::check_parts(&listed)?;
+        }
         let mut files: Vec<FileInfo> = Vec::with_capacity(paths.len());
         let mut metadata = HashMap::new();
-        for path in paths {
-            let (info, meta) = footer(path)?;
+        for (info, meta) in footers {
             if let Some(first) = files.first() {
                 let same_id = match (&first.model, &info.model) {
                     (Some(a), Some(b)) => a == b,
@@ -129,6 +142,13 @@ impl EmbeddingsFiles {
         self.files.iter().find_map(FileInfo::dim)
     }
 
+    /// The first file's path.
+    pub fn first_path(&self) -> &Path {
+        self.files
+            .first()
+            .map_or(Path::new(""), |f| f.path.as_path())
+    }
+
     /// Whether any file has a date column (a label column).
     pub fn has_dates(&self) -> bool {
         self.files.iter().any(|f| f.has_date)
@@ -152,8 +172,8 @@ impl EmbeddingsFiles {
         for (n, file) in self.files.iter().enumerate() {
             let err = file_err(&file.path);
             let handle = crate::io::remote::open(&file.path).map_err(|e| err(Problem::Open(e)))?;
-            let builder = ParquetRecordBatchReaderBuilder::try_new(handle)
-                .map_err(|e| err(Problem::Parquet(e)))?;
+            let builder =
+                ParquetRecordBatchReaderBuilder::new_with_metadata(handle, file.footer.clone());
             let schema = builder.schema().clone();
             let mut roots = Vec::new();
             let mut root = |name: &str, wanted: bool| {
@@ -273,9 +293,9 @@ fn other_model(first: &FileInfo, theirs: &FileInfo, dim: Option<usize>) -> Embed
 fn footer(path: &Path) -> Result<(FileInfo, HashMap<String, String>), EmbeddingsReadError> {
     let err = file_err(path);
     let handle = crate::io::remote::open(path).map_err(|e| err(Problem::Open(e)))?;
-    let builder =
-        ParquetRecordBatchReaderBuilder::try_new(handle).map_err(|e| err(Problem::Parquet(e)))?;
-    let metadata: HashMap<String, String> = builder
+    let footer = ArrowReaderMetadata::load(&handle, ArrowReaderOptions::default())
+        .map_err(|e| err(Problem::Parquet(e)))?;
+    let metadata: HashMap<String, String> = footer
         .metadata()
         .file_metadata()
         .key_value_metadata()
@@ -285,7 +305,7 @@ fn footer(path: &Path) -> Result<(FileInfo, HashMap<String, String>), Embeddings
                 .collect()
         })
         .unwrap_or_default();
-    let schema = builder.schema().clone();
+    let schema = footer.schema().clone();
     let declared = match schema.field_with_name(columns::EMBEDDING) {
         Ok(field) => match vector_type(field.data_type()) {
             Some(fixed) => fixed,
@@ -316,7 +336,7 @@ fn footer(path: &Path) -> Result<(FileInfo, HashMap<String, String>), Embeddings
         }
     }
     let has = |name: &str| schema.field_with_name(name).is_ok();
-    let rows = builder.metadata().file_metadata().num_rows().max(0) as usize;
+    let rows = footer.metadata().file_metadata().num_rows().max(0) as usize;
     let info = FileInfo {
         path: path.to_path_buf(),
         rows,
@@ -326,6 +346,7 @@ fn footer(path: &Path) -> Result<(FileInfo, HashMap<String, String>), Embeddings
         declared,
         meta_dim,
         model: metadata.get(meta::MODEL_ID).cloned(),
+        footer,
     };
     Ok((info, metadata))
 }

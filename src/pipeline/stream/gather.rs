@@ -3,9 +3,8 @@
 
 use rayon::prelude::*;
 
-use super::{unit, Fitted, BATCH_ROWS};
+use super::{Fitted, BATCH_ROWS};
 use crate::cluster::kmeans::LloydPass;
-use crate::cluster::KMeansClusterer;
 use crate::config::ValidCluster;
 use crate::error::Error;
 use crate::io::embeddings_in::{DocBatch, EmbeddingsFiles, Want};
@@ -32,12 +31,12 @@ pub(super) struct Gathered {
     pub(super) cells: Option<Cells>,
 }
 
-/// Step 3.
+/// Step 3; `cells`: the (topic, period) cells to count dated documents in.
 pub(super) fn gather(
     files: &EmbeddingsFiles,
     config: &ValidCluster,
-    fitted: &mut Fitted,
-    kmeans: &KMeansClusterer,
+    fitted: &Fitted,
+    cells: Option<Cells>,
     parts: &NamingParts<'_>,
 ) -> Result<Gathered, Error> {
     let k = fitted.centres.rows();
@@ -52,13 +51,14 @@ pub(super) fn gather(
         first: vec![usize::MAX; k],
         keywords: KeywordCounts::new(k),
         samples: Vec::new(),
-        cells: fitted.dates.as_mut().and_then(|(c, _)| c.take()),
+        cells,
     };
     let mut samples = Samples::new(k, cap, seed);
-    let mut pass = LloydPass::new(&fitted.centres, kmeans.place());
-    files.pass(Want::ALL, BATCH_ROWS, |batch: DocBatch| {
-        let v = unit(&batch);
-        let (labels, _) = pass.add(&v)?;
+    let mut pass = LloydPass::new(&fitted.centres, fitted.kmeans.place());
+    files.pass(Want::ALL, BATCH_ROWS, |mut batch: DocBatch| {
+        batch.vectors.normalize_rows();
+        let v = &batch.vectors;
+        let (labels, _) = pass.add(v)?;
         let texts: Vec<String> = (0..batch.rows).map(|i| compose(&spec, &batch, i)).collect();
         let found: Vec<(usize, Vec<String>, Surfaces)> = (0..batch.rows)
             .into_par_iter()

@@ -59,24 +59,18 @@ pub struct Fitted {
     pub(super) report: Streamed,
     /// With a date column: the cells to count in (none when no date was readable) and the counts.
     pub(super) dates: Option<(Option<Cells>, DateCounts)>,
-    pub(super) device_name: String,
+    /// The clusterer fitted, for the passes after (on its device).
+    pub(super) kmeans: KMeansClusterer,
 }
 
 /// The k-means clusterer `config` describes, on `device` when it is a GPU.
-pub(super) fn clusterer(config: &ValidCluster, device: &Device) -> KMeansClusterer {
+fn clusterer(config: &ValidCluster, device: &Device) -> KMeansClusterer {
     let (k, params, kernels) = config.clustering.kmeans().expect("streams k-means only");
     KMeansClusterer {
         k,
         params: params.clone(),
         device: (!device.is_cpu()).then(|| (device.clone(), kernels)),
     }
-}
-
-/// Rows of `batch`, unit length.
-pub(super) fn unit(batch: &DocBatch) -> Matrix {
-    let mut v = batch.vectors.clone();
-    v.normalize_rows();
-    v
 }
 
 /// Steps 1 and 2: the sample, its fit and the refining passes.
@@ -89,6 +83,11 @@ pub fn fit(
     let kmeans = clusterer(config, device);
     let t = Instant::now();
     let n = files.rows();
+    if n == 0 {
+        return Err(Error::NoDocuments {
+            inputs: config.given.embeddings.clone(),
+        });
+    }
     let want = Want {
         vectors: true,
         text: false,
@@ -117,11 +116,6 @@ pub fn fit(
         inputs: config.given.embeddings.clone(),
     })?;
     sample.normalize_rows();
-    if n == 0 {
-        return Err(Error::NoDocuments {
-            inputs: config.given.embeddings.clone(),
-        });
-    }
     let (start, k_scores) = kmeans.fit_sample(&sample, n)?;
     let tolerance = clustering.tol * mean_variance(&sample);
     let seconds_sample = t.elapsed().as_secs_f64();
@@ -135,8 +129,9 @@ pub fn fit(
     let (mut passes, mut last_shift) = (0, f64::INFINITY);
     while passes < clustering.passes {
         let mut pass = LloydPass::new(&centres, kmeans.place());
-        files.pass(Want::VECTORS, BATCH_ROWS, |batch: DocBatch| {
-            pass.add(&unit(&batch))?;
+        files.pass(Want::VECTORS, BATCH_ROWS, |mut batch: DocBatch| {
+            batch.vectors.normalize_rows();
+            pass.add(&batch.vectors)?;
             Ok::<(), Error>(())
         })?;
         let inertia = pass.inertia();
@@ -164,9 +159,6 @@ pub fn fit(
             seconds_passes: t.elapsed().as_secs_f64(),
         },
         dates,
-        device_name: {
-            use crate::cluster::Clusterer;
-            kmeans.device_name()
-        },
+        kmeans,
     })
 }

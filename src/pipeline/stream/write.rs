@@ -5,11 +5,10 @@ use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
 use std::time::Instant;
 
-use candle_core::Device;
-
 use super::gather::gather;
-use super::{clusterer, unit, Fitted, BATCH_ROWS};
+use super::{Fitted, BATCH_ROWS};
 use crate::cluster::kmeans::LloydPass;
+use crate::cluster::Clusterer;
 use crate::config::ValidCluster;
 use crate::error::Error;
 use crate::io::embeddings_in::{DocBatch, EmbeddingsFiles, Want};
@@ -17,7 +16,7 @@ use crate::io::format::files;
 use crate::io::topics_out::{self, DocumentRows, DocumentsWriter, Staged};
 use crate::matrix::{dot, Matrix};
 use crate::pipeline::model::LoadedModel;
-use crate::pipeline::naming::{output_metadata, stage_over_time, NamingParts};
+use crate::pipeline::naming::{log_topics, output_metadata, stage_over_time, NamingParts};
 use crate::report::{ClusterSummary, RunReport, TopicRun};
 use crate::topics::streamed::Nearest;
 use crate::topics::{self, CountedKeywords, ThemeMatcher, TopicDocs, TopicModel};
@@ -28,15 +27,14 @@ pub fn name_and_write(
     files: &EmbeddingsFiles,
     mut fitted: Fitted,
     config: &ValidCluster,
-    device: &Device,
     model: Option<&LoadedModel>,
     themes: Option<ThemeMatcher>,
     started: Instant,
 ) -> Result<TopicRun, Error> {
-    let kmeans = clusterer(config, device);
     let parts = NamingParts::new(config, model, themes.as_ref())?;
     let t_gather = Instant::now();
-    let g = gather(files, config, &mut fitted, &kmeans, &parts)?;
+    let cells = fitted.dates.as_mut().and_then(|(c, _)| c.take());
+    let g = gather(files, config, &fitted, cells, &parts)?;
     let seconds_cluster = started.elapsed().as_secs_f64();
     let (k, d) = (fitted.centres.rows(), fitted.centres.dim());
     let n = files.rows();
@@ -112,7 +110,7 @@ pub fn name_and_write(
     let mut ids_seen: HashSet<u64> = HashSet::new();
     let mut duplicate_ids = 0usize;
     let mut written_sizes = vec![0usize; order.len()];
-    let mut pass = LloydPass::new(&fitted.centres, kmeans.place());
+    let mut pass = LloydPass::new(&fitted.centres, fitted.kmeans.place());
     files.pass(
         Want {
             vectors: true,
@@ -120,9 +118,13 @@ pub fn name_and_write(
             meta: true,
         },
         BATCH_ROWS,
-        |batch: DocBatch| {
-            let v = unit(&batch);
-            let (labels, _) = pass.add(&v)?;
+        |mut batch: DocBatch| {
+            // The vectors as the input has them, for --with-embeddings (the in-memory job
+            // writes them so too); unit length for the assignment.
+            let raw = topic_config.with_embeddings.then(|| batch.vectors.clone());
+            batch.vectors.normalize_rows();
+            let v = &batch.vectors;
+            let (labels, _) = pass.add(v)?;
             let topics: Vec<Option<usize>> = labels.iter().map(|&c| rename[c]).collect();
             let similarity: Vec<Option<f32>> = topics
                 .iter()
@@ -140,8 +142,7 @@ pub fn name_and_write(
                     duplicate_ids += 1;
                 }
             }
-            // As the input has them (the in-memory job writes them so too).
-            let vectors = topic_config.with_embeddings.then_some(&batch.vectors);
+            let vectors = raw.as_ref();
             writer.write(
                 &DocumentRows {
                     ids: &batch.ids,
@@ -201,7 +202,7 @@ pub fn name_and_write(
         unassigned: 0,
         reassigned: 0,
         k_scores: fitted.k_scores,
-        device: fitted.device_name,
+        device: fitted.kmeans.device_name(),
         seconds_cluster,
         seconds_topics,
         seconds_write: t_write.elapsed().as_secs_f64(),
@@ -212,20 +213,7 @@ pub fn name_and_write(
     report.dates = dates;
     topics_out::write_json(&dir.join(files::RUN_JSON), &report, &mut staged)?;
     let written = staged.commit()?;
-    for t in &model_out.topics {
-        tracing::info!(
-            "topic {:>3} {:>8} docs  {}  [{}]",
-            t.id,
-            t.size,
-            t.label,
-            t.keywords
-                .iter()
-                .take(5)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
+    log_topics(&model_out.topics);
     Ok(TopicRun {
         topics: model_out.topics,
         assignments: Vec::new(),
