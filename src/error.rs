@@ -32,6 +32,8 @@ pub enum Error {
     Eval(#[from] crate::eval::EvalError),
     #[error(transparent)]
     Naming(#[from] crate::topics::NameError),
+    #[error(transparent)]
+    Earlier(#[from] crate::io::topics_in::EarlierError),
     #[error("{bad} ({} makes any bad record fatal)", Setting::Strict)]
     Strict { bad: BadRecord },
     #[error("no article could be embedded: {}", nothing_embedded(*skipped))]

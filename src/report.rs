@@ -135,10 +135,19 @@ pub struct ConfigReport {
     #[serde(flatten)]
     pub embed: Option<EmbedConfigReport>,
     pub embeddings: Vec<PathBuf>,
+    /// `--reduce-to`: the earlier output merged and the topics it was merged down to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reduce: Option<ReduceReport>,
     #[serde(flatten)]
     pub clustering: ClusteringConfig,
     #[serde(flatten)]
     pub topics: TopicConfig,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ReduceReport {
+    pub from: PathBuf,
+    pub to: usize,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -231,6 +240,10 @@ impl RunReport {
                     dtype: e.config.compute.precision.name().to_string(),
                 }),
                 embeddings: config.given.embeddings.clone(),
+                reduce: config.given.reduce.as_ref().map(|r| ReduceReport {
+                    from: r.from.clone().unwrap_or_else(|| config.given.out.clone()),
+                    to: r.to,
+                }),
                 clustering: config.clustering.config().clone(),
                 topics: config.topics.config().clone(),
             },

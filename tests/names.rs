@@ -49,6 +49,7 @@ fn name(session: &Session, groups: &[&[&str]], threshold: f32) -> TopicModel {
         vocab: Vocab::default(),
         params: PhraseParams::default(),
         themes: Some(&themes),
+        seen: Default::default(),
     };
     let corpus = Corpus {
         texts: &texts,

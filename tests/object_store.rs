@@ -255,6 +255,7 @@ fn four_shard_processes_into_a_bucket_cluster_as_one_local_job() {
         server.keys("news", "topics/"),
         [
             "topics/documents.parquet",
+            "topics/hierarchy.parquet",
             "topics/run.json",
             "topics/topics.parquet",
             "topics/topics_over_time.parquet"
@@ -458,6 +459,7 @@ fn parquet_and_compressed_inputs_locks_and_refusals_in_a_bucket() {
         [
             "dead/documents.parquet",
             "dead/embeddings.parquet",
+            "dead/hierarchy.parquet",
             "dead/run.json",
             "dead/topics.parquet",
             "dead/topics_over_time.parquet"
@@ -559,6 +561,7 @@ fn the_kubernetes_and_aws_batch_manifests_run_as_written_against_a_bucket() {
         server.keys("news", "runs/k8s/topics/"),
         [
             "runs/k8s/topics/documents.parquet",
+            "runs/k8s/topics/hierarchy.parquet",
             "runs/k8s/topics/run.json",
             "runs/k8s/topics/topics.parquet",
             "runs/k8s/topics/topics_over_time.parquet"

@@ -175,6 +175,23 @@ fn a_stream_whose_sample_holds_every_row_gives_the_in_memory_result() {
     assert_eq!(ints(&om, "topic_id"), ints(&os, "topic_id"));
     assert_eq!(ints(&om, "count"), ints(&os, "count"));
     assert_eq!(lists(&om, "keywords"), lists(&os, "keywords"));
+    // The same topic tree, its nodes named alike.
+    let (hm, hs) = (
+        Table::read(&memory.join("hierarchy.parquet")),
+        Table::read(&streamed.join("hierarchy.parquet")),
+    );
+    assert!(hm.rows() > 1);
+    for column in [
+        "node_id",
+        "parent_id",
+        "children",
+        "size",
+        "label",
+        "topic_ids",
+    ] {
+        assert_eq!(hm.strings(column), hs.strings(column), "{column}");
+    }
+    assert_eq!(lists(&hm, "keywords"), lists(&hs, "keywords"));
     let report = json(&streamed.join("run.json"));
     assert_eq!(report["streamed"]["sample_rows"], 304, "{report}");
     assert!(report["streamed"]["passes"].as_u64().unwrap() >= 1);

@@ -40,7 +40,7 @@ pub struct Cli {
 pub enum Command {
     /// Embed articles into a Parquet file (one row and one vector per article).
     Embed(EmbedArgs),
-    /// Embed, cluster and name topics: articles in, topic groups out (DIR/documents.parquet, topics.parquet, run.json).
+    /// Embed, cluster and name topics: articles in, topic groups out (DIR/documents.parquet, topics.parquet, hierarchy.parquet, run.json).
     Run(RunArgs),
     /// Cluster an `embed` output and name the topics, without embedding again.
     Cluster(ClusterCmdArgs),
@@ -220,6 +220,12 @@ pub struct ClusterCmdArgs {
     /// Output folder.
     #[arg(long, short)]
     pub out: PathBuf,
+    /// Merge the topics of an earlier output (--from, default --out) along their tree down to N, instead of clustering; --embeddings must be the ones it was clustered from.
+    #[arg(long, value_name = "N")]
+    pub reduce_to: Option<usize>,
+    /// The earlier output --reduce-to merges (a folder `run` or `cluster` wrote).
+    #[arg(long, value_name = "DIR", requires = "reduce_to")]
+    pub from: Option<PathBuf>,
 }
 
 #[derive(Args)]

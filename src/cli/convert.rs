@@ -153,6 +153,10 @@ pub fn cluster(args: ClusterCmdArgs) -> ClusterConfig {
         resolve: resolve(args.models),
         device: args.device,
         cuda: cuda(&args.cuda),
+        reduce: args.reduce_to.map(|to| newsclust::config::Reduce {
+            to,
+            from: args.from,
+        }),
     }
 }
 

@@ -39,6 +39,8 @@ pub fn flag(setting: Setting) -> &'static str {
         Setting::MinClusterSize => "--min-cluster-size",
         Setting::MinSamples => "--min-samples",
         Setting::ReduceDims => "--reduce-dims",
+        Setting::ReduceTo => "--reduce-to",
+        Setting::ReduceFrom => "--from",
         Setting::MaxClusterShare => "--max-cluster-share",
         Setting::OutlierThreshold => "--outlier-threshold",
         Setting::Labels => "--labels",

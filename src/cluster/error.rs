@@ -26,6 +26,12 @@ pub enum ClusterError {
         #[source]
         source: hdbscan::HdbscanError,
     },
+    #[error("{setting} {to}: the earlier output has {topics} topics, so there is nothing to merge down to {to}; give at most {topics}")]
+    ReduceUp {
+        to: usize,
+        topics: usize,
+        setting: Setting,
+    },
     #[error("vectors of {rows} values cannot be assigned to centres of {centres}")]
     Dimensions { rows: usize, centres: usize },
     #[error("k-means on the device failed: {source}")]

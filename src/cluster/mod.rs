@@ -11,6 +11,7 @@ mod hdbscan;
 pub mod kmeans;
 mod pca;
 pub(crate) mod rng;
+pub mod tree;
 
 pub use auto_k::{choose_k, KScore};
 pub use error::ClusterError;
@@ -297,19 +298,39 @@ impl KMeansClusterer {
 
 /// Unit-length mean of each topic's rows (k × D).
 pub fn centroids(data: &Matrix, assignments: &Assignments) -> Matrix {
+    let (mut m, _) = sums(data, assignments);
+    m.normalize_rows();
+    m
+}
+
+/// Mean of each topic's rows (k × D; an empty topic's is zero).
+pub fn means(data: &Matrix, assignments: &Assignments) -> Matrix {
+    let (sums, counts) = sums(data, assignments);
+    let d = sums.dim();
+    let mut values = sums.into_vec();
+    for (row, &n) in values.chunks_exact_mut(d).zip(&counts) {
+        if n > 0 {
+            row.iter_mut().for_each(|v| *v /= n as f32);
+        }
+    }
+    Matrix::new(values, d).expect("k × d")
+}
+
+/// The sum and the number of each topic's rows.
+fn sums(data: &Matrix, assignments: &Assignments) -> (Matrix, Vec<usize>) {
     let d = data.dim();
     let mut sums = vec![0f32; assignments.topics * d];
+    let mut counts = vec![0usize; assignments.topics];
     for (i, l) in assignments.labels.iter().enumerate() {
         if let Some(t) = l {
+            counts[*t] += 1;
             for (s, v) in sums[t * d..(t + 1) * d].iter_mut().zip(data.row(i)) {
                 *s += v;
             }
         }
     }
-    let mut m =
-        Matrix::new(sums, d).unwrap_or_else(|| Matrix::new(vec![0.0; d], d).expect("d > 0"));
-    m.normalize_rows();
-    m
+    let m = Matrix::new(sums, d).unwrap_or_else(|| Matrix::new(vec![0.0; d], d).expect("d > 0"));
+    (m, counts)
 }
 
 /// Gives each unassigned row the topic whose centroid is most similar, when that cosine

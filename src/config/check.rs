@@ -321,6 +321,9 @@ impl ClusterConfig {
             &self.embeddings,
             &super::outputs::cluster_outputs(&self.out),
         )?;
+        if let Some(reduce) = &self.reduce {
+            Invalid::at_least(Setting::ReduceTo, reduce.to, 1)?;
+        }
         Ok(ValidCluster {
             given: self.clone(),
             clustering: self.clustering.check()?,
@@ -374,6 +377,7 @@ impl RunConfig {
             resolve: self.model.resolve.clone(),
             device: self.compute.device,
             cuda: self.compute.cuda,
+            reduce: None,
         }
         .check()?;
         Ok(ValidRun { embed, cluster })

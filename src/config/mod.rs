@@ -306,6 +306,18 @@ pub struct ClusterConfig {
     /// Where k-means and the model for candidate labels run.
     pub device: DeviceChoice,
     pub cuda: CudaOptions,
+    /// Merge an earlier output's topics down to fewer instead of clustering.
+    pub reduce: Option<Reduce>,
+}
+
+/// `--reduce-to N`: an earlier output's topics merged along their tree (Ward over the topics'
+/// mean vectors, as `hierarchy.parquet` has it) down to `to` topics, then named and written as a
+/// clustering would be.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reduce {
+    pub to: usize,
+    /// The earlier output's folder (its `documents.parquet`); `None`: the output folder itself.
+    pub from: Option<PathBuf>,
 }
 
 /// `newsclust run`: articles in, embeddings and named topics out.

@@ -69,6 +69,7 @@ pub(crate) fn cluster_outputs(out: &Path) -> Vec<PathBuf> {
         files::DOCUMENTS,
         files::TOPICS,
         files::TOPICS_OVER_TIME,
+        files::HIERARCHY,
         files::RUN_JSON,
     ]
     .iter()

@@ -37,6 +37,8 @@ pub mod files {
     pub const TOPICS: &str = "topics.parquet";
     /// Written when documents carry dates.
     pub const TOPICS_OVER_TIME: &str = "topics_over_time.parquet";
+    /// The topic tree.
+    pub const HIERARCHY: &str = "hierarchy.parquet";
     pub const RUN_JSON: &str = "run.json";
 }
 

@@ -21,6 +21,7 @@ pub mod publish;
 mod publish_remote;
 pub mod remote;
 pub mod shard;
+pub mod topics_in;
 pub mod topics_out;
 
 pub use article::{Article, BadRecord, Field, FieldMap, FieldOverride, Location, TextSpec};

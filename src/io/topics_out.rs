@@ -278,6 +278,57 @@ pub fn write_over_time(
     write_batch(path, batch(path, cols)?, metadata, staged)
 }
 
+/// `hierarchy.parquet`: one row per node of the topic tree, the topics first (node id = topic
+/// id), then the merged nodes in order of distance.
+pub fn write_hierarchy(
+    path: &Path,
+    nodes: &[crate::topics::hierarchy::Node],
+    metadata: &[(String, String)],
+    staged: &mut Staged,
+) -> Result<(), WriteError> {
+    let mut id = Int32Builder::new();
+    let mut parent = Int32Builder::new();
+    let mut children = ListBuilder::new(Int32Builder::new());
+    let mut distance = arrow_array::builder::Float64Builder::new();
+    let mut size = arrow_array::builder::Int64Builder::new();
+    let mut keywords = ListBuilder::new(StringBuilder::new());
+    let mut topic_ids = ListBuilder::new(Int32Builder::new());
+    for n in nodes {
+        id.append_value(n.id as i32);
+        parent.append_option(n.parent.map(|p| p as i32));
+        for &c in &n.children {
+            children.values().append_value(c as i32);
+        }
+        children.append(true);
+        distance.append_value(n.distance);
+        size.append_value(n.size as i64);
+        for k in &n.keywords {
+            keywords.values().append_value(k);
+        }
+        keywords.append(true);
+        for &t in &n.topic_ids {
+            topic_ids.values().append_value(t as i32);
+        }
+        topic_ids.append(true);
+    }
+    let cols: Vec<(&str, ArrayRef, bool)> = vec![
+        ("node_id", Arc::new(id.finish()), false),
+        ("parent_id", Arc::new(parent.finish()), true),
+        ("children", Arc::new(children.finish()), false),
+        ("distance", Arc::new(distance.finish()), false),
+        ("size", Arc::new(size.finish()), false),
+        (
+            "label",
+            utf8(nodes.iter().map(|n| Some(n.label.clone()))),
+            false,
+        ),
+        ("theme", utf8(nodes.iter().map(|n| n.theme.clone())), true),
+        ("keywords", Arc::new(keywords.finish()), false),
+        ("topic_ids", Arc::new(topic_ids.finish()), false),
+    ];
+    write_batch(path, batch(path, cols)?, metadata, staged)
+}
+
 /// `topics.parquet`: one row per topic.
 pub fn write_topics(
     path: &Path,

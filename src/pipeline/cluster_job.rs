@@ -1,5 +1,6 @@
-//! The clustering job: embedded documents → clusters → named topics → `documents.parquet`,
-//! `topics.parquet` and `run.json` in an output folder, renamed into place together.
+//! The clustering job: embedded documents → clusters (or an earlier output's topics merged,
+//! `--reduce-to`) → named topics and their tree → `documents.parquet`, `topics.parquet`,
+//! `hierarchy.parquet` and `run.json` in an output folder, renamed into place together.
 
 use std::time::Instant;
 
@@ -8,6 +9,7 @@ use candle_core::Device;
 use super::model::{LoadedModel, ModelParts};
 use super::naming::{log_topics, output_metadata, stage_over_time, text_spec, NamingParts};
 use super::stream;
+use crate::cluster::tree::Tree;
 use crate::cluster::Clustering;
 use crate::config::NamingMode;
 use crate::config::ValidCluster;
@@ -22,8 +24,9 @@ use crate::io::Field;
 use crate::matrix::Matrix;
 use crate::report::{ClusterSummary, EmbedPart, RunReport, TopicRun};
 use crate::setting::Setting;
+use crate::topics::hierarchy::{name_tree, TreeKeywords};
 use crate::topics::vocab::Vocab;
-use crate::topics::{self, Corpus, ThemeMatcher};
+use crate::topics::{self, Corpus, CountedKeywords, ThemeMatcher, TopicDocs};
 
 /// `newsclust cluster`: reads the embeddings, opens the device (k-means runs there on a GPU) and,
 /// when phrases, themes, candidate labels or a model check need one, loads the model in f32 and
@@ -45,7 +48,7 @@ pub fn run_cluster(config: &ValidCluster) -> Result<(TopicRun, Option<LoadedMode
         (None, Some(_)) => Some(named_in_files.unwrap_or_default()),
         (None, None) => named_in_files.filter(|_| naming),
     };
-    if stream::streams(config, &files) {
+    if config.given.reduce.is_none() && stream::streams(config, &files) {
         return run_streamed(&files, config, device, spec.as_deref(), started);
     }
     let ((read, clustered), loaded) = beside_model(spec.as_deref(), config, device, || {
@@ -227,6 +230,23 @@ fn cluster_vectors(
     let duplicate_ids = warn_duplicate_ids(&docs.ids);
     let mut data = docs.embeddings.clone();
     data.normalize_rows();
+    if let Some(reduce) = &config.given.reduce {
+        let from = reduce.from.as_ref().unwrap_or(&config.given.out);
+        let earlier = crate::io::topics_in::read_topics(from, &docs.ids)?;
+        let clustering = crate::cluster::tree::reduce(&data, earlier, reduce.to)?;
+        tracing::info!(
+            "merged the topics of {} down to {}",
+            from.display(),
+            clustering.assignments.topics
+        );
+        return Ok(Clustered {
+            data,
+            clustering,
+            device_name: "cpu".into(),
+            duplicate_ids,
+            seconds: started.elapsed().as_secs_f64(),
+        });
+    }
     let gpu = (!device.is_cpu()).then_some(device);
     let clusterer = config.clustering.clusterer(gpu);
     let clustering = clusterer.cluster(&data)?;
@@ -267,12 +287,44 @@ fn name_and_write(
         titles: &docs.titles,
         data: &data,
     };
+    // The topics' keyword counts, made once: they name the topics and the tree's merged nodes.
+    let members = assignments.members();
+    let centroids = crate::cluster::centroids(&data, &assignments);
+    let leaf_docs = TopicDocs {
+        texts: &texts,
+        data: &data,
+        titles: &docs.titles,
+        members: &members,
+        centroids: &centroids,
+    };
+    let counts = parts.keywords.counts(&leaf_docs);
+    let keywords = CountedKeywords {
+        labeler: &parts.keywords,
+        counts: &counts,
+    };
     let mut named = topics::build(
         &corpus,
         &assignments,
         topic_config.representatives,
-        &parts.labelers(&parts.keywords),
+        &parts.labelers(&keywords),
     )?;
+    let t_tree = Instant::now();
+    let means = crate::cluster::means(&data, &assignments);
+    let sizes: Vec<usize> = members.iter().map(Vec::len).collect();
+    let tree = Tree::ward(&means, &sizes);
+    let nodes = name_tree(
+        &leaf_docs,
+        &named.topics,
+        &means,
+        &tree,
+        &TreeKeywords {
+            labeler: &parts.keywords,
+            counts: &counts,
+        },
+        &parts.labelers(&keywords),
+        docs.len(),
+    )?;
+    tracing::debug!("topic tree: {:.3} s", t_tree.elapsed().as_secs_f64());
     for t in &mut named.topics {
         t.representative_ids = t
             .representatives
@@ -315,6 +367,7 @@ fn name_and_write(
         &metadata,
         &mut staged,
     )?;
+    topics_out::write_hierarchy(&dir.join(files::HIERARCHY), &nodes, &metadata, &mut staged)?;
     let over_time = docs.dates.as_ref().map(|dates| {
         topics::over_time::over_time(
             dates,

@@ -58,6 +58,7 @@ impl<'a> NamingParts<'a> {
             vocab,
             params: PhraseParams::default(),
             themes,
+            seen: Default::default(),
         });
         Ok(Self {
             keywords,

@@ -80,6 +80,14 @@ impl TermCounts {
     /// The `top` best terms of each class; terms found in fewer than `min_df` documents overall
     /// are left out.
     pub fn keywords(&self, min_df: usize, top: usize) -> Vec<Keywords> {
+        let each: Vec<Vec<usize>> = (0..self.tf.len()).map(|c| vec![c]).collect();
+        self.keywords_of(&each, min_df, top)
+    }
+
+    /// The `top` best terms of each group of classes (a node of the topic tree: the classes it
+    /// covers), its term frequencies summed and scored with the classes' own `log(1 + A / f(x))`,
+    /// as BERTopic's `hierarchical_topics` scores a merged topic with the fitted c-TF-IDF model.
+    pub fn keywords_of(&self, groups: &[Vec<usize>], min_df: usize, top: usize) -> Vec<Keywords> {
         let mut vocab: Vec<&str> = self
             .df
             .iter()
@@ -112,9 +120,11 @@ impl TermCounts {
             }
         }
         let idf: Vec<f64> = f.iter().map(|&fx| (1.0 + a / fx).ln()).collect();
-        tf.iter()
-            .zip(&words_per_class)
-            .map(|(row, &total)| {
+        groups
+            .iter()
+            .map(|group| {
+                let row = summed(group.iter().filter_map(|&c| tf.get(c)));
+                let total: f64 = row.iter().map(|e| e.1).sum();
                 let mut scored: Vec<(usize, f64)> =
                     row.iter().map(|&(i, v)| (i, v / total * idf[i])).collect();
                 // Highest score first; ties by term, so the order is reproducible.
@@ -127,6 +137,20 @@ impl TermCounts {
             })
             .collect()
     }
+}
+
+/// Rows of (term index, count) added up, by index.
+fn summed<'a>(rows: impl Iterator<Item = &'a Vec<(usize, f64)>>) -> Vec<(usize, f64)> {
+    let mut all: Vec<(usize, f64)> = rows.flatten().copied().collect();
+    all.sort_unstable_by_key(|e| e.0);
+    let mut out: Vec<(usize, f64)> = Vec::with_capacity(all.len());
+    for (i, v) in all {
+        match out.last_mut() {
+            Some(last) if last.0 == i => last.1 += v,
+            _ => out.push((i, v)),
+        }
+    }
+    out
 }
 
 /// `classes[c]` holds the term lists of the documents in class c. Terms found in fewer than
@@ -187,6 +211,25 @@ mod tests {
         assert_eq!(a.classes(), 2);
         assert_eq!(a.keywords(1, 10), whole);
         assert_eq!(a.terms(), 5);
+    }
+
+    #[test]
+    fn a_group_sums_its_classes_and_keeps_their_idf() {
+        // The hand example's classes: chip 2, cloud 1 | cloud 1, deal 1. Together: chip 2,
+        // cloud 2, deal 1 of 5 words, scored with the classes' idf (A = 2.5): chip and cloud
+        // 2/5 · ln 2.25, deal 1/5 · ln 3.5.
+        let classes = [docs(&["chip chip", "cloud"]), docs(&["cloud deal"])];
+        let mut counts = TermCounts::new(2);
+        for (c, d) in classes.iter().enumerate() {
+            for doc in d {
+                counts.add(c, doc);
+            }
+        }
+        let k = counts.keywords_of(&[vec![0, 1], vec![1]], 1, 10);
+        assert_eq!(k[0].terms, ["chip", "cloud", "deal"]);
+        assert!((k[0].scores[0] as f64 - 0.4 * 2.25f64.ln()).abs() < 1e-6);
+        assert!((k[0].scores[2] as f64 - 0.2 * 3.5f64.ln()).abs() < 1e-6);
+        assert_eq!(k[1], counts.keywords(1, 10)[1]);
     }
 
     #[test]

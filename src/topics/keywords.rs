@@ -113,7 +113,16 @@ impl KeywordLabeler {
     /// Each topic's keywords (c-TF-IDF over `counts`, shown as written most often) and keyword
     /// label.
     pub fn name(&self, counts: &KeywordCounts) -> Vec<Naming> {
-        let mut keywords = counts.counts.keywords(self.min_df, self.top_keywords);
+        let each: Vec<Vec<usize>> = (0..counts.counts.classes()).map(|c| vec![c]).collect();
+        self.name_groups(counts, &each)
+    }
+
+    /// The keywords and keyword label of each group of topics (a node of the topic tree), its
+    /// counts summed and scored with the topics' idf ([`ctfidf::TermCounts::keywords_of`]).
+    pub fn name_groups(&self, counts: &KeywordCounts, groups: &[Vec<usize>]) -> Vec<Naming> {
+        let mut keywords = counts
+            .counts
+            .keywords_of(groups, self.min_df, self.top_keywords);
         for k in &mut keywords {
             for term in &mut k.terms {
                 *term = counts.surfaces.show_all(term);
@@ -149,6 +158,20 @@ pub struct CountedKeywords<'a> {
 impl Labeler for CountedKeywords<'_> {
     fn label(&self, _topics: &TopicDocs<'_>) -> Result<Vec<Naming>, NameError> {
         Ok(self.labeler.name(self.counts))
+    }
+}
+
+/// Keywords of groups of topics (the merged nodes of the topic tree) from the topics' counts:
+/// the documents handed to [`Labeler::label`] are not read.
+pub struct GroupedKeywords<'a> {
+    pub labeler: &'a KeywordLabeler,
+    pub counts: &'a KeywordCounts,
+    pub groups: &'a [Vec<usize>],
+}
+
+impl Labeler for GroupedKeywords<'_> {
+    fn label(&self, _topics: &TopicDocs<'_>) -> Result<Vec<Naming>, NameError> {
+        Ok(self.labeler.name_groups(self.counts, self.groups))
     }
 }
 

@@ -5,6 +5,7 @@
 
 pub mod ctfidf;
 pub mod dates;
+pub mod hierarchy;
 pub mod keywords;
 pub mod labels;
 pub mod over_time;
@@ -15,7 +16,7 @@ pub mod streamed;
 pub mod theme;
 pub mod vocab;
 
-pub use keywords::{CountedKeywords, KeywordCounts, KeywordLabeler};
+pub use keywords::{CountedKeywords, GroupedKeywords, KeywordCounts, KeywordLabeler};
 pub use reader::ReaderLabeler;
 pub use theme::{Theme, ThemeError, ThemeMatcher, Themes};
 

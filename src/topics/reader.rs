@@ -35,13 +35,19 @@ pub struct ReaderLabeler<'a> {
     pub params: PhraseParams,
     /// None: no themes (`--themes none`).
     pub themes: Option<&'a ThemeMatcher>,
+    /// Texts embedded so far, kept from one call of [`Labeler::label`] to the next (the topics,
+    /// then the merged nodes of their tree, share most phrases).
+    pub seen: Seen,
 }
+
+/// Vectors of texts embedded before, by text.
+pub type Seen = std::sync::Mutex<std::collections::HashMap<String, Vec<f32>>>;
 
 /// An [`Encoder`] that embeds each distinct text once: a label option that is a phrase already
 /// embedded costs nothing again.
 struct Memo<'a> {
     inner: &'a dyn Encoder,
-    seen: std::sync::Mutex<std::collections::HashMap<String, Vec<f32>>>,
+    seen: &'a Seen,
 }
 
 impl Encoder for Memo<'_> {
@@ -73,7 +79,7 @@ impl Labeler for ReaderLabeler<'_> {
     fn label(&self, topics: &TopicDocs<'_>) -> Result<Vec<Naming>, NameError> {
         let memo = Memo {
             inner: self.encoder,
-            seen: Default::default(),
+            seen: &self.seen,
         };
         let t = std::time::Instant::now();
         let pools = phrase::candidates(topics, &self.vocab, &self.params);

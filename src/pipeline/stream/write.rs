@@ -8,6 +8,7 @@ use std::time::Instant;
 use super::gather::gather;
 use super::{Fitted, BATCH_ROWS};
 use crate::cluster::kmeans::LloydPass;
+use crate::cluster::tree::Tree;
 use crate::cluster::Clusterer;
 use crate::config::ValidCluster;
 use crate::error::Error;
@@ -18,6 +19,7 @@ use crate::matrix::{dot, Matrix};
 use crate::pipeline::model::LoadedModel;
 use crate::pipeline::naming::{log_topics, output_metadata, stage_over_time, NamingParts};
 use crate::report::{ClusterSummary, RunReport, TopicRun};
+use crate::topics::hierarchy::{name_tree, TreeKeywords};
 use crate::topics::streamed::Nearest;
 use crate::topics::{self, CountedKeywords, ThemeMatcher, TopicDocs, TopicModel};
 
@@ -85,6 +87,29 @@ pub fn name_and_write(
     };
     let t_topics = Instant::now();
     let mut named = topics::name(&docs, &sizes, n, &parts.labelers(&keywords))?;
+    let mut mean_values = Vec::with_capacity(order.len() * d);
+    for &c in &order {
+        let size = g.sizes[c] as f64;
+        mean_values.extend(
+            g.sums[c * d..(c + 1) * d]
+                .iter()
+                .map(|&s| (s / size) as f32),
+        );
+    }
+    let means = Matrix::new(mean_values, d).expect("k × d");
+    let tree = Tree::ward(&means, &sizes);
+    let nodes = name_tree(
+        &docs,
+        &named,
+        &means,
+        &tree,
+        &TreeKeywords {
+            labeler: &parts.keywords,
+            counts: &counts,
+        },
+        &parts.labelers(&keywords),
+        n,
+    )?;
     let seconds_topics = t_topics.elapsed().as_secs_f64();
     drop((texts, titles, data, members));
     tracing::debug!(
@@ -188,6 +213,7 @@ pub fn name_and_write(
         &metadata,
         &mut staged,
     )?;
+    topics_out::write_hierarchy(&dir.join(files::HIERARCHY), &nodes, &metadata, &mut staged)?;
     let over_time = fitted.dates.take().map(|(_, mut counts)| {
         let rows = match g.cells {
             Some(cells) => cells.finish(5, &mut counts, |c| rename[c]),
