@@ -40,7 +40,7 @@ pub struct Cli {
 pub enum Command {
     /// Embed articles into a Parquet file (one row and one vector per article).
     Embed(EmbedArgs),
-    /// Embed, cluster and name topics: articles in, topic groups out (DIR/documents.parquet, topics.parquet, hierarchy.parquet, run.json).
+    /// Embed, cluster and name topics: articles in, topic groups out (DIR/documents.parquet, topics.parquet, hierarchy.parquet, run.json, report.html).
     Run(RunArgs),
     /// Cluster an `embed` output and name the topics, without embedding again.
     Cluster(ClusterCmdArgs),

@@ -9,7 +9,7 @@ mod cuda;
 pub mod error;
 mod hdbscan;
 pub mod kmeans;
-mod pca;
+pub mod pca;
 pub(crate) mod rng;
 pub mod tree;
 

@@ -71,6 +71,7 @@ pub(crate) fn cluster_outputs(out: &Path) -> Vec<PathBuf> {
         files::TOPICS_OVER_TIME,
         files::HIERARCHY,
         files::RUN_JSON,
+        files::REPORT,
     ]
     .iter()
     .map(|f| out.join(f))

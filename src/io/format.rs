@@ -40,6 +40,8 @@ pub mod files {
     /// The topic tree.
     pub const HIERARCHY: &str = "hierarchy.parquet";
     pub const RUN_JSON: &str = "run.json";
+    /// The page a person opens: topic map, sizes, topics over time, tree, table, run.
+    pub const REPORT: &str = "report.html";
 }
 
 /// Columns of an embeddings file.

@@ -20,6 +20,7 @@ mod parquet_in;
 pub mod publish;
 mod publish_remote;
 pub mod remote;
+pub mod report_html;
 pub mod shard;
 pub mod topics_in;
 pub mod topics_out;

@@ -7,7 +7,10 @@ use std::time::Instant;
 use candle_core::Device;
 
 use super::model::{LoadedModel, ModelParts};
-use super::naming::{log_topics, output_metadata, stage_over_time, text_spec, NamingParts};
+use super::naming::{
+    log_topics, output_metadata, shown_title, stage_over_time, stage_report, text_spec,
+    NamingParts, ReportParts,
+};
 use super::stream;
 use crate::cluster::tree::Tree;
 use crate::cluster::Clustering;
@@ -368,17 +371,22 @@ fn name_and_write(
         &mut staged,
     )?;
     topics_out::write_hierarchy(&dir.join(files::HIERARCHY), &nodes, &metadata, &mut staged)?;
-    let over_time = docs.dates.as_ref().map(|dates| {
-        topics::over_time::over_time(
-            dates,
-            &assignments.labels,
-            &texts,
-            &Vocab::new(config.topics.stop_words.clone()),
-            topic_config.time_bins,
-            5,
-        )
-    });
-    let dates = stage_over_time(dir, over_time, docs.len(), &metadata, &mut staged)?;
+    let (periods, counts) = match docs.dates.as_ref() {
+        Some(dates) => {
+            let (rows, counts) = topics::over_time::over_time(
+                dates,
+                &assignments.labels,
+                &texts,
+                &Vocab::new(config.topics.stop_words.clone()),
+                topic_config.time_bins,
+                5,
+            );
+            (Some(rows), Some(counts))
+        }
+        None => (None, None),
+    };
+    let rows = periods.as_deref().unwrap_or_default();
+    let dates = stage_over_time(dir, rows, counts, docs.len(), &metadata, &mut staged)?;
     summary.seconds_write = t2.elapsed().as_secs_f64();
     let mut report = RunReport::new(
         config,
@@ -388,6 +396,25 @@ fn name_and_write(
         embed,
     );
     report.dates = dates;
+    let titles: Vec<Vec<String>> = named
+        .topics
+        .iter()
+        .map(|t| {
+            t.representatives
+                .iter()
+                .map(|&r| shown_title(&docs.titles[r], &docs.texts[r], &docs.ids[r]))
+                .collect()
+        })
+        .collect();
+    let parts = ReportParts {
+        topics: &named.topics,
+        titles: &titles,
+        means: &means,
+        nodes: &nodes,
+        periods: periods.as_deref(),
+        seed: config.clustering.config().seed,
+    };
+    stage_report(dir, &parts, &report, &mut staged)?;
     topics_out::write_json(&dir.join(files::RUN_JSON), &report, &mut staged)?;
     let written = staged.commit()?;
     log_topics(&named.topics);

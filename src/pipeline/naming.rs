@@ -5,11 +5,16 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use super::model::{embed_texts, LoadedModel};
+use crate::cluster::pca::Pca;
 use crate::config::{NamingMode, ValidCluster};
 use crate::error::Error;
 use crate::io::format::{files, meta};
+use crate::io::report_html::{self, ReportInput};
 use crate::io::topics_out::{self, Staged};
-use crate::io::{Field, TextSpec};
+use crate::io::{Field, TextSpec, WriteError};
+use crate::matrix::Matrix;
+use crate::report::RunReport;
+use crate::topics::hierarchy::Node;
 use crate::topics::over_time::{DateCounts, Period};
 use crate::topics::phrase::PhraseParams;
 use crate::topics::vocab::Vocab;
@@ -111,17 +116,18 @@ pub fn output_metadata(
     out
 }
 
-/// Stages `topics_over_time.parquet` in `dir` from the periods of documents with a date column
-/// (`None`: none has one), warning of unreadable dates among `total` documents; with no
-/// period, an earlier run's file there is removed at publication. Returns the date counts.
+/// Stages `topics_over_time.parquet` in `dir` from `rows`, the periods of documents with a date
+/// column (`counts`; `None`: none has one), warning of unreadable dates among `total` documents;
+/// with no period, an earlier run's file there is removed at publication. Returns the counts.
 pub fn stage_over_time(
     dir: &Path,
-    over_time: Option<(Vec<Period>, DateCounts)>,
+    rows: &[Period],
+    counts: Option<DateCounts>,
     total: usize,
     metadata: &[(String, String)],
     staged: &mut Staged,
 ) -> Result<Option<DateCounts>, Error> {
-    let Some((rows, counts)) = over_time else {
+    let Some(counts) = counts else {
         staged.remove_stale(dir.join(files::TOPICS_OVER_TIME));
         return Ok(None);
     };
@@ -136,9 +142,70 @@ pub fn stage_over_time(
         tracing::warn!("no document has a readable date: no topics_over_time.parquet");
         staged.remove_stale(dir.join(files::TOPICS_OVER_TIME));
     } else {
-        topics_out::write_over_time(&dir.join(files::TOPICS_OVER_TIME), &rows, metadata, staged)?;
+        topics_out::write_over_time(&dir.join(files::TOPICS_OVER_TIME), rows, metadata, staged)?;
     }
     Ok(Some(counts))
+}
+
+/// What `report.html` shows beside `run.json`: the topics, their representative titles, their
+/// mean vectors (placed on the map), the tree and the periods (`None`: no date column).
+pub struct ReportParts<'a> {
+    pub topics: &'a [Topic],
+    pub titles: &'a [Vec<String>],
+    pub means: &'a Matrix,
+    pub nodes: &'a [Node],
+    pub periods: Option<&'a [Period]>,
+    pub seed: u64,
+}
+
+/// Stages `report.html` in `dir`.
+pub fn stage_report(
+    dir: &Path,
+    parts: &ReportParts<'_>,
+    report: &RunReport,
+    staged: &mut Staged,
+) -> Result<(), Error> {
+    let path = dir.join(files::REPORT);
+    let run = serde_json::to_value(report).map_err(|e| WriteError::new(&path, e))?;
+    let positions = topic_map(parts.means, parts.seed);
+    let input = ReportInput {
+        topics: parts.topics,
+        titles: parts.titles,
+        positions: &positions,
+        nodes: parts.nodes,
+        periods: parts.periods,
+        run: &run,
+    };
+    report_html::write_report(&path, &input, staged)?;
+    Ok(())
+}
+
+/// Each topic's place on the report's map: the first two principal components of the topics'
+/// mean vectors (one topic: the origin).
+pub fn topic_map(means: &Matrix, seed: u64) -> Vec<[f32; 2]> {
+    if means.rows() < 2 {
+        return vec![[0.0; 2]; means.rows()];
+    }
+    let projected = Pca::fit(means, 2, seed).transform(means);
+    (0..projected.rows())
+        .map(|i| {
+            let row = projected.row(i);
+            let at = |j: usize| row.get(j).copied().filter(|v| v.is_finite()).unwrap_or(0.0);
+            [at(0), at(1)]
+        })
+        .collect()
+}
+
+/// What the report lists for a representative document: its title, else the start of its
+/// text, else its id.
+pub fn shown_title(title: &str, text: &str, id: &str) -> String {
+    if !title.trim().is_empty() {
+        title.to_string()
+    } else if !text.trim().is_empty() {
+        report_html::cut(text, 140)
+    } else {
+        format!("(document {id})")
+    }
 }
 
 /// Logs each topic: number, size, label, first keywords.

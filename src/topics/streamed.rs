@@ -73,11 +73,14 @@ fn cut(mut d: Sampled) -> Sampled {
     d
 }
 
+/// One of a topic's nearest documents: similarity, row, id, title.
+pub type Near = (f32, usize, String, String);
+
 /// Each topic's `top` documents most similar to its centroid, most similar first (ties: the
-/// earlier row), as (similarity, row, id).
+/// earlier row).
 pub struct Nearest {
     top: usize,
-    best: Vec<Vec<(f32, usize, String)>>,
+    best: Vec<Vec<Near>>,
 }
 
 impl Nearest {
@@ -88,18 +91,17 @@ impl Nearest {
         }
     }
 
-    pub fn offer(&mut self, topic: usize, similarity: f32, row: usize, id: &str) {
+    pub fn offer(&mut self, topic: usize, similarity: f32, row: usize, id: &str, title: &str) {
         let best = &mut self.best[topic];
-        let before =
-            |e: &(f32, usize, String)| e.0 > similarity || (e.0 == similarity && e.1 < row);
+        let before = |e: &Near| e.0 > similarity || (e.0 == similarity && e.1 < row);
         let at = best.partition_point(before);
         if at < self.top {
-            best.insert(at, (similarity, row, id.to_string()));
+            best.insert(at, (similarity, row, id.to_string(), title.to_string()));
             best.truncate(self.top);
         }
     }
 
-    pub fn into_topics(self) -> Vec<Vec<(f32, usize, String)>> {
+    pub fn into_topics(self) -> Vec<Vec<Near>> {
         self.best
     }
 }
@@ -144,7 +146,7 @@ mod tests {
     fn nearest_keeps_the_most_similar_in_order() {
         let mut n = Nearest::new(1, 3);
         for (row, sim) in [0.5f32, 0.9, 0.1, 0.9, 0.7].into_iter().enumerate() {
-            n.offer(0, sim, row, &format!("d{row}"));
+            n.offer(0, sim, row, &format!("d{row}"), "");
         }
         let got: Vec<usize> = n.into_topics()[0].iter().map(|e| e.1).collect();
         assert_eq!(got, [1, 3, 4]);

@@ -17,7 +17,10 @@ use crate::io::format::files;
 use crate::io::topics_out::{self, DocumentRows, DocumentsWriter, Staged};
 use crate::matrix::{dot, Matrix};
 use crate::pipeline::model::LoadedModel;
-use crate::pipeline::naming::{log_topics, output_metadata, stage_over_time, NamingParts};
+use crate::pipeline::naming::{
+    log_topics, output_metadata, shown_title, stage_over_time, stage_report, NamingParts,
+    ReportParts,
+};
 use crate::report::{ClusterSummary, RunReport, TopicRun};
 use crate::topics::hierarchy::{name_tree, TreeKeywords};
 use crate::topics::streamed::Nearest;
@@ -159,7 +162,7 @@ pub fn name_and_write(
             for (i, (t, s)) in topics.iter().zip(&similarity).enumerate() {
                 if let (Some(t), Some(s)) = (t, s) {
                     written_sizes[*t] += 1;
-                    nearest.offer(*t, *s, batch.first + i, &batch.ids[i]);
+                    nearest.offer(*t, *s, batch.first + i, &batch.ids[i], &batch.titles[i]);
                 }
                 let mut h = std::collections::hash_map::DefaultHasher::new();
                 batch.ids[i].hash(&mut h);
@@ -191,12 +194,15 @@ pub fn name_and_write(
         tracing::warn!("{duplicate_ids} documents have the id of an earlier one; all are kept, so a join on id matches several rows");
     }
     writer.finish(&mut staged)?;
+    // Each topic's representative titles, for the report.
+    let mut titles: Vec<Vec<String>> = Vec::with_capacity(named.len());
     for ((topic, best), &size) in named
         .iter_mut()
         .zip(nearest.into_topics())
         .zip(&written_sizes)
     {
         topic.representatives = best.iter().map(|e| e.1).collect();
+        titles.push(best.iter().map(|e| shown_title(&e.3, "", &e.2)).collect());
         topic.representative_ids = best.into_iter().map(|e| e.2).collect();
         topic.size = size;
         topic.share = size as f64 / n.max(1) as f64;
@@ -214,14 +220,18 @@ pub fn name_and_write(
         &mut staged,
     )?;
     topics_out::write_hierarchy(&dir.join(files::HIERARCHY), &nodes, &metadata, &mut staged)?;
-    let over_time = fitted.dates.take().map(|(_, mut counts)| {
-        let rows = match g.cells {
-            Some(cells) => cells.finish(5, &mut counts, |c| rename[c]),
-            None => Vec::new(),
-        };
-        (rows, counts)
-    });
-    let dates = stage_over_time(dir, over_time, n, &metadata, &mut staged)?;
+    let (periods, counts) = match fitted.dates.take() {
+        Some((_, mut counts)) => {
+            let rows = match g.cells {
+                Some(cells) => cells.finish(5, &mut counts, |c| rename[c]),
+                None => Vec::new(),
+            };
+            (Some(rows), Some(counts))
+        }
+        None => (None, None),
+    };
+    let rows = periods.as_deref().unwrap_or_default();
+    let dates = stage_over_time(dir, rows, counts, n, &metadata, &mut staged)?;
     let summary = ClusterSummary {
         documents: n,
         topics: order.len(),
@@ -237,6 +247,15 @@ pub fn name_and_write(
     };
     let mut report = RunReport::new(config, &files.metadata, d, &summary, None);
     report.dates = dates;
+    let parts = ReportParts {
+        topics: &model_out.topics,
+        titles: &titles,
+        means: &means,
+        nodes: &nodes,
+        periods: periods.as_deref(),
+        seed: config.clustering.config().seed,
+    };
+    stage_report(dir, &parts, &report, &mut staged)?;
     topics_out::write_json(&dir.join(files::RUN_JSON), &report, &mut staged)?;
     let written = staged.commit()?;
     log_topics(&model_out.topics);
