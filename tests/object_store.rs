@@ -256,6 +256,7 @@ fn four_shard_processes_into_a_bucket_cluster_as_one_local_job() {
         [
             "topics/documents.parquet",
             "topics/hierarchy.parquet",
+            "topics/report.html",
             "topics/run.json",
             "topics/topics.parquet",
             "topics/topics_over_time.parquet"
@@ -460,6 +461,7 @@ fn parquet_and_compressed_inputs_locks_and_refusals_in_a_bucket() {
             "dead/documents.parquet",
             "dead/embeddings.parquet",
             "dead/hierarchy.parquet",
+            "dead/report.html",
             "dead/run.json",
             "dead/topics.parquet",
             "dead/topics_over_time.parquet"
@@ -562,6 +564,7 @@ fn the_kubernetes_and_aws_batch_manifests_run_as_written_against_a_bucket() {
         [
             "runs/k8s/topics/documents.parquet",
             "runs/k8s/topics/hierarchy.parquet",
+            "runs/k8s/topics/report.html",
             "runs/k8s/topics/run.json",
             "runs/k8s/topics/topics.parquet",
             "runs/k8s/topics/topics_over_time.parquet"

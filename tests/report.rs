@@ -286,11 +286,14 @@ fn run_on(input: &Path, out: &Path, k: &str) {
     assert_eq!(run.code, 0, "{}", run.stderr);
 }
 
+/// How a case changes each article of the sample.
+type Change = fn(&mut serde_json::Value);
+
 #[test]
 fn dates_missing_unreadable_or_all_in_one_period() {
     let Some(chromium) = chromium() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let cases: [(&str, fn(&mut serde_json::Value)); 3] = [
+    let cases: [(&str, Change); 3] = [
         ("equal", |v| v["date"] = "2026-03-01 09:30:00".into()),
         ("missing", |v| {
             v.as_object_mut().unwrap().remove("date");
