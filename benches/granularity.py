@@ -10,7 +10,8 @@ Each EMBEDDINGS is a `newsclust embed` output with a `label` column. For seeds 1
 It prints, per c: NMI against the gold labels, the agreement (ARI) of the two seeds' refined cuts
 ("stability"), and the Ward cost of the merge from c to c-1; then k-means told the gold k
 (n_init 10) for reference, and the count the largest-stability-drop rule would choose.
-Needs numpy, scipy, scikit-learn and pyarrow; it does not call the newsclust binary.
+Needs numpy, scipy, scikit-learn and pyarrow; it does not call the newsclust binary. The rule
+`--k auto` settled on (src/cluster/auto_k.rs) is measured through the binary by benches/auto_k.py.
 """
 
 import argparse

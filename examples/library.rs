@@ -1,5 +1,5 @@
 //! The whole pipeline through the library, no command line: embeds the articles of the file
-//! named on the command line, clusters them into `--k` topics (default: chosen by silhouette)
+//! named on the command line, clusters them into `--k` topics (default: chosen by `--k auto`)
 //! and prints each topic's label and size.
 //!
 //! `cargo run --release --example library -- datasets/tech_news_sample.jsonl out/library 8`

@@ -1,22 +1,49 @@
-//! Choosing k: k-means for each k in a range on a sample, scored by the mean silhouette
-//! (Rousseeuw 1987) with cosine distance; the k with the highest score wins.
+//! Choosing k (`--k auto`) from a topic tree: on a sample, [`FITS`] fine k-means fits (many small
+//! topics, different seeds), each fit's centres merged by Ward's criterion into a tree
+//! ([`Tree::ward`]), the tree cut at every count c in the range and each cut refined by Lloyd's
+//! iterations started from its merged centres. For each c: the stability of the refined cuts
+//! (mean pairwise adjusted Rand index between the fits, Hubert & Arabie 1985) and their mean
+//! silhouette (Rousseeuw 1987, cosine distance). The count chosen is the stable, separated level
+//! after which the partition stops reproducing: the highest
+//! `silhouette(c) × (stability(c) − max(stability(c+1), stability(c+2)))` among the counts of at
+//! least half the silhouette's scale (the count whose silhouette, smoothed over neighbours, is
+//! highest): stability alone finds coarse stable levels far below the corpus's grain.
+//! The study behind it is `benches/granularity.py`; the README has its table.
 
 use super::error::ClusterError;
 use super::kmeans::{self, KMeansParams};
 use super::rng::Rng;
+use super::tree::Tree;
+use crate::eval;
 use crate::matrix::{dots, Matrix};
 use crate::setting::Setting;
 use rayon::prelude::*;
 
-/// The silhouette of one k.
+/// Fine fits whose refined cuts are compared.
+pub const FITS: usize = 3;
+/// Topics of a fine fit: at most this many, and at most one per [`ROWS_PER_FINE`] sampled rows.
+pub const FINE_MAX: usize = 150;
+pub const ROWS_PER_FINE: usize = 10;
+/// Rows whose silhouette is computed (a full distance matrix).
+pub const SILHOUETTE_ROWS: usize = 2_000;
+/// Lloyd's iterations that refine a cut.
+const REFINE_ITER: usize = 30;
+
+/// What `k auto` measured at one count.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct KScore {
     pub k: usize,
+    /// Mean adjusted Rand index between the fits' refined cuts at k (1: the same partition).
+    pub stability: f64,
+    /// Mean silhouette of the refined cuts at k (cosine distance).
     pub silhouette: f64,
+    /// The choice's score; none at the top of the range, which has nothing finer to compare, and
+    /// below half the silhouette's scale.
+    pub score: Option<f64>,
 }
 
-/// Scores every k in `range` on at most `sample` rows with `params` (see
-/// [`KMeansParams::for_scoring`]); returns the best k and all scores.
+/// Scores every count in `range` on at most `sample` rows of `data` (fine fits with `params`'
+/// seed, iterations and tolerance); returns the chosen count and every count's scores.
 pub fn choose_k(
     data: &Matrix,
     range: std::ops::RangeInclusive<usize>,
@@ -32,19 +59,14 @@ pub fn choose_k(
         });
     }
     let mut rng = Rng::new(params.seed());
-    let mut rows = rng.sample(n, sample.min(n));
-    rows.sort_unstable();
-    let s = data.select(&rows);
+    // Random order: the first rows are the silhouette's.
+    let s = data.select(&rng.sample(n, sample.min(n)));
     let m = s.rows();
-    // Cosine distances between sample rows (rows are unit length), from one matrix product
-    // computed in blocks of rows side by side.
-    let d = s.dim();
-    let dist: Vec<f32> = s
-        .as_slice()
-        .par_chunks(64 * d)
-        .flat_map_iter(|block| dots(block, s.as_slice(), d).into_iter().map(|p| 1.0 - p))
-        .collect();
-    let (lo, hi) = (*range.start().max(&2), (*range.end()).min(m - 1));
+    let lo = (*range.start()).max(2);
+    let fine = (m / ROWS_PER_FINE)
+        .clamp(lo + 1, FINE_MAX.max(lo + 1))
+        .min(m);
+    let hi = (*range.end()).min(fine - 1);
     if lo > hi {
         return Err(ClusterError::NoKToTry {
             min: *range.start(),
@@ -52,20 +74,126 @@ pub fn choose_k(
             rows: m,
         });
     }
-    let mut scores = Vec::new();
-    for k in lo..=hi {
-        let fit = kmeans::fit(&s, k, params)?;
-        scores.push(KScore {
-            k,
-            silhouette: silhouette(&dist, &fit.labels, k),
-        });
-    }
-    let best = scores
-        .iter()
-        .max_by(|a, b| a.silhouette.total_cmp(&b.silhouette).then(b.k.cmp(&a.k)))
-        .expect("at least one k")
-        .k;
+    let cuts = (0..FITS)
+        .map(|f| refined_cuts(&s, fine, lo..=hi, params, f))
+        .collect::<Result<Vec<_>, _>>()?;
+    let sil_rows = SILHOUETTE_ROWS.min(m);
+    let dist = cosine_distances(&s, sil_rows);
+    let mut scores: Vec<KScore> = (lo..=hi)
+        .map(|k| {
+            let at: Vec<&Vec<usize>> = cuts.iter().map(|c| &c[k - lo]).collect();
+            let mut pairs = Vec::new();
+            for a in 0..at.len() {
+                for b in a + 1..at.len() {
+                    pairs.push(eval::score(at[a], at[b]).ari);
+                }
+            }
+            let silhouette = at
+                .iter()
+                .map(|l| silhouette(&dist, &l[..sil_rows], k))
+                .sum::<f64>()
+                / at.len() as f64;
+            KScore {
+                k,
+                stability: pairs.iter().sum::<f64>() / pairs.len().max(1) as f64,
+                silhouette,
+                score: None,
+            }
+        })
+        .collect();
+    let best = pick(&mut scores).unwrap_or(lo);
     Ok((best, scores))
+}
+
+/// Fills in each count's score (counts in increasing order) and returns the best-scored count;
+/// none when no count could be scored.
+fn pick(scores: &mut [KScore]) -> Option<usize> {
+    let stab: Vec<f64> = scores.iter().map(|s| s.stability).collect();
+    let floor = scale(scores).div_ceil(2);
+    for (i, s) in scores.iter_mut().enumerate() {
+        let finer = stab[i + 1..]
+            .iter()
+            .take(2)
+            .copied()
+            .fold(f64::NAN, f64::max);
+        s.score = (!finer.is_nan() && s.k >= floor).then_some(s.silhouette * (s.stability - finer));
+    }
+    scores
+        .iter()
+        .filter_map(|s| s.score.map(|v| (s.k, v)))
+        .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+        .map(|(k, _)| k)
+}
+
+/// Counts either side of c whose silhouettes are averaged to find the scale.
+const SMOOTH: usize = 2;
+
+/// The count where the silhouette, averaged over its [`SMOOTH`] neighbours either side, is highest
+/// (ties: the smaller count): the scale at which the sample is best separated. The silhouette of
+/// many corpora is flat over a wide range, so one count's value alone wanders from seed to seed.
+fn scale(scores: &[KScore]) -> usize {
+    let smoothed = |i: usize| {
+        let near = &scores[i.saturating_sub(SMOOTH)..(i + SMOOTH + 1).min(scores.len())];
+        near.iter().map(|s| s.silhouette).sum::<f64>() / near.len() as f64
+    };
+    (0..scores.len())
+        .map(|i| (scores[i].k, smoothed(i)))
+        .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+        .map_or(2, |(k, _)| k)
+}
+
+/// Fine fit number `fit`: k-means with `fine` centres, the Ward tree over them, and the labels of
+/// each refined cut in `counts` (in order).
+fn refined_cuts(
+    s: &Matrix,
+    fine: usize,
+    counts: std::ops::RangeInclusive<usize>,
+    params: &KMeansParams,
+    fit: usize,
+) -> Result<Vec<Vec<usize>>, ClusterError> {
+    let seed = params.seed().wrapping_add(0x5851_f42d * (fit as u64 + 1));
+    let one = KMeansParams::new(1, params.max_iter(), params.tol(), seed, None)?;
+    let base = kmeans::fit(s, fine, &one)?;
+    let mut sizes = vec![0usize; fine];
+    base.labels.iter().for_each(|&l| sizes[l] += 1);
+    let tree = Tree::ward(&base.centroids, &sizes);
+    counts
+        .map(|c| {
+            let group = tree.cut(c);
+            let labels: Vec<usize> = base.labels.iter().map(|&l| group[l]).collect();
+            let starts = group_means(s, &labels, c);
+            Ok(kmeans::refine(s, starts, REFINE_ITER, params.tol())?.labels)
+        })
+        .collect()
+}
+
+/// The mean of each group's rows (c × D); every group has rows (it holds a fine topic).
+fn group_means(s: &Matrix, labels: &[usize], c: usize) -> Matrix {
+    let d = s.dim();
+    let mut sums = vec![0f64; c * d];
+    let mut counts = vec![0usize; c];
+    for (i, &g) in labels.iter().enumerate() {
+        counts[g] += 1;
+        for (acc, v) in sums[g * d..(g + 1) * d].iter_mut().zip(s.row(i)) {
+            *acc += f64::from(*v);
+        }
+    }
+    let values = sums
+        .chunks_exact(d)
+        .zip(&counts)
+        .flat_map(|(row, &n)| row.iter().map(move |v| (v / n.max(1) as f64) as f32))
+        .collect();
+    Matrix::new(values, d).expect("c × d")
+}
+
+/// Cosine distances between the first `rows` rows of `s` (unit length), `rows` × `rows`, from
+/// one matrix product in blocks of rows side by side.
+fn cosine_distances(s: &Matrix, rows: usize) -> Vec<f32> {
+    let d = s.dim();
+    let head = &s.as_slice()[..rows * d];
+    head.par_chunks(64 * d)
+        .flat_map_iter(|block| dots(block, head, d).into_iter().map(|p| 1.0 - p))
+        .collect()
 }
 
 /// Mean silhouette over all points from a full distance matrix (rows of `m` values).
@@ -117,28 +245,97 @@ mod tests {
         assert!((s - (1.0 - 0.1 / 5.0)).abs() < 1e-9, "{s}");
     }
 
-    #[test]
-    fn picks_the_number_of_directions() {
-        // Unit vectors in 3 well-separated directions.
-        let mut rng = Rng::new(9);
+    /// `groups` tight clouds of `each` unit vectors around orthogonal directions of `dim`.
+    fn clouds(groups: usize, each: usize, dim: usize, seed: u64) -> Matrix {
+        let mut rng = Rng::new(seed);
         let mut v = Vec::new();
-        for c in 0..3 {
-            for _ in 0..20 {
-                let mut p = [
-                    0.05 * rng.next_f64() as f32,
-                    0.05 * rng.next_f64() as f32,
-                    0.05 * rng.next_f64() as f32,
-                    0.0,
-                ];
+        for c in 0..groups {
+            for _ in 0..each {
+                let mut p: Vec<f32> = (0..dim).map(|_| 0.1 * rng.next_f64() as f32).collect();
                 p[c] += 1.0;
-                v.extend_from_slice(&p);
+                v.extend(p);
             }
         }
-        let mut m = Matrix::new(v, 4).unwrap();
+        let mut m = Matrix::new(v, dim).unwrap();
         m.normalize_rows();
-        let params = KMeansParams::new(3, 50, 1e-4, 0, None).unwrap();
-        let (k, scores) = choose_k(&m, 2..=8, 1000, &params).unwrap();
-        assert_eq!(k, 3, "{scores:?}");
-        assert_eq!(scores.len(), 7);
+        m
+    }
+
+    #[test]
+    fn picks_the_number_of_directions() {
+        let params = KMeansParams::new(3, 100, 1e-4, 0, None).unwrap();
+        for groups in [3, 5, 9] {
+            let m = clouds(groups, 40, 12, groups as u64);
+            let (k, scores) = choose_k(&m, 2..=15, 10_000, &params).unwrap();
+            assert_eq!(k, groups, "{scores:?}");
+            let at = &scores[groups - 2];
+            assert!(at.stability > 0.99, "{at:?}");
+        }
+    }
+
+    #[test]
+    fn the_same_seed_chooses_the_same_way() {
+        let m = clouds(4, 30, 8, 3);
+        let params = KMeansParams::new(1, 100, 1e-4, 11, None).unwrap();
+        let a = choose_k(&m, 2..=20, 10_000, &params).unwrap();
+        let b = choose_k(&m, 2..=20, 10_000, &params).unwrap();
+        assert_eq!(a, b);
+        // 120 rows: fine fits of 12 topics, so counts 2..=11, the top one unscored.
+        assert_eq!(a.1.len(), 10);
+        assert!(a.1.last().unwrap().score.is_none());
+    }
+
+    fn at(k: usize, stability: f64, silhouette: f64) -> KScore {
+        KScore {
+            k,
+            stability,
+            silhouette,
+            score: None,
+        }
+    }
+
+    #[test]
+    fn a_stable_level_far_below_the_silhouettes_scale_is_not_chosen() {
+        // Stability drops most after 3, but the silhouette is best around 20: the floor is 10,
+        // and of the counts from 10 the drop after 14 is the largest.
+        let mut scores: Vec<KScore> = (2..=30)
+            .map(|k| {
+                let stability = match k {
+                    2 | 3 => 1.0,
+                    14 => 0.9,
+                    _ => 0.7,
+                };
+                let silhouette = 0.05 + 0.002 * (20 - (k as i64 - 20).abs()) as f64;
+                at(k, stability, silhouette)
+            })
+            .collect();
+        assert_eq!(scale(&scores), 20);
+        assert_eq!(pick(&mut scores), Some(14));
+        assert!(scores
+            .iter()
+            .filter(|s| s.k < 10)
+            .all(|s| s.score.is_none()));
+        assert!(scores.last().unwrap().score.is_none());
+        // With a flat silhouette the floor is 1 and the coarse level wins.
+        scores.iter_mut().for_each(|s| s.silhouette = 0.0625);
+        assert_eq!(scale(&scores), 2);
+        assert_eq!(pick(&mut scores), Some(3));
+    }
+
+    #[test]
+    fn nothing_to_score_picks_nothing() {
+        let mut one = vec![at(2, 1.0, 0.1)];
+        assert_eq!(pick(&mut one), None);
+        assert_eq!(pick(&mut []), None);
+    }
+
+    #[test]
+    fn too_few_rows_is_an_error() {
+        let m = clouds(1, 2, 4, 1);
+        let params = KMeansParams::new(1, 10, 1e-4, 0, None).unwrap();
+        assert!(matches!(
+            choose_k(&m, 2..=40, 100, &params),
+            Err(ClusterError::TooFewToChoose { n: 2, .. })
+        ));
     }
 }

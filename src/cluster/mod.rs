@@ -41,7 +41,8 @@ impl Algorithm {
     }
 }
 
-/// k-means' number of topics: fixed, or chosen by silhouette over a range on a sample.
+/// k-means' number of topics: fixed, or chosen over a range from topic trees on a sample
+/// (`auto_k.rs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KChoice {
     Fixed(usize),
@@ -146,7 +147,7 @@ impl Assignments {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Clustering {
     pub assignments: Assignments,
-    /// `k auto`: the silhouette of every k tried.
+    /// `k auto`: the stability, silhouette and score of every k tried.
     pub k_scores: Vec<KScore>,
     /// Noise rows given the nearest topic afterwards (HDBSCAN).
     pub reassigned: usize,
@@ -185,8 +186,8 @@ fn one_topic_if_identical(data: &Matrix) -> Option<Assignments> {
 /// Rows past which k-means runs in mini-batches (of [`MINI_BATCH_ROWS`]) unless told otherwise.
 const MINI_BATCH_FROM: usize = 100_000;
 const MINI_BATCH_ROWS: usize = 4096;
-/// Rows scored by `k auto`.
-const AUTO_K_SAMPLE: usize = 2_000;
+/// Rows `k auto` samples to choose on.
+const AUTO_K_SAMPLE: usize = 10_000;
 
 /// k-means with a fixed or chosen k, on the CPU or (with a device) on a GPU.
 pub struct KMeansClusterer {
@@ -234,7 +235,7 @@ impl Clusterer for KMeansClusterer {
 }
 
 impl KMeansClusterer {
-    /// k as given, or chosen by silhouette on (a sample of) `data`, with the scores of each k.
+    /// k as given, or chosen on (a sample of) `data` (`auto_k.rs`), with the scores of each k.
     fn choose(&self, data: &Matrix) -> Result<(usize, Vec<KScore>), ClusterError> {
         Ok(match self.k {
             KChoice::Fixed(k) => (k, Vec::new()),
@@ -243,9 +244,15 @@ impl KMeansClusterer {
                 let quick = self.params.for_scoring();
                 let (k, scores) = choose_k(data, min..=max, AUTO_K_SAMPLE, &quick)?;
                 for s in &scores {
-                    tracing::info!("k auto: k = {:>2}  silhouette {:.4}", s.k, s.silhouette);
+                    let score = s.score.map_or("-".to_string(), |v| format!("{v:.4}"));
+                    tracing::info!(
+                        "k auto: k = {:>2}  stability {:.3}  silhouette {:.4}  score {score}",
+                        s.k,
+                        s.stability,
+                        s.silhouette
+                    );
                 }
-                tracing::info!("k auto: chose k = {k} (highest mean silhouette, cosine distance, {} sampled articles)", AUTO_K_SAMPLE.min(n));
+                tracing::info!("k auto: chose k = {k} (the stable level before the partition stops reproducing, from {} fine fits' topic trees on {} sampled articles)", auto_k::FITS, AUTO_K_SAMPLE.min(n));
                 (k, scores)
             }
         })

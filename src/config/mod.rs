@@ -161,7 +161,7 @@ impl StreamChoice {
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct ClusteringConfig {
     pub algorithm: Algorithm,
-    /// k-means: the number of topics, or chosen by silhouette.
+    /// k-means: the number of topics, or chosen from fine fits' topic trees (`cluster::auto_k`).
     pub k: KChoice,
     /// k-means: restarts from new k-means++ seeds; the lowest inertia wins.
     pub n_init: usize,

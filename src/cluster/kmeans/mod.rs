@@ -149,6 +149,30 @@ pub fn fit_on(
     Ok(best.expect("n_init ≥ 1"))
 }
 
+/// Lloyd's iterations on the CPU from the given centres (no seeding, no restarts): at most
+/// `max_iter` of them, stopping at `tol` scaled as in [`fit_on`].
+pub fn refine(
+    data: &Matrix,
+    starts: Matrix,
+    max_iter: usize,
+    tol: f64,
+) -> Result<KMeansFit, ClusterError> {
+    if starts.dim() != data.dim() {
+        return Err(ClusterError::Dimensions {
+            rows: data.dim(),
+            centres: starts.dim(),
+        });
+    }
+    let tol = tol * mean_variance(data);
+    lloyd::lloyd(
+        &mut lloyd::CpuSteps::new(data),
+        data,
+        starts,
+        max_iter.max(1),
+        tol,
+    )
+}
+
 /// Nearest centre of each row and its squared distance; ties go to the lowest centre.
 pub fn assign(data: &Matrix, centroids: &Matrix) -> (Vec<usize>, Vec<f32>) {
     lloyd::nearest(data, &lloyd::row_norms(data), centroids)
