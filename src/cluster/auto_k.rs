@@ -14,6 +14,7 @@ use super::error::ClusterError;
 use super::kmeans::{self, KMeansParams};
 use super::rng::Rng;
 use super::tree::Tree;
+use super::Assignments;
 use crate::eval;
 use crate::matrix::{dots, Matrix};
 use crate::setting::Setting;
@@ -161,29 +162,14 @@ fn refined_cuts(
         .map(|c| {
             let group = tree.cut(c);
             let labels: Vec<usize> = base.labels.iter().map(|&l| group[l]).collect();
-            let starts = group_means(s, &labels, c);
+            let groups = Assignments {
+                labels: labels.iter().map(|&g| Some(g)).collect(),
+                topics: c,
+            };
+            let starts = super::means(s, &groups);
             Ok(kmeans::refine(s, starts, REFINE_ITER, params.tol())?.labels)
         })
         .collect()
-}
-
-/// The mean of each group's rows (c × D); every group has rows (it holds a fine topic).
-fn group_means(s: &Matrix, labels: &[usize], c: usize) -> Matrix {
-    let d = s.dim();
-    let mut sums = vec![0f64; c * d];
-    let mut counts = vec![0usize; c];
-    for (i, &g) in labels.iter().enumerate() {
-        counts[g] += 1;
-        for (acc, v) in sums[g * d..(g + 1) * d].iter_mut().zip(s.row(i)) {
-            *acc += f64::from(*v);
-        }
-    }
-    let values = sums
-        .chunks_exact(d)
-        .zip(&counts)
-        .flat_map(|(row, &n)| row.iter().map(move |v| (v / n.max(1) as f64) as f32))
-        .collect();
-    Matrix::new(values, d).expect("c × d")
 }
 
 /// Cosine distances between the first `rows` rows of `s` (unit length), `rows` × `rows`, from

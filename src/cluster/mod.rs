@@ -323,19 +323,21 @@ pub fn means(data: &Matrix, assignments: &Assignments) -> Matrix {
     Matrix::new(values, d).expect("k × d")
 }
 
-/// The sum and the number of each topic's rows.
+/// The sum and the number of each topic's rows, summed in f64 (a large topic's f32 sum would
+/// lose the low bits of its later rows).
 fn sums(data: &Matrix, assignments: &Assignments) -> (Matrix, Vec<usize>) {
     let d = data.dim();
-    let mut sums = vec![0f32; assignments.topics * d];
+    let mut sums = vec![0f64; assignments.topics * d];
     let mut counts = vec![0usize; assignments.topics];
     for (i, l) in assignments.labels.iter().enumerate() {
         if let Some(t) = l {
             counts[*t] += 1;
             for (s, v) in sums[t * d..(t + 1) * d].iter_mut().zip(data.row(i)) {
-                *s += v;
+                *s += f64::from(*v);
             }
         }
     }
+    let sums = sums.into_iter().map(|v| v as f32).collect();
     let m = Matrix::new(sums, d).unwrap_or_else(|| Matrix::new(vec![0.0; d], d).expect("d > 0"));
     (m, counts)
 }
