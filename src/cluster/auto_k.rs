@@ -161,9 +161,8 @@ fn refined_cuts(
     counts
         .map(|c| {
             let group = tree.cut(c);
-            let labels: Vec<usize> = base.labels.iter().map(|&l| group[l]).collect();
             let groups = Assignments {
-                labels: labels.iter().map(|&g| Some(g)).collect(),
+                labels: base.labels.iter().map(|&l| Some(group[l])).collect(),
                 topics: c,
             };
             let starts = super::means(s, &groups);
