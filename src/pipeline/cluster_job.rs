@@ -305,11 +305,13 @@ fn name_and_write(
         labeler: &parts.keywords,
         counts: &counts,
     };
+    let phrases = parts.phrase_counts(&leaf_docs);
+    let reader = parts.reader(phrases.as_ref());
     let mut named = topics::build(
         &corpus,
         &assignments,
         topic_config.representatives,
-        &parts.labelers(&keywords),
+        &parts.labelers(&keywords, reader.as_ref()),
     )?;
     let t_tree = Instant::now();
     let means = crate::cluster::means(&data, &assignments);
@@ -324,7 +326,7 @@ fn name_and_write(
             labeler: &parts.keywords,
             counts: &counts,
         },
-        &parts.labelers(&keywords),
+        reader.as_ref(),
         docs.len(),
     )?;
     tracing::debug!("topic tree: {:.3} s", t_tree.elapsed().as_secs_f64());

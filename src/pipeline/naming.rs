@@ -16,12 +16,13 @@ use crate::matrix::Matrix;
 use crate::report::RunReport;
 use crate::topics::hierarchy::Node;
 use crate::topics::over_time::{DateCounts, Period};
-use crate::topics::phrase::PhraseParams;
+use crate::topics::phrase::{GramCounts, PhraseParams};
+use crate::topics::reader::CountedReader;
 use crate::topics::vocab::Vocab;
-use crate::topics::Topic;
 use crate::topics::{
     CandidateLabeler, KeywordLabeler, Labeler, Labelers, ReaderLabeler, ThemeMatcher,
 };
+use crate::topics::{Topic, TopicDocs};
 
 /// The labellers of a run, built once: keywords always; the user's candidate labels (embedded
 /// by `model`) and the reader labeller (phrases and themes) when there is a model and naming is
@@ -72,11 +73,30 @@ impl<'a> NamingParts<'a> {
         })
     }
 
-    /// The labellers, keywords from `keywords` (this run's keyword labeller, or its counts).
-    pub fn labelers<'b>(&'b self, keywords: &'b dyn Labeler) -> Labelers<'b> {
+    /// The reader labeller's counts of the candidate phrases of `docs`' topics (none when naming
+    /// is by keywords), made once: they name the topics and the merged nodes of their tree.
+    pub fn phrase_counts(&self, docs: &TopicDocs<'_>) -> Option<GramCounts> {
+        self.reader.as_ref().map(|r| r.counts(docs))
+    }
+
+    /// The reader labeller naming from `counts` (see [`Self::phrase_counts`]).
+    pub fn reader<'b>(&'b self, counts: Option<&'b GramCounts>) -> Option<CountedReader<'b>> {
+        match (&self.reader, counts) {
+            (Some(labeler), Some(counts)) => Some(CountedReader { labeler, counts }),
+            _ => None,
+        }
+    }
+
+    /// The labellers: keywords from `keywords` (this run's keyword labeller, or its counts), the
+    /// reader label from `reader` (see [`Self::reader`]), the guided label.
+    pub fn labelers<'b>(
+        &'b self,
+        keywords: &'b dyn Labeler,
+        reader: Option<&'b CountedReader<'b>>,
+    ) -> Labelers<'b> {
         Labelers {
             keywords,
-            reader: self.reader.as_ref().map(|r| r as &dyn Labeler),
+            reader: reader.map(|r| r as &dyn Labeler),
             guided: self.candidates.as_ref().map(|c| c as &dyn Labeler),
         }
     }

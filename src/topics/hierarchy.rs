@@ -4,7 +4,8 @@
 //! its centroid).
 
 use super::keywords::{GroupedKeywords, KeywordCounts, KeywordLabeler};
-use super::{name, Labelers, NameError, Topic, TopicDocs};
+use super::reader::CountedReader;
+use super::{name, Labeler, Labelers, NameError, Topic, TopicDocs};
 use crate::cluster::tree::Tree;
 use crate::matrix::Matrix;
 
@@ -34,16 +35,16 @@ pub struct TreeKeywords<'a> {
 
 /// Names the nodes of `tree` over `topics` (their documents: `docs`, with `docs.members` and
 /// `docs.centroids` per topic; `means`: each topic's mean vector, before normalizing). The
-/// merged nodes take the keywords of `keywords` and the phrase, theme and label of
-/// `labelers.reader` (or the keyword label), made unique among merged nodes and different from
-/// every topic's label.
+/// merged nodes take the keywords of `keywords` and the phrase, theme and label of `reader`,
+/// the labeller that named the topics with its counts of them (without one, the keyword
+/// label), made unique among merged nodes and different from every topic's label.
 pub fn name_tree(
     docs: &TopicDocs<'_>,
     topics: &[Topic],
     means: &Matrix,
     tree: &Tree,
     keywords: &TreeKeywords<'_>,
-    labelers: &Labelers<'_>,
+    reader: Option<&CountedReader<'_>>,
     total: usize,
 ) -> Result<Vec<Node>, NameError> {
     let k = tree.leaves;
@@ -77,9 +78,10 @@ pub fn name_tree(
             counts: keywords.counts,
             groups: &groups,
         };
+        let grouped_reader = reader.map(|r| r.labeler.grouped(r.counts, &groups));
         let node_labelers = Labelers {
             keywords: &grouped,
-            reader: labelers.reader,
+            reader: grouped_reader.as_ref().map(|r| r as &dyn Labeler),
             guided: None,
         };
         name(&node_docs, &sizes, total, &node_labelers)?
@@ -247,7 +249,7 @@ mod tests {
             labeler: &labeler,
             counts: &counts,
         };
-        let nodes = name_tree(&docs, &topics, &means, &tree, &keywords, &labelers, 6).unwrap();
+        let nodes = name_tree(&docs, &topics, &means, &tree, &keywords, None, 6).unwrap();
         assert_eq!(nodes.len(), 5);
         // The chip topics merge first; the root covers all three.
         assert_eq!(nodes[3].children, vec![0, 1]);

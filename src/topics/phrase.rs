@@ -5,6 +5,7 @@
 //! topics get the same or a near-same phrase.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
@@ -139,17 +140,28 @@ fn doc_grams(
 
 type Counts = Vec<HashMap<String, (f32, u32)>>;
 
-/// Every topic's candidate pool, most distinctive first within each length.
-pub fn candidates(
-    topics: &TopicDocs<'_>,
-    vocab: &Vocab,
-    params: &PhraseParams,
-) -> Vec<Vec<Candidate>> {
+/// Every topic's candidate keys with their weighted counts and document support, read from an
+/// even sample of its documents, and the words' shown forms: what [`GramCounts::pools`] draws
+/// candidates from. Kept, so that groups of topics (the merged nodes of their tree) are counted
+/// from it ([`GramCounts::grouped`]) without reading their documents again.
+#[derive(Clone, Debug, Default)]
+pub struct GramCounts {
+    per_topic: Counts,
+    /// Each topic's weights summed over all its keys (c-TF-IDF's norm).
+    sums: Vec<f32>,
+    /// Documents read per topic (at most [`DOCS_PER_TOPIC`]), and each topic's size.
+    read: Vec<usize>,
+    sizes: Vec<usize>,
+    surfaces: Arc<Surfaces>,
+}
+
+/// Counts every topic's candidate keys (see [`GramCounts`]).
+pub fn count(topics: &TopicDocs<'_>, vocab: &Vocab, params: &PhraseParams) -> GramCounts {
     let k = topics.members.len();
     let max_words = params.max_words.clamp(1, 4);
-    // Per topic: weighted counts and document support of each key; and the shown forms. The
-    // documents are split across threads; the counts are whole numbers, so any order sums alike.
-    // A large topic is read from an even sample of its documents: its phrases are as clear there.
+    // The documents are split across threads; the counts are whole numbers, so any order sums
+    // alike. A large topic is read from an even sample of its documents: its phrases are as
+    // clear there.
     let docs: Vec<(usize, usize)> = topics
         .members
         .iter()
@@ -160,7 +172,7 @@ pub fn candidates(
         })
         .collect();
     let empty = || (vec![HashMap::new(); k], Surfaces::default());
-    let (counts, surfaces): (Counts, Surfaces) = docs
+    let (per_topic, surfaces): (Counts, Surfaces) = docs
         .par_iter()
         .fold(empty, |(mut counts, mut surfaces), &(t, i)| {
             let title = topics.titles.get(i).map(String::as_str).unwrap_or("");
@@ -185,59 +197,117 @@ pub fn candidates(
             sa.merge(sb);
             (a, sa)
         });
-    let per_topic = counts;
-    let mut total: HashMap<&str, f32> = HashMap::new();
-    let mut sums = vec![0f32; k];
-    for (t, counts) in per_topic.iter().enumerate() {
-        for (g, &(w, _)) in counts {
-            *total.entry(g.as_str()).or_default() += w;
-            sums[t] += w;
-        }
+    let sizes: Vec<usize> = topics.members.iter().map(Vec::len).collect();
+    GramCounts {
+        sums: per_topic
+            .iter()
+            .map(|c| c.values().map(|x| x.0).sum())
+            .collect(),
+        per_topic,
+        read: sizes.iter().map(|&n| n.min(DOCS_PER_TOPIC)).collect(),
+        sizes,
+        surfaces: Arc::new(surfaces),
     }
-    let avg = sums.iter().sum::<f32>() / k.max(1) as f32;
-    let pools = per_topic
-        .iter()
-        .enumerate()
-        .map(|(t, counts)| {
-            let size = topics.members[t].len().min(DOCS_PER_TOPIC);
-            let min_support = if size >= 4 { 2 } else { 1 };
-            let mut by_len: Vec<Vec<Candidate>> = vec![Vec::new(); 4];
-            for (g, &(w, support)) in counts {
-                if support < min_support || verb_edge(g, &surfaces) {
-                    continue;
+}
+
+/// Every topic's candidate pool, most distinctive first within each length.
+pub fn candidates(
+    topics: &TopicDocs<'_>,
+    vocab: &Vocab,
+    params: &PhraseParams,
+) -> Vec<Vec<Candidate>> {
+    count(topics, vocab, params).pools()
+}
+
+impl GramCounts {
+    /// The counts of groups of these topics, as if each group's documents had been read as one
+    /// topic's: from an even sample of at most [`DOCS_PER_TOPIC`] of them, so each member
+    /// topic's counts are scaled to its share of the group; document support is summed. Only
+    /// the keys in some topic's pool ([`Self::pools`]) are kept: a group's candidates are drawn
+    /// from its topics' (their c-TF-IDF norms still count every key).
+    pub fn grouped(&self, groups: &[Vec<usize>]) -> GramCounts {
+        let pools = self.pools();
+        let keep: HashSet<&str> = pools.iter().flatten().map(|c| c.key.as_str()).collect();
+        let mut out = GramCounts {
+            surfaces: Arc::clone(&self.surfaces),
+            ..GramCounts::default()
+        };
+        for group in groups {
+            let size: usize = group.iter().map(|&t| self.sizes[t]).sum();
+            let reads = size.min(DOCS_PER_TOPIC);
+            let mut counts: HashMap<String, (f32, u32)> = HashMap::new();
+            let mut sum = 0f32;
+            for &t in group {
+                let scale = if self.read[t] == 0 {
+                    0.0
+                } else {
+                    (self.sizes[t] as f64 / size as f64 * reads as f64 / self.read[t] as f64) as f32
+                };
+                sum += self.sums[t] * scale;
+                for &key in &keep {
+                    if let Some(&(w, n)) = self.per_topic[t].get(key) {
+                        let c = counts.entry(key.to_string()).or_default();
+                        c.0 += w * scale;
+                        c.1 += n;
+                    }
                 }
-                let words = g.split(' ').count();
-                let score = w / sums[t].max(1.0) * (1.0 + avg / total[g.as_str()]).ln();
-                by_len[words - 1].push(Candidate {
-                    key: g.clone(),
-                    text: String::new(),
-                    words,
-                    ctfidf: score,
-                    support,
-                    name: false,
-                });
             }
-            let mut pool = Vec::new();
-            for (n, mut list) in by_len.into_iter().enumerate() {
-                list.sort_by(|a, b| b.ctfidf.total_cmp(&a.ctfidf).then(a.key.cmp(&b.key)));
-                list.truncate(POOL[n]);
-                pool.extend(list);
+            out.per_topic.push(counts);
+            out.sums.push(sum);
+            out.read.push(reads);
+            out.sizes.push(size);
+        }
+        out
+    }
+
+    /// Every topic's candidate pool: the [`POOL`] most distinctive keys of each length by
+    /// c-TF-IDF over these topics, most distinctive first within each length, shown as written
+    /// most often.
+    pub fn pools(&self) -> Vec<Vec<Candidate>> {
+        let k = self.per_topic.len();
+        let mut total: HashMap<&str, f32> = HashMap::new();
+        for counts in &self.per_topic {
+            for (g, &(w, _)) in counts {
+                *total.entry(g.as_str()).or_default() += w;
             }
-            pool
-        })
-        .collect::<Vec<_>>();
-    pools
-        .into_iter()
-        .map(|pool| {
-            pool.into_iter()
-                .map(|mut c| {
-                    c.text = surfaces.show_all(&c.key);
-                    c.name = surfaces.is_name(&c.key);
-                    c
-                })
-                .collect()
-        })
-        .collect()
+        }
+        let sums = &self.sums;
+        let avg = sums.iter().sum::<f32>() / k.max(1) as f32;
+        self.per_topic
+            .iter()
+            .enumerate()
+            .map(|(t, counts)| {
+                let min_support = if self.read[t] >= 4 { 2 } else { 1 };
+                let mut by_len: Vec<Vec<Candidate>> = vec![Vec::new(); 4];
+                for (g, &(w, support)) in counts {
+                    if support < min_support || verb_edge(g, &self.surfaces) {
+                        continue;
+                    }
+                    let words = g.split(' ').count();
+                    let score = w / sums[t].max(1.0) * (1.0 + avg / total[g.as_str()]).ln();
+                    by_len[words - 1].push(Candidate {
+                        key: g.clone(),
+                        text: String::new(),
+                        words,
+                        ctfidf: score,
+                        support,
+                        name: false,
+                    });
+                }
+                let mut pool = Vec::new();
+                for (n, mut list) in by_len.into_iter().enumerate() {
+                    list.sort_by(|a, b| b.ctfidf.total_cmp(&a.ctfidf).then(a.key.cmp(&b.key)));
+                    list.truncate(POOL[n]);
+                    pool.extend(list);
+                }
+                for c in &mut pool {
+                    c.text = self.surfaces.show_all(&c.key);
+                    c.name = self.surfaces.is_name(&c.key);
+                }
+                pool
+            })
+            .collect()
+    }
 }
 
 /// A vector's cosine to topic `t`'s centroid, and to the nearest other centroid (None when `t` is
@@ -382,6 +452,72 @@ mod tests {
             grams(&seg, &Vocab::default(), 4, &mut out);
         }
         out
+    }
+
+    #[test]
+    fn a_groups_counts_are_its_topics_summed_as_if_read_together() {
+        let texts: Vec<String> = [
+            "Memory chip shortage hits carmakers",
+            "Memory chip shortage deepens at foundries",
+            "Foundry capacity and the memory chip shortage",
+            "Chip foundry capacity grows in Arizona",
+            "Chip foundry capacity deal signed",
+            "Football league final ends in a draw",
+            "Football league cup final tonight",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let data = Matrix::new(vec![1.0; 7], 1).unwrap();
+        let centroids = Matrix::new(vec![1.0; 3], 1).unwrap();
+        let members = vec![vec![0, 1, 2], vec![3, 4], vec![5, 6]];
+        let docs = |members: &[Vec<usize>]| -> Vec<Vec<Candidate>> {
+            let topics = TopicDocs {
+                texts: &texts,
+                data: &data,
+                titles: &[],
+                members,
+                centroids: &centroids,
+            };
+            count(&topics, &Vocab::default(), &PhraseParams::default()).pools()
+        };
+        let leaf = TopicDocs {
+            texts: &texts,
+            data: &data,
+            titles: &[],
+            members: &members,
+            centroids: &centroids,
+        };
+        let counted = count(&leaf, &Vocab::default(), &PhraseParams::default());
+        let grouped = counted.grouped(&[vec![0, 1], vec![2]]).pools();
+        // The same documents read as two topics (each under DOCS_PER_TOPIC: no sampling).
+        let direct = docs(&[vec![0, 1, 2, 3, 4], vec![5, 6]]);
+        assert_eq!(grouped.len(), 2);
+        assert!(grouped[0].iter().any(|c| c.key == "memory chip shortage"));
+        assert!(grouped[0].iter().any(|c| c.key == "foundry capacity"));
+        for (g, d) in grouped.iter().zip(&direct) {
+            assert!(!g.is_empty());
+            for c in g {
+                let same = d
+                    .iter()
+                    .find(|x| x.key == c.key)
+                    .expect("a candidate read together");
+                assert_eq!(c.support, same.support, "{}", c.key);
+                assert!((c.ctfidf - same.ctfidf).abs() < 1e-6, "{c:?} {same:?}");
+                assert_eq!(c.text, same.text);
+            }
+        }
+        // Groups of one topic each are the topics.
+        let alone = counted.grouped(&[vec![0], vec![1], vec![2]]).pools();
+        let own = counted.pools();
+        let scored = |p: &[Candidate]| {
+            p.iter()
+                .map(|c| (c.key.clone(), c.ctfidf))
+                .collect::<Vec<_>>()
+        };
+        for (a, o) in alone.iter().zip(&own) {
+            assert_eq!(scored(a), scored(o));
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@
 
 use std::collections::HashSet;
 
-use super::phrase::{self, Chosen, PhraseParams};
+use super::phrase::{self, Chosen, GramCounts, PhraseParams};
 use super::theme::ThemeMatcher;
 use super::vocab::{root, segments, Vocab};
 use super::{refine, Encoder, Labeler, NameError, Naming, TopicDocs};
@@ -75,15 +75,100 @@ impl Encoder for Memo<'_> {
     }
 }
 
+/// How many of a merged node's best phrases are tried joined to its theme or to a name: texts
+/// no topic had, so embedded anew (a merged node's other options are its topics' texts, embedded
+/// already).
+const MERGED_FRESH: usize = 2;
+
+/// What naming may embed: any text (topics), or mostly texts embedded for the topics already
+/// (the merged nodes of their tree; see [`MERGED_FRESH`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Embeds {
+    Any,
+    Known,
+}
+
 impl Labeler for ReaderLabeler<'_> {
     fn label(&self, topics: &TopicDocs<'_>) -> Result<Vec<Naming>, NameError> {
+        self.label_counted(topics, &self.counts(topics))
+    }
+}
+
+/// The reader labeller naming topics from candidate counts made before ([`ReaderLabeler::counts`]):
+/// the same counts then name the topics' tree ([`ReaderLabeler::label_groups`]).
+pub struct CountedReader<'a> {
+    pub labeler: &'a ReaderLabeler<'a>,
+    pub counts: &'a GramCounts,
+}
+
+impl Labeler for CountedReader<'_> {
+    fn label(&self, topics: &TopicDocs<'_>) -> Result<Vec<Naming>, NameError> {
+        self.labeler.label_counted(topics, self.counts)
+    }
+}
+
+/// The reader labeller naming groups of topics (see [`ReaderLabeler::label_groups`]).
+pub struct GroupedReader<'a> {
+    pub labeler: &'a ReaderLabeler<'a>,
+    pub counts: GramCounts,
+}
+
+impl Labeler for GroupedReader<'_> {
+    fn label(&self, topics: &TopicDocs<'_>) -> Result<Vec<Naming>, NameError> {
+        self.labeler.label_from(topics, &self.counts, Embeds::Known)
+    }
+}
+
+impl<'a> ReaderLabeler<'a> {
+    /// The topics' candidate phrases counted, for [`CountedReader`] and then the tree.
+    pub fn counts(&self, topics: &TopicDocs<'_>) -> GramCounts {
+        let t = std::time::Instant::now();
+        let counts = phrase::count(topics, &self.vocab, &self.params);
+        tracing::debug!("phrase candidates: {:.3} s", t.elapsed().as_secs_f64());
+        counts
+    }
+
+    /// Names topics from their candidate counts.
+    pub fn label_counted(
+        &self,
+        topics: &TopicDocs<'_>,
+        counts: &GramCounts,
+    ) -> Result<Vec<Naming>, NameError> {
+        self.label_from(topics, counts, Embeds::Any)
+    }
+
+    /// A labeller of groups of the topics `leaf` counted (the merged nodes of their tree: a
+    /// group's rows in the [`TopicDocs`] it is handed are its topics' rows): each group's
+    /// candidates are its topics' counts summed, not its documents read again, and it is named
+    /// from the texts the topics' naming embedded, with its theme or a name joined to at most
+    /// [`MERGED_FRESH`] of its best phrases.
+    pub fn grouped(&'a self, leaf: &GramCounts, groups: &[Vec<usize>]) -> GroupedReader<'a> {
+        GroupedReader {
+            labeler: self,
+            counts: leaf.grouped(groups),
+        }
+    }
+
+    fn label_from(
+        &self,
+        topics: &TopicDocs<'_>,
+        counts: &GramCounts,
+        embeds: Embeds,
+    ) -> Result<Vec<Naming>, NameError> {
         let memo = Memo {
             inner: self.encoder,
             seen: &self.seen,
         };
-        let t = std::time::Instant::now();
-        let pools = phrase::candidates(topics, &self.vocab, &self.params);
-        tracing::debug!("phrase candidates: {:.3} s", t.elapsed().as_secs_f64());
+        let mut pools = counts.pools();
+        if embeds == Embeds::Known {
+            let seen = self
+                .seen
+                .lock()
+                .map_err(|_| encode_error("a thread naming topics panicked"))?;
+            for pool in &mut pools {
+                pool.retain(|c| seen.contains_key(&c.text));
+            }
+        }
         let t = std::time::Instant::now();
         let phrases = phrase::choose(&pools, topics.centroids, &memo, &self.params)?;
         tracing::debug!("phrases chosen: {:.3} s", t.elapsed().as_secs_f64());
@@ -102,7 +187,7 @@ impl Labeler for ReaderLabeler<'_> {
                 short.into_iter().map(|c| c.text.clone()).collect()
             })
             .collect();
-        let labels = self.compose(topics, &phrases, &themes, &words, &memo)?;
+        let labels = self.compose(topics, &phrases, &themes, &words, &memo, embeds)?;
         tracing::debug!("labels composed: {:.3} s", t.elapsed().as_secs_f64());
         Ok(labels
             .into_iter()
@@ -117,6 +202,13 @@ impl Labeler for ReaderLabeler<'_> {
                 ..Naming::default()
             })
             .collect())
+    }
+}
+
+fn encode_error(why: &'static str) -> NameError {
+    NameError::Encode {
+        what: "labels",
+        source: why.into(),
     }
 }
 
@@ -144,8 +236,17 @@ impl ReaderLabeler<'_> {
         themes: &[Option<(String, f32)>],
         words: &[Vec<String>],
         encoder: &dyn Encoder,
+        embeds: Embeds,
     ) -> Result<Vec<String>, NameError> {
         let k = phrases.len();
+        let seen = self
+            .seen
+            .lock()
+            .map_err(|_| encode_error("a thread naming topics panicked"))?;
+        // Whether the `i`-th phrase tried may be joined into `text`.
+        let may = |i: usize, text: &str| {
+            embeds == Embeds::Any || i < MERGED_FRESH || seen.contains_key(text)
+        };
         let mut options: Vec<Vec<String>> = vec![Vec::new(); k];
         let mut bonuses: Vec<Vec<f32>> = vec![Vec::new(); k];
         // What the document check adds to an option: naming the theme.
@@ -159,7 +260,7 @@ impl ReaderLabeler<'_> {
                     .iter()
                     .map(|a| (a.text.as_str(), a.name, a.distinct)),
             );
-            for (first, name, distinct) in firsts {
+            for (i, (first, name, distinct)) in firsts.enumerate() {
                 let base = self.params.distinct * distinct;
                 opts.push(first.to_string());
                 bonus.push(base);
@@ -167,8 +268,9 @@ impl ReaderLabeler<'_> {
                 let n = first.split_whitespace().count();
                 if let Some((theme, _)) = &themes[t] {
                     let fits = n + theme.split_whitespace().count() <= MAX_LABEL_WORDS;
-                    if fits && keys.is_disjoint(&word_keys(theme)) {
-                        opts.push(format!("{first} {theme}"));
+                    let joined = format!("{first} {theme}");
+                    if fits && keys.is_disjoint(&word_keys(theme)) && may(i, &joined) {
+                        opts.push(joined);
                         bonus.push(base + THEME_BONUS);
                     }
                 }
@@ -178,9 +280,11 @@ impl ReaderLabeler<'_> {
                     .filter(|_| name)
                     .filter(|w| n + 1 + w.split_whitespace().count() <= MAX_LABEL_WORDS)
                     .filter(|w| keys.is_disjoint(&word_keys(w)))
-                    .take(EXTRA_WORDS);
-                for other in others {
-                    opts.push(format!("{first} and {other}"));
+                    .take(EXTRA_WORDS)
+                    .map(|other| format!("{first} and {other}"))
+                    .filter(|joined| may(i, joined));
+                for joined in others {
+                    opts.push(joined);
                     bonus.push(base);
                 }
             }
@@ -194,6 +298,7 @@ impl ReaderLabeler<'_> {
             options[t] = opts;
             bonuses[t] = bonus;
         }
+        drop(seen);
         let texts: Vec<String> = options.iter().flatten().cloned().collect();
         let mut scores: Vec<Vec<f32>> = vec![Vec::new(); k];
         let mut rows: Vec<Vec<usize>> = vec![Vec::new(); k];
@@ -296,6 +401,113 @@ fn fallback(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Embeds a text as its words hashed into 32 dimensions (a stand-in for the model: texts
+    /// sharing words are near), and records every text it is asked for.
+    #[derive(Default)]
+    struct Hashed {
+        asked: std::sync::Mutex<Vec<String>>,
+    }
+
+    impl Encoder for Hashed {
+        fn encode(&self, texts: &[String]) -> Result<Matrix, crate::topics::EncodeError> {
+            self.asked.lock().unwrap().extend(texts.iter().cloned());
+            let mut values = Vec::new();
+            for t in texts {
+                let mut v = [0f32; 32];
+                for w in t.to_lowercase().split_whitespace() {
+                    let h = w
+                        .bytes()
+                        .fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(b.into()));
+                    v[(h % 32) as usize] += 1.0;
+                }
+                values.extend(v);
+            }
+            let mut m = Matrix::new(values, 32).unwrap();
+            m.normalize_rows();
+            Ok(m)
+        }
+    }
+
+    #[test]
+    fn merged_nodes_are_named_from_their_topics_texts_with_few_new_ones() {
+        let texts: Vec<String> = [
+            "Memory chip shortage hits carmakers",
+            "Memory chip shortage deepens at foundries",
+            "Carmakers ration the memory chip supply",
+            "Chip foundry capacity grows in Arizona",
+            "Chip foundry capacity deal signed",
+            "New chip foundry capacity for Intel",
+            "Football league final ends in a draw",
+            "Football league cup final tonight",
+            "Football league final tickets sold out",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let encoder = Hashed::default();
+        let data = encoder.encode(&texts).unwrap();
+        encoder.asked.lock().unwrap().clear();
+        let members = vec![vec![0, 1, 2], vec![3, 4, 5], vec![6, 7, 8]];
+        let mean = |rows: &[usize]| {
+            let mut v = vec![0f32; 32];
+            for &r in rows {
+                for (x, y) in v.iter_mut().zip(data.row(r)) {
+                    *x += y;
+                }
+            }
+            v
+        };
+        let mut centroids =
+            Matrix::new(members.iter().flat_map(|m| mean(m)).collect(), 32).unwrap();
+        centroids.normalize_rows();
+        let leaf = TopicDocs {
+            texts: &texts,
+            data: &data,
+            titles: &[],
+            members: &members,
+            centroids: &centroids,
+        };
+        let reader = ReaderLabeler {
+            encoder: &encoder,
+            vocab: Vocab::default(),
+            params: PhraseParams::default(),
+            themes: None,
+            seen: Default::default(),
+        };
+        let counts = reader.counts(&leaf);
+        let topics = CountedReader {
+            labeler: &reader,
+            counts: &counts,
+        }
+        .label(&leaf)
+        .unwrap();
+        assert!(topics.iter().all(|n| n.label.is_some()), "{topics:?}");
+        let leaf_asked = encoder.asked.lock().unwrap().len();
+        assert!(leaf_asked > 0);
+        // The two chip topics merged.
+        let node_members = vec![vec![0, 1, 2, 3, 4, 5]];
+        let mut node_centroid = Matrix::new(mean(&node_members[0]), 32).unwrap();
+        node_centroid.normalize_rows();
+        let node = TopicDocs {
+            members: &node_members,
+            centroids: &node_centroid,
+            ..leaf
+        };
+        let named = reader.grouped(&counts, &[vec![0, 1]]).label(&node).unwrap();
+        let phrase = named[0]
+            .phrase
+            .clone()
+            .expect("a phrase from the topics' candidates");
+        assert!(phrase.to_lowercase().contains("chip"), "{phrase}");
+        assert!(named[0].label.is_some());
+        // Every phrase it tried was embedded for the topics; at most the joins of its first
+        // MERGED_FRESH phrases are new.
+        let asked = encoder.asked.lock().unwrap();
+        let new = &asked[leaf_asked..];
+        assert!(new.len() <= MERGED_FRESH * (1 + EXTRA_WORDS), "{new:?}");
+        assert!(new.iter().all(|t| t.contains(" and ")), "{new:?}");
+    }
 
     #[test]
     fn the_fallback_skips_the_users_stop_words_and_never_repeats() {

@@ -9,7 +9,9 @@
 
 use std::collections::HashSet;
 
-use crate::matrix::{dot, Matrix};
+use rayon::prelude::*;
+
+use crate::matrix::{dots, Matrix};
 
 /// Documents sampled at most, over all topics (fewer per topic when there are many topics).
 const SAMPLE: usize = 8_000;
@@ -49,18 +51,7 @@ pub fn refine(
             docs.push((r, t, rows.len() as f32 / take as f32));
         }
     }
-    // Similarity of every option to every sampled document.
-    let sims: Vec<Vec<Vec<f32>>> = (0..k)
-        .map(|t| {
-            options.rows[t]
-                .iter()
-                .map(|&row| {
-                    let v = options.vectors.row(row);
-                    docs.iter().map(|&(r, _, _)| dot(v, data.row(r))).collect()
-                })
-                .collect()
-        })
-        .collect();
+    let sims = similarities(options, data, &docs);
     let fit = fits(&sims, &docs, k);
     let label_sim = |current: &[Option<usize>], s: usize, d: usize| -> f32 {
         current[s].map_or(f32::NEG_INFINITY, |j| sims[s][j][d])
@@ -138,6 +129,46 @@ pub fn refine(
     }
     current
 }
+
+/// Similarity of every option (`sims[t][j]`: topic t's option j) to every sampled document, by
+/// matrix products over blocks of options, side by side.
+fn similarities(
+    options: &Options<'_>,
+    data: &Matrix,
+    docs: &[(usize, usize, f32)],
+) -> Vec<Vec<Vec<f32>>> {
+    let dim = data.dim();
+    let n = docs.len();
+    let doc_values: Vec<f32> = docs
+        .iter()
+        .flat_map(|&(r, _, _)| data.row(r).iter().copied())
+        .collect();
+    let rows: Vec<usize> = options.rows.iter().flatten().copied().collect();
+    let products: Vec<Vec<f32>> = rows
+        .par_chunks(BLOCK)
+        .map(|block| {
+            let values: Vec<f32> = block
+                .iter()
+                .flat_map(|&row| options.vectors.row(row).iter().copied())
+                .collect();
+            dots(&values, &doc_values, dim)
+        })
+        .collect();
+    let mut all = products.iter().flat_map(|p| p.chunks(n.max(1)));
+    options
+        .rows
+        .iter()
+        .map(|topic| {
+            topic
+                .iter()
+                .map(|_| all.next().map(<[f32]>::to_vec).unwrap_or_default())
+                .collect()
+        })
+        .collect()
+}
+
+/// Options per block of [`similarities`]' products.
+const BLOCK: usize = 32;
 
 /// Per topic and option: the option's mean similarity to the topic's sampled documents, less
 /// its highest mean similarity to another topic's.

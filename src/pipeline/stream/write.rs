@@ -89,7 +89,14 @@ pub fn name_and_write(
         centroids: &centroids,
     };
     let t_topics = Instant::now();
-    let mut named = topics::name(&docs, &sizes, n, &parts.labelers(&keywords))?;
+    let phrases = parts.phrase_counts(&docs);
+    let reader = parts.reader(phrases.as_ref());
+    let mut named = topics::name(
+        &docs,
+        &sizes,
+        n,
+        &parts.labelers(&keywords, reader.as_ref()),
+    )?;
     let mut mean_values = Vec::with_capacity(order.len() * d);
     for &c in &order {
         let size = g.sizes[c] as f64;
@@ -110,7 +117,7 @@ pub fn name_and_write(
             labeler: &parts.keywords,
             counts: &counts,
         },
-        &parts.labelers(&keywords),
+        reader.as_ref(),
         n,
     )?;
     let seconds_topics = t_topics.elapsed().as_secs_f64();
