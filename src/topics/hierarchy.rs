@@ -1,7 +1,7 @@
 //! The topic tree named: every node of a [`Tree`] over the topics, the leaves as the topics
-//! themselves, each merged node named by the same labellers from the documents of the topics it
-//! covers (keywords scored with the topics' idf; phrase, theme and label from its documents and
-//! its centroid).
+//! themselves, each merged node named by the same labellers from the topics it covers (keywords:
+//! their word counts summed, scored with the topics' idf; phrase, theme and label: their phrase
+//! counts summed, the texts their naming embedded and the node's centroid).
 
 use super::keywords::{GroupedKeywords, KeywordCounts, KeywordLabeler};
 use super::reader::CountedReader;

@@ -210,15 +210,6 @@ pub fn count(topics: &TopicDocs<'_>, vocab: &Vocab, params: &PhraseParams) -> Gr
     }
 }
 
-/// Every topic's candidate pool, most distinctive first within each length.
-pub fn candidates(
-    topics: &TopicDocs<'_>,
-    vocab: &Vocab,
-    params: &PhraseParams,
-) -> Vec<Vec<Candidate>> {
-    count(topics, vocab, params).pools()
-}
-
 impl GramCounts {
     /// The counts of groups of these topics, as if each group's documents had been read as one
     /// topic's: from an even sample of at most [`DOCS_PER_TOPIC`] of them, so each member
@@ -471,7 +462,7 @@ mod tests {
         let data = Matrix::new(vec![1.0; 7], 1).unwrap();
         let centroids = Matrix::new(vec![1.0; 3], 1).unwrap();
         let members = vec![vec![0, 1, 2], vec![3, 4], vec![5, 6]];
-        let docs = |members: &[Vec<usize>]| -> Vec<Vec<Candidate>> {
+        let counts_of = |members: &[Vec<usize>]| {
             let topics = TopicDocs {
                 texts: &texts,
                 data: &data,
@@ -479,19 +470,12 @@ mod tests {
                 members,
                 centroids: &centroids,
             };
-            count(&topics, &Vocab::default(), &PhraseParams::default()).pools()
+            count(&topics, &Vocab::default(), &PhraseParams::default())
         };
-        let leaf = TopicDocs {
-            texts: &texts,
-            data: &data,
-            titles: &[],
-            members: &members,
-            centroids: &centroids,
-        };
-        let counted = count(&leaf, &Vocab::default(), &PhraseParams::default());
+        let counted = counts_of(&members);
         let grouped = counted.grouped(&[vec![0, 1], vec![2]]).pools();
         // The same documents read as two topics (each under DOCS_PER_TOPIC: no sampling).
-        let direct = docs(&[vec![0, 1, 2, 3, 4], vec![5, 6]]);
+        let direct = counts_of(&[vec![0, 1, 2, 3, 4], vec![5, 6]]).pools();
         assert_eq!(grouped.len(), 2);
         assert!(grouped[0].iter().any(|c| c.key == "memory chip shortage"));
         assert!(grouped[0].iter().any(|c| c.key == "foundry capacity"));

@@ -95,7 +95,7 @@ impl Labeler for ReaderLabeler<'_> {
 }
 
 /// The reader labeller naming topics from candidate counts made before ([`ReaderLabeler::counts`]):
-/// the same counts then name the topics' tree ([`ReaderLabeler::label_groups`]).
+/// the same counts then name the topics' tree ([`ReaderLabeler::grouped`]).
 pub struct CountedReader<'a> {
     pub labeler: &'a ReaderLabeler<'a>,
     pub counts: &'a GramCounts,
@@ -107,7 +107,7 @@ impl Labeler for CountedReader<'_> {
     }
 }
 
-/// The reader labeller naming groups of topics (see [`ReaderLabeler::label_groups`]).
+/// The reader labeller naming groups of topics (see [`ReaderLabeler::grouped`]).
 pub struct GroupedReader<'a> {
     pub labeler: &'a ReaderLabeler<'a>,
     pub counts: GramCounts,
@@ -161,10 +161,7 @@ impl<'a> ReaderLabeler<'a> {
         };
         let mut pools = counts.pools();
         if embeds == Embeds::Known {
-            let seen = self
-                .seen
-                .lock()
-                .map_err(|_| encode_error("a thread naming topics panicked"))?;
+            let seen = self.lock_seen()?;
             for pool in &mut pools {
                 pool.retain(|c| seen.contains_key(&c.text));
             }
@@ -205,10 +202,16 @@ impl<'a> ReaderLabeler<'a> {
     }
 }
 
-fn encode_error(why: &'static str) -> NameError {
-    NameError::Encode {
-        what: "labels",
-        source: why.into(),
+impl ReaderLabeler<'_> {
+    /// The texts embedded so far, held.
+    fn lock_seen(
+        &self,
+    ) -> Result<std::sync::MutexGuard<'_, std::collections::HashMap<String, Vec<f32>>>, NameError>
+    {
+        self.seen.lock().map_err(|_| NameError::Encode {
+            what: "labels",
+            source: "a thread naming topics panicked".into(),
+        })
     }
 }
 
@@ -239,10 +242,7 @@ impl ReaderLabeler<'_> {
         embeds: Embeds,
     ) -> Result<Vec<String>, NameError> {
         let k = phrases.len();
-        let seen = self
-            .seen
-            .lock()
-            .map_err(|_| encode_error("a thread naming topics panicked"))?;
+        let seen = self.lock_seen()?;
         // Whether the `i`-th phrase tried may be joined into `text`.
         let may = |i: usize, text: &str| {
             embeds == Embeds::Any || i < MERGED_FRESH || seen.contains_key(text)
