@@ -20,9 +20,10 @@ pub fn start() {
 }
 
 /// Ctrl-C (SIGINT), SIGTERM and SIGHUP are blocked in every thread and awaited by one of their
-/// own: on one, the temporary files of outputs still being written are removed (destructors do
-/// not run on a signal, so they would stay behind as hidden `.NAME.PID.tmp` files) and the
-/// process exits with 128 + the signal's number, as shells report a signal's end.
+/// own: on one, a publication under way is let finish, the temporary files of outputs still
+/// being written are removed (destructors do not run on a signal, so they would stay behind as
+/// hidden `.NAME.PID.tmp` files) and the process exits with 128 + the signal's number, as
+/// shells report a signal's end. A signal after the outputs were published says so.
 fn handle_interrupts() {
     // SAFETY: plain libc signal-set calls on a local set; the mask is changed before any other
     // thread starts, and the waiting thread only removes files and ends the process.
@@ -40,11 +41,16 @@ fn handle_interrupts() {
             .spawn(move || {
                 let mut signal = 0;
                 if libc::sigwait(&set, &mut signal) == 0 {
+                    let published = newsclust::io::publish::finish_for_signal();
                     let removed = newsclust::io::atomic::remove_unfinished();
                     newsclust::io::lock::release_all();
                     newsclust::io::atomic::remove_spool();
+                    let kept = match published {
+                        0 => String::new(),
+                        n => format!("; the {n} output file(s) published before it are whole"),
+                    };
                     eprintln!(
-                        "\nnewsclust: stopped by signal {signal}; {removed} unfinished output file(s) removed"
+                        "\nnewsclust: stopped by signal {signal}; {removed} unfinished output file(s) removed{kept}"
                     );
                     libc::_exit(128 + signal);
                 }

@@ -9,12 +9,35 @@
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
 
 use super::atomic::{folder_of, AtomicFile};
 use super::WriteError;
 
 /// The journal of a publication in progress, in the folder of the files it lists.
 pub const JOURNAL: &str = ".newsclust.publish";
+
+/// Held while a local publication renames its files, from its journal to the journal's removal.
+static PUBLISHING: Mutex<()> = Mutex::new(());
+
+/// Files this process has published (renamed into place or copied to their object).
+static PUBLISHED: AtomicUsize = AtomicUsize::new(0);
+
+fn publishing() -> MutexGuard<'static, ()> {
+    PUBLISHING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// For a process about to end on a signal: waits for a publication under way to finish (its
+/// renames take milliseconds), so that it is not cut between two renames, and returns how many
+/// files this process has published. Call it before the unfinished files are removed: a
+/// publication cut short would leave a journal naming temporary files already removed, and a
+/// folder of old and new files that no later job could finish. The lock is kept: no
+/// publication starts after it.
+pub fn finish_for_signal() -> usize {
+    std::mem::forget(publishing());
+    PUBLISHED.load(Ordering::SeqCst)
+}
 
 /// Files written and synced under temporary names, renamed into place together by
 /// [`Staged::commit`]; dropped uncommitted, every one is removed (nothing is published).
@@ -64,10 +87,12 @@ impl Staged {
         if let Some(dir) = folder.as_ref().filter(|d| super::remote::is_url(d)) {
             if files.len() > 1 {
                 let written = super::publish_remote::commit(dir, files)?;
+                PUBLISHED.fetch_add(written.len(), Ordering::SeqCst);
                 remove_all(after);
                 return Ok(written);
             }
         }
+        let publishing = publishing();
         let journal = match folder {
             Some(dir) if files.len() > 1 && !super::remote::is_url(&dir) => {
                 Some(write_journal(&dir, &files)?)
@@ -78,7 +103,10 @@ impl Staged {
         for file in files {
             let temp = file.temp_path().to_path_buf();
             match file.commit() {
-                Ok(path) => written.push(path),
+                Ok(path) => {
+                    PUBLISHED.fetch_add(1, Ordering::SeqCst);
+                    written.push(path);
+                }
                 Err(e) => {
                     // Not a crash: the files not yet renamed are removed; no journal stays to
                     // rename them later.
@@ -102,6 +130,7 @@ impl Staged {
             std::fs::remove_file(&j).map_err(|e| WriteError::new(&j, e))?;
             sync_folder(&folders[0]);
         }
+        drop(publishing);
         remove_all(after);
         Ok(written)
     }
