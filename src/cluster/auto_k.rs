@@ -75,7 +75,9 @@ pub fn choose_k(
             rows: m,
         });
     }
+    // The fits side by side: each has its own seed, so the cuts do not depend on the threads.
     let cuts = (0..FITS)
+        .into_par_iter()
         .map(|f| refined_cuts(&s, fine, lo..=hi, params, f))
         .collect::<Result<Vec<_>, _>>()?;
     let sil_rows = SILHOUETTE_ROWS.min(m);
