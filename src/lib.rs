@@ -1,7 +1,7 @@
 //! newsclust: tech-news articles in, named topic groups out.
 //!
 //! The library is the product; the `newsclust` binary is a thin layer over it. The whole
-//! pipeline is one call, [`run`], with [`embed`] and [`cluster`] for its halves; a [`Session`]
+//! pipeline is one call, [`run`], with [`embed()`] and [`cluster()`] for its halves; a [`Session`]
 //! keeps a loaded model (and its device) across stages. Configuration is plain structs
 //! ([`RunConfig`] and its parts) checked once into `Valid*` types ([`config`]).
 //!

@@ -100,7 +100,7 @@ pub struct AtomicFile {
 impl AtomicFile {
     /// Creates the temporary file (and the parent folders of `path`).
     /// A path that is a folder, or under a file, fails here, before any work is done. For an
-    /// object in object storage (`s3://…`), the temporary file is local ([`spool`]) and
+    /// object in object storage (`s3://…`), the temporary file is local (`spool`) and
     /// [`commit`](Self::commit) uploads it.
     pub fn create(path: &Path) -> io::Result<(Self, File)> {
         if super::remote::is_url(path) {

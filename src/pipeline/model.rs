@@ -196,7 +196,7 @@ impl LoadedModel {
     }
 
     /// Embeds tokenized texts in length-sorted batches (at most `batch_size` texts, and a token
-    /// budget: see [`max_batch_tokens`]); on the CPU with `workers` > 1, that many batches run
+    /// budget: see `max_batch_tokens`); on the CPU with `workers` > 1, that many batches run
     /// side by side. `on_batch(texts, tokens)` follows progress. Returns the vectors in input order.
     pub fn embed_tokens(
         &self,

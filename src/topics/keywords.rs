@@ -60,7 +60,7 @@ impl Default for KeywordLabeler {
 
 /// A corpus's keyword evidence, gathered a document at a time: each topic's term counts and the
 /// forms its words are written in. Built from documents in memory ([`KeywordLabeler::counts`])
-/// or from batches streamed past ([`KeywordCounts::add`]); named alike ([`KeywordLabeler::name`]).
+/// or from batches streamed past ([`KeywordCounts::add_found`]); named alike ([`KeywordLabeler::name`]).
 #[derive(Clone, Debug, Default)]
 pub struct KeywordCounts {
     pub counts: ctfidf::TermCounts,

@@ -141,7 +141,7 @@ impl<'a> ReaderLabeler<'a> {
     /// group's rows in the [`TopicDocs`] it is handed are its topics' rows): each group's
     /// candidates are its topics' counts summed, not its documents read again, and it is named
     /// from the texts the topics' naming embedded, with its theme or a name joined to at most
-    /// [`MERGED_FRESH`] of its best phrases.
+    /// `MERGED_FRESH` of its best phrases.
     pub fn grouped(&'a self, leaf: &GramCounts, groups: &[Vec<usize>]) -> GroupedReader<'a> {
         GroupedReader {
             labeler: self,

@@ -7,7 +7,7 @@ use crate::matrix::Matrix;
 
 /// Greedy k-means++: each new centre is the best (lowest potential) of 2 + ln k candidates drawn
 /// with probability proportional to the squared distance to the nearest chosen centre. Distances
-/// come from [`sq_dist_matrix`], all candidates in one matrix product, as in [`assign`].
+/// come from `sq_dist_matrix`, all candidates in one matrix product, as in [`super::assign`].
 pub fn plus_plus(data: &Matrix, k: usize, rng: &mut Rng) -> Matrix {
     let n = data.rows();
     let trials = 2 + (k as f64).ln().floor() as usize;

@@ -50,7 +50,7 @@ impl Packed {
     }
 }
 
-/// Activation applied by [`bias_act`].
+/// Activation applied by `cpu::bias_act`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Act {
     /// GELU, erf form (BERT's `gelu`).

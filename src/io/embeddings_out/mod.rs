@@ -47,7 +47,7 @@ pub struct EmbeddedArticle {
 /// Writes embedded articles batch by batch; the file appears under its name only after [`finish`](Self::finish).
 ///
 /// Rows gather into row groups of [`ROW_GROUP_ROWS`]; each full group is encoded on a rayon task
-/// of its own (its columns side by side), up to [`IN_FLIGHT`] groups at once, and appended to
+/// of its own (its columns side by side), up to `IN_FLIGHT` groups at once, and appended to
 /// the file in order as the oldest is done. One writer thread encoding group after group kept
 /// up with some 90k rows/s on an H100 host, slower than the GPU loop. Each appended group's
 /// pages are handed to the disk at once (writeback started, not waited for), so that
@@ -395,7 +395,7 @@ impl EmbeddingsWriter {
     }
 
     /// [`finish_timed`](Self::finish_timed) up to the rename: the file is complete and synced
-    /// under its temporary name, to be published with others ([`super::atomic::Staged`]).
+    /// under its temporary name, to be published with others ([`crate::io::publish::Staged`]).
     pub fn finish_staged(mut self) -> Result<(AtomicFile, WriterTimes), WriteError> {
         if self.open_rows > 0 {
             self.submit()?;
