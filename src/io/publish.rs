@@ -18,7 +18,8 @@ use super::WriteError;
 /// The journal of a publication in progress, in the folder of the files it lists.
 pub const JOURNAL: &str = ".newsclust.publish";
 
-/// Held while a local publication renames its files, from its journal to the journal's removal.
+/// Held while a local publication renames its files, from its journal to the journal's removal
+/// (not while anything is uploaded to object storage, which has its own journal).
 static PUBLISHING: Mutex<()> = Mutex::new(());
 
 /// Files this process has published (renamed into place or copied to their object).
@@ -92,7 +93,9 @@ impl Staged {
                 return Ok(written);
             }
         }
-        let publishing = publishing();
+        // Not around uploads (a single object's `commit` uploads it): a signal would wait for them.
+        let local = !files.iter().any(|f| super::remote::is_url(f.final_path()));
+        let publishing = local.then(publishing);
         let journal = match folder {
             Some(dir) if files.len() > 1 && !super::remote::is_url(&dir) => {
                 Some(write_journal(&dir, &files)?)
