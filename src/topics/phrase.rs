@@ -219,6 +219,18 @@ impl GramCounts {
     pub fn grouped(&self, groups: &[Vec<usize>]) -> GramCounts {
         let pools = self.pools();
         let keep: HashSet<&str> = pools.iter().flatten().map(|c| c.key.as_str()).collect();
+        // Each topic's counts of those keys, found once for all the groups it is in.
+        let kept: Vec<Vec<(&str, f32, u32)>> = self
+            .per_topic
+            .iter()
+            .map(|counts| {
+                counts
+                    .iter()
+                    .filter(|(g, _)| keep.contains(g.as_str()))
+                    .map(|(g, &(w, n))| (g.as_str(), w, n))
+                    .collect()
+            })
+            .collect();
         let mut out = GramCounts {
             surfaces: Arc::clone(&self.surfaces),
             ..GramCounts::default()
@@ -235,12 +247,10 @@ impl GramCounts {
                     (self.sizes[t] as f64 / size as f64 * reads as f64 / self.read[t] as f64) as f32
                 };
                 sum += self.sums[t] * scale;
-                for &key in &keep {
-                    if let Some(&(w, n)) = self.per_topic[t].get(key) {
-                        let c = counts.entry(key.to_string()).or_default();
-                        c.0 += w * scale;
-                        c.1 += n;
-                    }
+                for &(key, w, n) in &kept[t] {
+                    let c = counts.entry(key.to_string()).or_default();
+                    c.0 += w * scale;
+                    c.1 += n;
                 }
             }
             out.per_topic.push(counts);

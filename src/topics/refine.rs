@@ -139,19 +139,14 @@ fn similarities(
 ) -> Vec<Vec<Vec<f32>>> {
     let dim = data.dim();
     let n = docs.len();
-    let doc_values: Vec<f32> = docs
-        .iter()
-        .flat_map(|&(r, _, _)| data.row(r).iter().copied())
-        .collect();
+    let doc_rows: Vec<usize> = docs.iter().map(|&(r, _, _)| r).collect();
+    let doc_values = data.select(&doc_rows);
     let rows: Vec<usize> = options.rows.iter().flatten().copied().collect();
     let products: Vec<Vec<f32>> = rows
         .par_chunks(BLOCK)
         .map(|block| {
-            let values: Vec<f32> = block
-                .iter()
-                .flat_map(|&row| options.vectors.row(row).iter().copied())
-                .collect();
-            dots(&values, &doc_values, dim)
+            let values = options.vectors.select(block);
+            dots(values.as_slice(), doc_values.as_slice(), dim)
         })
         .collect();
     let mut all = products.iter().flat_map(|p| p.chunks(n.max(1)));

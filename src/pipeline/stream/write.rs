@@ -26,8 +26,8 @@ use crate::topics::hierarchy::{name_tree, TreeKeywords};
 use crate::topics::streamed::Nearest;
 use crate::topics::{self, CountedKeywords, ThemeMatcher, TopicDocs, TopicModel};
 
-/// Steps 3 and 4 after [`super::fit`]: gathers, names the topics, writes documents, topics, topics
-/// over time and run.json, and publishes them together.
+/// Steps 3 and 4 after [`super::fit`]: gathers, names the topics, writes documents, topics,
+/// topics over time and run.json, and publishes them together.
 pub fn name_and_write(
     files: &EmbeddingsFiles,
     mut fitted: Fitted,
