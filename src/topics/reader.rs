@@ -3,8 +3,8 @@
 //!
 //! The label is the phrase, alone, followed by the theme's name ("cloud" + "alliance changes"),
 //! or, when it is a name, joined to another of the topic's names ("IBM and Apple"), when they fit
-//! in four words and share no word: whichever is most distinctive for its topic (closeness to the own centroid plus
-//! the margin over the nearest other) and not yet taken. A topic with no phrase falls back to its
+//! in four words and share no word: whichever is most distinctive for its topic (closeness to
+//! the own centroid plus half the margin over the nearest other) and not yet taken. A topic with no phrase falls back to its
 //! first document's first content words, then its theme, then "topic N".
 
 use std::collections::HashSet;
@@ -17,6 +17,14 @@ use crate::matrix::Matrix;
 
 /// Words in a label at most.
 pub const MAX_LABEL_WORDS: usize = 4;
+
+/// Weight of a label option's margin over the nearest other topic, beside its closeness to its
+/// own. The phrases it is built from were chosen with the full margin and kept apart by MMR, so
+/// here half of it is enough to keep labels apart; the rest goes to closeness, which favours a
+/// name for the whole topic ("Red Sox sports results") over a detail that sets it off from its
+/// nearest neighbour ("Sox"). AG News k=20 gold agreement 0.799 -> 0.830 (the same for weights
+/// 0.25-0.75), 20 Newsgroups 0.779 -> 0.782, retrieval unchanged or up (`benches/names.py`).
+const LABEL_MARGIN: f32 = 0.5;
 
 /// How many of a topic's other best phrases may join its phrase ("IBM and Apple").
 const EXTRA_WORDS: usize = 3;
@@ -221,10 +229,11 @@ fn word_keys(text: &str) -> HashSet<String> {
         .collect()
 }
 
-/// How well a name singles out topic `t`: closeness to it, plus the margin over the nearest other.
+/// How well a name singles out topic `t`: closeness to it, plus [`LABEL_MARGIN`] × the margin
+/// over the nearest other.
 fn distinctive(v: &[f32], centroids: &Matrix, t: usize) -> f32 {
     match phrase::closeness(v, centroids, t) {
-        (own, Some(other)) => 2.0 * own - other,
+        (own, Some(other)) => own + LABEL_MARGIN * (own - other),
         (own, None) => own,
     }
 }
