@@ -322,6 +322,16 @@ pub fn closeness(v: &[f32], centroids: &Matrix, t: usize) -> (f32, Option<f32>) 
     (own, other.is_finite().then_some(other))
 }
 
+/// How well a vector singles out topic `t`: its [`closeness`] to `t`, plus `margin` × how much
+/// closer it is to `t` than to the nearest other centroid (nothing when `t` is the only topic);
+/// and the closeness alone.
+pub fn separation(v: &[f32], centroids: &Matrix, t: usize, margin: f32) -> (f32, f32) {
+    match closeness(v, centroids, t) {
+        (own, Some(other)) => (own + margin * (own - other), own),
+        (own, None) => (own, own),
+    }
+}
+
 /// A topic's chosen phrase and how close it is to the topic's centroid.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Chosen {
@@ -378,12 +388,9 @@ pub fn choose(
         tops.push(top);
         let mut list = Vec::with_capacity(pool.len());
         for c in pool {
-            let (own, other) = closeness(vectors.row(row), centroids, t);
-            let margin = other.map_or(0.0, |other| own - other);
-            let score = own
-                + params.margin * margin
-                + params.distinct * c.ctfidf / top
-                + params.length * (c.words - 1) as f32;
+            let (separated, own) = separation(vectors.row(row), centroids, t, params.margin);
+            let score =
+                separated + params.distinct * c.ctfidf / top + params.length * (c.words - 1) as f32;
             list.push((row, score, own));
             row += 1;
         }

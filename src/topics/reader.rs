@@ -4,8 +4,9 @@
 //! The label is the phrase, alone, followed by the theme's name ("cloud" + "alliance changes"),
 //! or, when it is a name, joined to another of the topic's names ("IBM and Apple"), when they fit
 //! in four words and share no word: whichever is most distinctive for its topic (closeness to
-//! the own centroid plus half the margin over the nearest other) and not yet taken. A topic with no phrase falls back to its
-//! first document's first content words, then its theme, then "topic N".
+//! the own centroid plus half the margin over the nearest other) and not yet taken. A topic with
+//! no phrase falls back to its first document's first content words, then its theme, then
+//! "topic N".
 
 use std::collections::HashSet;
 
@@ -229,13 +230,9 @@ fn word_keys(text: &str) -> HashSet<String> {
         .collect()
 }
 
-/// How well a name singles out topic `t`: closeness to it, plus [`LABEL_MARGIN`] × the margin
-/// over the nearest other.
+/// How well a name singles out topic `t`: its [`phrase::separation`] with [`LABEL_MARGIN`].
 fn distinctive(v: &[f32], centroids: &Matrix, t: usize) -> f32 {
-    match phrase::closeness(v, centroids, t) {
-        (own, Some(other)) => own + LABEL_MARGIN * (own - other),
-        (own, None) => own,
-    }
+    phrase::separation(v, centroids, t, LABEL_MARGIN).0
 }
 
 impl ReaderLabeler<'_> {
