@@ -1,12 +1,15 @@
 //! Choosing k (`--k auto`) from a topic tree: on a sample, [`FITS`] fine k-means fits (many small
-//! topics, different seeds), each fit's centres merged by Ward's criterion into a tree
-//! ([`Tree::ward`]), the tree cut at every count c in the range and each cut refined by Lloyd's
-//! iterations started from its merged centres. For each c: the stability of the refined cuts
-//! (mean pairwise adjusted Rand index between the fits, Hubert & Arabie 1985) and their mean
-//! silhouette (Rousseeuw 1987, cosine distance). The count chosen is the stable, separated level
-//! after which the partition stops reproducing: the highest
-//! `silhouette(c) × (stability(c) − max(stability(c+1), stability(c+2)))` among the counts of at
-//! least half the silhouette's scale (the count whose silhouette, smoothed over neighbours, is
+//! topics, different seeds) on all of it and [`FITS`] more on subsamples of [`SUBSAMPLE`] of it,
+//! each fit's centres merged by Ward's criterion into a tree ([`Tree::ward`]), the tree cut at
+//! every count c in the range and each cut refined by Lloyd's iterations started from its merged
+//! centres (a subsample's cut then labels every sampled row by its nearest centre). For each c:
+//! the stability of the refined cuts — the mean pairwise adjusted Rand index (Hubert & Arabie
+//! 1985) between the whole-sample fits times that between the subsample fits, so a partition
+//! must come back whatever the seed *and* whatever rows were drawn (Ben-Hur, Elisseeff & Guyon
+//! 2002) — and their mean silhouette (Rousseeuw 1987, cosine distance). The count chosen is the
+//! stable, separated level after which the partition stops reproducing: the highest
+//! `silhouette(c) × (stability(c) − max(stability(c+1..=c+3)))` among the counts of at least
+//! [`FLOOR`] of the silhouette's scale (the count whose silhouette, smoothed over neighbours, is
 //! highest): stability alone finds coarse stable levels far below the corpus's grain.
 //! The study behind it is `benches/granularity.py`; the README has its table.
 
@@ -20,8 +23,16 @@ use crate::matrix::{dots, Matrix};
 use crate::setting::Setting;
 use rayon::prelude::*;
 
-/// Fine fits whose refined cuts are compared.
+/// Fine fits whose refined cuts are compared: this many on the whole sample, as many on
+/// subsamples.
 pub const FITS: usize = 3;
+/// Share of the sample each subsample fit sees.
+pub const SUBSAMPLE: f64 = 0.9;
+/// Counts after c whose stability c's is compared with.
+const LOOK: usize = 3;
+/// The lowest count scored: this share of the silhouette's scale ([`scale`]), as a fraction
+/// (3/5), rounded up.
+const FLOOR: (usize, usize) = (3, 5);
 /// Topics of a fine fit: at most this many, and at most one per [`ROWS_PER_FINE`] sampled rows.
 pub const FINE_MAX: usize = 150;
 pub const ROWS_PER_FINE: usize = 10;
@@ -34,12 +45,13 @@ const REFINE_ITER: usize = 30;
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct KScore {
     pub k: usize,
-    /// Mean adjusted Rand index between the fits' refined cuts at k (1: the same partition).
+    /// Mean adjusted Rand index between the whole-sample fits' refined cuts at k times that
+    /// between the subsample fits' (1: the same partition every time).
     pub stability: f64,
-    /// Mean silhouette of the refined cuts at k (cosine distance).
+    /// Mean silhouette of all the refined cuts at k (cosine distance).
     pub silhouette: f64,
     /// The choice's score; none at the top of the range, which has nothing finer to compare, and
-    /// below half the silhouette's scale.
+    /// below 3/5 of the silhouette's scale (`FLOOR`).
     pub score: Option<f64>,
 }
 
@@ -76,21 +88,16 @@ pub fn choose_k(
         });
     }
     // The fits side by side: each has its own seed, so the cuts do not depend on the threads.
-    let cuts = (0..FITS)
+    let cuts = (0..2 * FITS)
         .into_par_iter()
-        .map(|f| refined_cuts(&s, fine, lo..=hi, params, f))
+        .map(|f| refined_cuts(&s, fine, lo..=hi, params, f % FITS, f >= FITS))
         .collect::<Result<Vec<_>, _>>()?;
     let sil_rows = SILHOUETTE_ROWS.min(m);
     let dist = cosine_distances(&s, sil_rows);
     let mut scores: Vec<KScore> = (lo..=hi)
         .map(|k| {
             let at: Vec<&Vec<usize>> = cuts.iter().map(|c| &c[k - lo]).collect();
-            let mut pairs = Vec::new();
-            for a in 0..at.len() {
-                for b in a + 1..at.len() {
-                    pairs.push(eval::score(at[a], at[b]).ari);
-                }
-            }
+            let stability = agreement(&at[..FITS]) * agreement(&at[FITS..]);
             let silhouette = at
                 .iter()
                 .map(|l| silhouette(&dist, &l[..sil_rows], k))
@@ -98,7 +105,7 @@ pub fn choose_k(
                 / at.len() as f64;
             KScore {
                 k,
-                stability: pairs.iter().sum::<f64>() / pairs.len().max(1) as f64,
+                stability,
                 silhouette,
                 score: None,
             }
@@ -108,15 +115,30 @@ pub fn choose_k(
     Ok((best, scores))
 }
 
+/// Mean adjusted Rand index over every pair of `cuts` (1 for fewer than two).
+fn agreement(cuts: &[&Vec<usize>]) -> f64 {
+    let mut pairs = Vec::new();
+    for a in 0..cuts.len() {
+        for b in a + 1..cuts.len() {
+            pairs.push(eval::score(cuts[a], cuts[b]).ari);
+        }
+    }
+    if pairs.is_empty() {
+        1.0
+    } else {
+        pairs.iter().sum::<f64>() / pairs.len() as f64
+    }
+}
+
 /// Fills in each count's score (counts in increasing order) and returns the best-scored count;
 /// none when no count could be scored.
 fn pick(scores: &mut [KScore]) -> Option<usize> {
     let stab: Vec<f64> = scores.iter().map(|s| s.stability).collect();
-    let floor = scale(scores).div_ceil(2);
+    let floor = (scale(scores) * FLOOR.0).div_ceil(FLOOR.1);
     for (i, s) in scores.iter_mut().enumerate() {
         let finer = stab[i + 1..]
             .iter()
-            .take(2)
+            .take(LOOK)
             .copied()
             .fold(f64::NAN, f64::max);
         s.score = (!finer.is_nan() && s.k >= floor).then_some(s.silhouette * (s.stability - finer));
@@ -145,17 +167,30 @@ fn scale(scores: &[KScore]) -> usize {
         .map_or(2, |(k, _)| k)
 }
 
-/// Fine fit number `fit`: k-means with `fine` centres, the Ward tree over them, and the labels of
-/// each refined cut in `counts` (in order).
+/// Fine fit number `fit`, on all of `all` or (`sub`) on a subsample of [`SUBSAMPLE`] of it drawn
+/// by the fit's seed: k-means with `fine` centres, the Ward tree over them, and the labels of
+/// every row of `all` under each refined cut in `counts` (in order).
 fn refined_cuts(
-    s: &Matrix,
+    all: &Matrix,
     fine: usize,
     counts: std::ops::RangeInclusive<usize>,
     params: &KMeansParams,
     fit: usize,
+    sub: bool,
 ) -> Result<Vec<Vec<usize>>, ClusterError> {
     let seed = params.seed().wrapping_add(0x5851_f42d * (fit as u64 + 1));
     let one = KMeansParams::new(1, params.max_iter(), params.tol(), seed, None)?;
+    let drawn;
+    let s = if sub {
+        let take = (all.rows() as f64 * SUBSAMPLE).round() as usize;
+        let mut rows = Rng::new(seed ^ 0x9e37_79b9).sample(all.rows(), take);
+        rows.sort_unstable();
+        drawn = all.select(&rows);
+        &drawn
+    } else {
+        all
+    };
+    let fine = fine.min(s.rows());
     let base = kmeans::fit(s, fine, &one)?;
     let mut sizes = vec![0usize; fine];
     base.labels.iter().for_each(|&l| sizes[l] += 1);
@@ -168,7 +203,12 @@ fn refined_cuts(
                 topics: c,
             };
             let starts = super::means(s, &groups);
-            Ok(kmeans::refine(s, starts, REFINE_ITER, params.tol())?.labels)
+            let cut = kmeans::refine(s, starts, REFINE_ITER, params.tol())?;
+            Ok(if sub {
+                kmeans::assign(all, &cut.centroids).0
+            } else {
+                cut.labels
+            })
         })
         .collect()
 }
@@ -283,8 +323,8 @@ mod tests {
 
     #[test]
     fn a_stable_level_far_below_the_silhouettes_scale_is_not_chosen() {
-        // Stability drops most after 3, but the silhouette is best around 20: the floor is 10,
-        // and of the counts from 10 the drop after 14 is the largest.
+        // Stability drops most after 3, but the silhouette is best around 20: the floor is 12
+        // (3/5 of 20), and of the counts from 12 the drop after 14 is the largest.
         let mut scores: Vec<KScore> = (2..=30)
             .map(|k| {
                 let stability = match k {
@@ -300,13 +340,30 @@ mod tests {
         assert_eq!(pick(&mut scores), Some(14));
         assert!(scores
             .iter()
-            .filter(|s| s.k < 10)
+            .filter(|s| s.k < 12)
             .all(|s| s.score.is_none()));
+        assert!(scores[..scores.len() - 1]
+            .iter()
+            .filter(|s| s.k >= 12)
+            .all(|s| s.score.is_some()));
         assert!(scores.last().unwrap().score.is_none());
-        // With a flat silhouette the floor is 1 and the coarse level wins.
+        // With a flat silhouette the floor is 2 and the coarse level wins.
         scores.iter_mut().for_each(|s| s.silhouette = 0.0625);
         assert_eq!(scale(&scores), 2);
         assert_eq!(pick(&mut scores), Some(3));
+    }
+
+    #[test]
+    fn agreement_is_the_mean_ari_of_every_pair() {
+        let a = vec![0, 0, 1, 1, 2, 2];
+        let renamed = vec![2, 2, 0, 0, 1, 1];
+        let other = vec![0, 1, 0, 1, 0, 1];
+        assert_eq!(agreement(&[&a]), 1.0);
+        assert!((agreement(&[&a, &renamed]) - 1.0).abs() < 1e-12);
+        let mixed = agreement(&[&a, &renamed, &other]);
+        let one = eval::score(&a, &other).ari;
+        assert!(one < 0.5, "{one}");
+        assert!((mixed - (1.0 + 2.0 * one) / 3.0).abs() < 1e-12, "{mixed}");
     }
 
     #[test]
