@@ -92,6 +92,7 @@ pub fn choose_k(
         .into_par_iter()
         .map(|f| refined_cuts(&s, fine, lo..=hi, params, f % FITS, f >= FITS))
         .collect::<Result<Vec<_>, _>>()?;
+    let started = std::time::Instant::now();
     let sil_rows = SILHOUETTE_ROWS.min(m);
     let dist = cosine_distances(&s, sil_rows);
     let mut scores: Vec<KScore> = (lo..=hi)
@@ -111,6 +112,10 @@ pub fn choose_k(
             }
         })
         .collect();
+    tracing::debug!(
+        "k auto: stability and silhouettes {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
     let best = pick(&mut scores).unwrap_or(lo);
     Ok((best, scores))
 }
@@ -191,7 +196,14 @@ fn refined_cuts(
         all
     };
     let fine = fine.min(s.rows());
+    let name = if sub { " (subsample)" } else { "" };
+    let started = std::time::Instant::now();
     let base = kmeans::fit(s, fine, &one)?;
+    tracing::debug!(
+        "k auto: fit {fit}{name}: fine k-means {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+    let started = std::time::Instant::now();
     let mut sizes = vec![0usize; fine];
     base.labels.iter().for_each(|&l| sizes[l] += 1);
     let tree = Tree::ward(&base.centroids, &sizes);
@@ -210,7 +222,13 @@ fn refined_cuts(
                 cut.labels
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, ClusterError>>()
+        .inspect(|_| {
+            tracing::debug!(
+                "k auto: fit {fit}{name}: refined cuts {:.2} s",
+                started.elapsed().as_secs_f64()
+            )
+        })
 }
 
 /// Cosine distances between the first `rows` rows of `s` (unit length), `rows` × `rows`, from
