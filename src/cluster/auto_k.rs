@@ -207,6 +207,7 @@ fn refined_cuts(
     let mut sizes = vec![0usize; fine];
     base.labels.iter().for_each(|&l| sizes[l] += 1);
     let tree = Tree::ward(&base.centroids, &sizes);
+    let refiner = kmeans::Refiner::new(s, REFINE_ITER, params.tol());
     counts
         .map(|c| {
             let group = tree.cut(c);
@@ -215,7 +216,7 @@ fn refined_cuts(
                 topics: c,
             };
             let starts = super::means(s, &groups);
-            let cut = kmeans::refine(s, starts, REFINE_ITER, params.tol())?;
+            let cut = refiner.refine(starts)?;
             Ok(if sub {
                 kmeans::assign(all, &cut.centroids).0
             } else {

@@ -105,22 +105,72 @@ pub(crate) fn row_norms(data: &Matrix) -> Vec<f32> {
 }
 
 /// The steps on the CPU: distances from blocked matrix products on rayon's threads, means
-/// summed in f64.
+/// summed in f64. The sums are kept between iterations and moved by the rows whose centre
+/// changed (after the first few iterations a small share of them), rather than summed again.
 pub(crate) struct CpuSteps<'a> {
     data: &'a Matrix,
     norms: Vec<f32>,
     labels: Vec<usize>,
     dists: Vec<f32>,
+    /// k × D sums of the rows under `summed`, the labels they were last brought to.
+    sums: Vec<f64>,
+    summed: Vec<usize>,
 }
 
 impl<'a> CpuSteps<'a> {
     pub(crate) fn new(data: &'a Matrix) -> Self {
+        Self::with_norms(data, row_norms(data))
+    }
+
+    /// With the rows' squared lengths already worked out ([`row_norms`]).
+    pub(crate) fn with_norms(data: &'a Matrix, norms: Vec<f32>) -> Self {
         Self {
             data,
-            norms: row_norms(data),
+            norms,
             labels: Vec::new(),
             dists: Vec::new(),
+            sums: Vec::new(),
+            summed: Vec::new(),
         }
+    }
+
+    /// Brings `sums` to the current labels: the changed rows moved from their old centre's sum to
+    /// their new one's, or every row summed afresh when there are no sums for these labels yet or
+    /// more than a quarter of the rows changed.
+    fn update_sums(&mut self, k: usize) {
+        let d = self.data.dim();
+        let fresh = self.sums.len() != k * d || self.summed.len() != self.labels.len() || {
+            let changed = self
+                .summed
+                .iter()
+                .zip(&self.labels)
+                .filter(|(a, b)| a != b)
+                .count();
+            changed * 4 > self.labels.len()
+        };
+        if fresh {
+            self.sums.clear();
+            self.sums.resize(k * d, 0.0);
+            for (i, &c) in self.labels.iter().enumerate() {
+                add_row(&mut self.sums[c * d..(c + 1) * d], self.data.row(i), 1.0);
+            }
+        } else {
+            for (i, (old, &new)) in self.summed.iter().zip(&self.labels).enumerate() {
+                if *old != new {
+                    let row = self.data.row(i);
+                    add_row(&mut self.sums[old * d..(old + 1) * d], row, -1.0);
+                    add_row(&mut self.sums[new * d..(new + 1) * d], row, 1.0);
+                }
+            }
+        }
+        self.summed.clone_from(&self.labels);
+    }
+}
+
+/// `sum += sign · row`, in f64.
+fn add_row(sum: &mut [f64], row: &[f32], sign: f64) {
+    for (s, v) in sum.iter_mut().zip(row) {
+        *s += sign * f64::from(*v);
     }
 }
 
@@ -138,14 +188,12 @@ impl Steps for CpuSteps<'_> {
 
     fn means(&mut self, counts: &[usize]) -> Result<Vec<f32>, ClusterError> {
         let d = self.data.dim();
-        let mut sums = vec![0f64; counts.len() * d];
-        for (i, &c) in self.labels.iter().enumerate() {
-            for (s, v) in sums[c * d..(c + 1) * d].iter_mut().zip(self.data.row(i)) {
-                *s += *v as f64;
-            }
-        }
-        Ok((0..sums.len())
-            .map(|j| (sums[j] / counts[j / d].max(1) as f64) as f32)
+        self.update_sums(counts.len());
+        Ok(self
+            .sums
+            .iter()
+            .enumerate()
+            .map(|(j, s)| (s / counts[j / d].max(1) as f64) as f32)
             .collect())
     }
 }
@@ -193,4 +241,48 @@ pub(crate) fn sq_dist_matrix(data: &Matrix, norms: &[f32], centres: &Matrix) -> 
         })
         .collect();
     blocks.concat()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The means from sums moved row by row equal the means summed afresh.
+    #[test]
+    fn moved_sums_give_the_fresh_means() {
+        let (n, d, k) = (40, 3, 4);
+        let values: Vec<f32> = (0..n * d).map(|i| ((i * 37) % 23) as f32 - 11.5).collect();
+        let data = Matrix::new(values, d).unwrap();
+        let counts = |labels: &[usize]| {
+            let mut c = vec![0usize; k];
+            labels.iter().for_each(|&l| c[l] += 1);
+            c
+        };
+        let mut labels: Vec<usize> = (0..n).map(|i| i % k).collect();
+        let mut kept = CpuSteps::new(&data);
+        kept.labels = labels.clone();
+        kept.means(&counts(&labels)).unwrap();
+        // Two rounds of a few rows moving (fewer than a quarter: the sums are moved), then most
+        // of them (summed afresh).
+        for moved in [vec![1, 5, 9], vec![0, 4, 8, 12, 16, 20], (0..30).collect()] {
+            for &i in &moved {
+                labels[i] = if labels[i] == 0 {
+                    1
+                } else {
+                    (labels[i] + 1) % k
+                };
+            }
+            kept.labels = labels.clone();
+            let c = counts(&labels);
+            let got = kept.means(&c).unwrap();
+            let mut fresh = CpuSteps::new(&data);
+            fresh.labels = labels.clone();
+            let want = fresh.means(&c).unwrap();
+            for (j, (g, w)) in got.iter().zip(&want).enumerate() {
+                if c[j / d] > 0 {
+                    assert!((g - w).abs() <= 1e-6 * w.abs().max(1.0), "{j}: {g} vs {w}");
+                }
+            }
+        }
+    }
 }

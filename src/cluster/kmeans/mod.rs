@@ -149,28 +149,55 @@ pub fn fit_on(
     Ok(best.expect("n_init ≥ 1"))
 }
 
+/// Lloyd's iterations on the CPU from given centres (no seeding, no restarts), over one set of
+/// rows: their squared lengths and the tolerance's scale are worked out once for every start
+/// refined ([`Refiner::refine`]).
+pub struct Refiner<'a> {
+    data: &'a Matrix,
+    norms: Vec<f32>,
+    max_iter: usize,
+    tol: f64,
+}
+
+impl<'a> Refiner<'a> {
+    /// At most `max_iter` iterations per refinement, stopping at `tol` scaled as in [`fit_on`].
+    pub fn new(data: &'a Matrix, max_iter: usize, tol: f64) -> Self {
+        Self {
+            data,
+            norms: lloyd::row_norms(data),
+            max_iter: max_iter.max(1),
+            tol: tol * mean_variance(data),
+        }
+    }
+
+    /// Lloyd's iterations from `starts`.
+    pub fn refine(&self, starts: Matrix) -> Result<KMeansFit, ClusterError> {
+        if starts.dim() != self.data.dim() {
+            return Err(ClusterError::Dimensions {
+                rows: self.data.dim(),
+                centres: starts.dim(),
+            });
+        }
+        lloyd::lloyd(
+            &mut lloyd::CpuSteps::with_norms(self.data, self.norms.clone()),
+            self.data,
+            starts,
+            self.max_iter,
+            self.tol,
+        )
+    }
+}
+
 /// Lloyd's iterations on the CPU from the given centres (no seeding, no restarts): at most
-/// `max_iter` of them, stopping at `tol` scaled as in [`fit_on`].
+/// `max_iter` of them, stopping at `tol` scaled as in [`fit_on`]. [`Refiner`] refines many
+/// starts over the same rows.
 pub fn refine(
     data: &Matrix,
     starts: Matrix,
     max_iter: usize,
     tol: f64,
 ) -> Result<KMeansFit, ClusterError> {
-    if starts.dim() != data.dim() {
-        return Err(ClusterError::Dimensions {
-            rows: data.dim(),
-            centres: starts.dim(),
-        });
-    }
-    let tol = tol * mean_variance(data);
-    lloyd::lloyd(
-        &mut lloyd::CpuSteps::new(data),
-        data,
-        starts,
-        max_iter.max(1),
-        tol,
-    )
+    Refiner::new(data, max_iter, tol).refine(starts)
 }
 
 /// Nearest centre of each row and its squared distance; ties go to the lowest centre.
