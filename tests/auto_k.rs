@@ -5,31 +5,9 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::path::Path;
 
-use common::{embed_quietly, model_dir, newsclust};
-
-const SAMPLE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/datasets/tech_news_sample.jsonl"
-);
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("UTF-8 path")
-}
-
-/// The sample embedded once for every test here (in a folder left for the OS to clean).
-fn embeddings() -> &'static Path {
-    static EMB: OnceLock<PathBuf> = OnceLock::new();
-    EMB.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap().keep();
-        let out = dir.join("sample.parquet");
-        let run = embed_quietly(Path::new(SAMPLE), &model_dir(), &out);
-        assert_eq!(run.code, 0, "{}", run.stderr);
-        out
-    })
-}
+use common::{cluster_sample, SAMPLE};
 
 /// The sample's gold topics, read from its `label` field.
 fn gold_topics() -> usize {
@@ -51,20 +29,7 @@ fn gold_topics() -> usize {
 /// `cluster --k K --seed SEED` into `out`: its run.json and its NMI against the gold column.
 fn cluster(out: &Path, k: &str, seed: u64) -> (serde_json::Value, f64) {
     let seed = seed.to_string();
-    let run = newsclust(&[
-        "cluster",
-        "-q",
-        "--embeddings",
-        s(embeddings()),
-        "--out",
-        s(out),
-        "--k",
-        k,
-        "--seed",
-        &seed,
-        "--naming",
-        "keywords",
-    ]);
+    let run = cluster_sample(out, &["--k", k, "--seed", &seed, "--naming", "keywords"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let meta: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("run.json")).unwrap()).unwrap();

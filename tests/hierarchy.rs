@@ -6,46 +6,15 @@
 mod common;
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::path::Path;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int32Type, Int64Type};
 use arrow_array::Array;
-use common::{assert_fatal, embed_quietly, model_dir, newsclust, Table};
-
-const SAMPLE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/datasets/tech_news_sample.jsonl"
-);
+use common::{assert_fatal, cluster_sample, embed_quietly, model_dir, newsclust, Table};
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("UTF-8 path")
-}
-
-/// The sample embedded once for every test here (in a folder left for the OS to clean).
-fn embeddings() -> &'static Path {
-    static EMB: OnceLock<PathBuf> = OnceLock::new();
-    EMB.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap().keep();
-        let out = dir.join("sample.parquet");
-        let run = embed_quietly(Path::new(SAMPLE), &model_dir(), &out);
-        assert_eq!(run.code, 0, "{}", run.stderr);
-        out
-    })
-}
-
-fn cluster(out: &Path, extra: &[&str]) -> common::Run {
-    let mut args = vec![
-        "cluster",
-        "-q",
-        "--embeddings",
-        s(embeddings()),
-        "--out",
-        s(out),
-    ];
-    args.extend_from_slice(extra);
-    newsclust(&args)
 }
 
 /// One row of hierarchy.parquet.
@@ -153,7 +122,7 @@ fn cut(nodes: &[Node], leaves: usize, n: usize) -> BTreeSet<BTreeSet<usize>> {
 fn the_tree_covers_the_topics_and_its_merges_add_up() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("k8");
-    let run = cluster(&out, &["--k", "8", "--seed", "7"]);
+    let run = cluster_sample(&out, &["--k", "8", "--seed", "7"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let (topics, _) = topics(&out);
     let tree = nodes(&out);
@@ -197,12 +166,12 @@ fn the_tree_covers_the_topics_and_its_merges_add_up() {
 fn reduce_to_cuts_the_tree_from_another_folder_or_in_place() {
     let dir = tempfile::tempdir().unwrap();
     let fine = dir.path().join("k8");
-    assert_eq!(cluster(&fine, &["--k", "8", "--seed", "7"]).code, 0);
+    assert_eq!(cluster_sample(&fine, &["--k", "8", "--seed", "7"]).code, 0);
     let tree = nodes(&fine);
     let (_, before) = topics(&fine);
     for n in [1, 3, 5, 8] {
         let out = dir.path().join(format!("to{n}"));
-        let run = cluster(&out, &["--reduce-to", &n.to_string(), "--from", s(&fine)]);
+        let run = cluster_sample(&out, &["--reduce-to", &n.to_string(), "--from", s(&fine)]);
         assert_eq!(run.code, 0, "{}", run.stderr);
         let (reduced, after) = topics(&out);
         assert_eq!(reduced.len(), n);
@@ -226,7 +195,7 @@ fn reduce_to_cuts_the_tree_from_another_folder_or_in_place() {
         assert_eq!(report["counts"]["topics"], n);
     }
     // In place: --from defaults to --out.
-    let run = cluster(&fine, &["--reduce-to", "4"]);
+    let run = cluster_sample(&fine, &["--reduce-to", "4"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let (reduced, _) = topics(&fine);
     assert_eq!(reduced.len(), 4);
@@ -237,15 +206,15 @@ fn reduce_to_cuts_the_tree_from_another_folder_or_in_place() {
 fn bad_reductions_stop_with_a_reason() {
     let dir = tempfile::tempdir().unwrap();
     let fine = dir.path().join("k5");
-    assert_eq!(cluster(&fine, &["--k", "5", "--seed", "7"]).code, 0);
+    assert_eq!(cluster_sample(&fine, &["--k", "5", "--seed", "7"]).code, 0);
     let out = dir.path().join("out");
-    let up = cluster(&out, &["--reduce-to", "6", "--from", s(&fine)]);
+    let up = cluster_sample(&out, &["--reduce-to", "6", "--from", s(&fine)]);
     assert_fatal(&up, &["--reduce-to 6", "5 topics", "at most 5"]);
     assert!(!out.exists(), "nothing written");
-    let zero = cluster(&out, &["--reduce-to", "0", "--from", s(&fine)]);
+    let zero = cluster_sample(&out, &["--reduce-to", "0", "--from", s(&fine)]);
     assert_fatal(&zero, &["--reduce-to"]);
     let nowhere = dir.path().join("nowhere");
-    let missing = cluster(&out, &["--reduce-to", "2", "--from", s(&nowhere)]);
+    let missing = cluster_sample(&out, &["--reduce-to", "2", "--from", s(&nowhere)]);
     assert_fatal(&missing, &["nowhere/documents.parquet", "cannot open"]);
     // Embeddings the earlier output was not clustered from.
     let few = dir.path().join("few.jsonl");
@@ -276,10 +245,10 @@ fn bad_reductions_stop_with_a_reason() {
     assert!(!out.exists(), "nothing written");
     // One topic: a tree of one node, and reducing it to one keeps it.
     let one = dir.path().join("k1");
-    assert_eq!(cluster(&one, &["--k", "1"]).code, 0);
+    assert_eq!(cluster_sample(&one, &["--k", "1"]).code, 0);
     let tree = nodes(&one);
     assert_eq!(tree.len(), 1);
     assert_eq!((tree[0].parent, tree[0].size), (None, 304));
-    assert_eq!(cluster(&one, &["--reduce-to", "1"]).code, 0);
+    assert_eq!(cluster_sample(&one, &["--reduce-to", "1"]).code, 0);
     assert_eq!(topics(&one).0.len(), 1);
 }

@@ -8,19 +8,13 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
 use arrow_array::cast::AsArray;
-use common::{embed_quietly, model_dir, newsclust, Table};
+use common::{cluster_sample, model_dir, newsclust, Table, SAMPLE};
 use newsclust::io::report_html::{render, ReportInput, MAX_CELLS};
 use newsclust::topics::hierarchy::Node;
 use newsclust::topics::over_time::Period;
 use newsclust::topics::Topic;
-
-const SAMPLE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/datasets/tech_news_sample.jsonl"
-);
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("UTF-8 path")
@@ -105,29 +99,8 @@ fn clean(o: &Opened) {
     assert!(o.dom.contains("id=\"summary\">"), "the page was drawn");
 }
 
-/// The sample embedded once for every test here (in a folder left for the OS to clean).
-fn embeddings() -> &'static Path {
-    static EMB: OnceLock<PathBuf> = OnceLock::new();
-    EMB.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap().keep();
-        let out = dir.join("sample.parquet");
-        let run = embed_quietly(Path::new(SAMPLE), &model_dir(), &out);
-        assert_eq!(run.code, 0, "{}", run.stderr);
-        out
-    })
-}
-
 fn cluster(out: &Path, extra: &[&str]) {
-    let mut args = vec![
-        "cluster",
-        "-q",
-        "--embeddings",
-        s(embeddings()),
-        "--out",
-        s(out),
-    ];
-    args.extend_from_slice(extra);
-    let run = newsclust(&args);
+    let run = cluster_sample(out, extra);
     assert_eq!(run.code, 0, "{}", run.stderr);
 }
 

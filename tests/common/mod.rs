@@ -50,6 +50,43 @@ pub struct Run {
     pub stderr: String,
 }
 
+/// The project's sample, `datasets/tech_news_sample.jsonl`.
+pub const SAMPLE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/datasets/tech_news_sample.jsonl"
+);
+
+/// The sample embedded once for every test of a test binary (in a folder left for the OS to
+/// clean).
+pub fn sample_embeddings() -> &'static Path {
+    static EMB: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    EMB.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap().keep();
+        let out = dir.join("sample.parquet");
+        let run = embed_quietly(Path::new(SAMPLE), &model_dir(), &out);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        out
+    })
+}
+
+/// `newsclust cluster -q` of the embedded sample ([`sample_embeddings`]) into `out`, with `extra`
+/// arguments.
+pub fn cluster_sample(out: &Path, extra: &[&str]) -> Run {
+    let mut args = vec![
+        "cluster".to_string(),
+        "-q".to_string(),
+        "--embeddings".to_string(),
+        sample_embeddings()
+            .to_str()
+            .expect("UTF-8 path")
+            .to_string(),
+        "--out".to_string(),
+        out.to_str().expect("UTF-8 path").to_string(),
+    ];
+    args.extend(extra.iter().map(|a| a.to_string()));
+    newsclust(&args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
 /// Runs `newsclust ARGS` with the installed models folder.
 pub fn newsclust(args: &[&str]) -> Run {
     newsclust_with_env(args, &[])
