@@ -393,6 +393,18 @@ mod tests {
     }
 
     #[test]
+    fn a_range_starting_near_the_rows_is_scored_on_the_subsamples_too() {
+        // 18 rows from 17: fine fits of 18 topics, subsamples of 16 rows, so a subsample's tree
+        // has fewer leaves than the count cut: its cut leaves a topic empty, refined anyway.
+        let m = clouds(6, 3, 8, 5);
+        let params = KMeansParams::new(1, 50, 1e-4, 3, None).unwrap();
+        let (k, scores) = choose_k(&m, 17..=40, 10_000, &params).unwrap();
+        assert_eq!(k, 17);
+        assert_eq!(scores.len(), 1);
+        assert!(scores[0].stability.is_finite() && scores[0].silhouette.is_finite());
+    }
+
+    #[test]
     fn too_few_rows_is_an_error() {
         let m = clouds(1, 2, 4, 1);
         let params = KMeansParams::new(1, 10, 1e-4, 0, None).unwrap();
