@@ -266,11 +266,7 @@ mod tests {
         // of them (summed afresh).
         for moved in [vec![1, 5, 9], vec![0, 4, 8, 12, 16, 20], (0..30).collect()] {
             for &i in &moved {
-                labels[i] = if labels[i] == 0 {
-                    1
-                } else {
-                    (labels[i] + 1) % k
-                };
+                labels[i] = (labels[i] + 1) % k;
             }
             kept.labels = labels.clone();
             let c = counts(&labels);
