@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use common::{cluster_sample, SAMPLE};
+use common::{cluster_sample, eval_json, SAMPLE};
 
 /// The sample's gold topics, read from its `label` field.
 fn gold_topics() -> usize {
@@ -33,17 +33,7 @@ fn cluster(out: &Path, k: &str, seed: u64) -> (serde_json::Value, f64) {
     assert_eq!(run.code, 0, "{}", run.stderr);
     let meta: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("run.json")).unwrap()).unwrap();
-    let scored = std::process::Command::new(env!("CARGO_BIN_EXE_newsclust"))
-        .args(["eval", "-q", "--json", "--documents"])
-        .arg(out.join("documents.parquet"))
-        .output()
-        .unwrap();
-    assert!(
-        scored.status.success(),
-        "{}",
-        String::from_utf8_lossy(&scored.stderr)
-    );
-    let scores: serde_json::Value = serde_json::from_slice(&scored.stdout).unwrap();
+    let scores = eval_json(&out.join("documents.parquet"));
     (meta, scores["all"]["nmi"].as_f64().unwrap())
 }
 

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{model_dir, newsclust, Table};
+use common::{eval_json, model_dir, newsclust, Table};
 
 const SAMPLE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -46,19 +46,6 @@ fn python() -> PathBuf {
         p.display()
     );
     p
-}
-
-fn eval_json(documents: &Path) -> serde_json::Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_newsclust"))
-        .args(["eval", "--json", "--documents", documents.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 #[test]

@@ -208,6 +208,8 @@ fn refined_cuts(
     base.labels.iter().for_each(|&l| sizes[l] += 1);
     let tree = Tree::ward(&base.centroids, &sizes);
     let refiner = kmeans::Refiner::new(s, REFINE_ITER, params.tol());
+    // A subsample's cuts label every row of `all`: their lengths once for all the cuts.
+    let all_norms = sub.then(|| kmeans::row_norms(all));
     counts
         .map(|c| {
             let group = tree.cut(c);
@@ -217,10 +219,9 @@ fn refined_cuts(
             };
             let starts = super::means(s, &groups);
             let cut = refiner.refine(starts)?;
-            Ok(if sub {
-                kmeans::assign(all, &cut.centroids).0
-            } else {
-                cut.labels
+            Ok(match &all_norms {
+                Some(norms) => kmeans::assign_with(all, norms, &cut.centroids).0,
+                None => cut.labels,
             })
         })
         .collect::<Result<Vec<_>, ClusterError>>()

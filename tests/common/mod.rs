@@ -87,6 +87,20 @@ pub fn cluster_sample(out: &Path, extra: &[&str]) -> Run {
     newsclust(&args.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
+/// `newsclust eval --json` of a documents.parquet: its scores against the gold column.
+pub fn eval_json(documents: &Path) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_newsclust"))
+        .args(["eval", "--json", "--documents", documents.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// Runs `newsclust ARGS` with the installed models folder.
 pub fn newsclust(args: &[&str]) -> Run {
     newsclust_with_env(args, &[])

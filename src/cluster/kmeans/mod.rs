@@ -202,7 +202,18 @@ pub fn refine(
 
 /// Nearest centre of each row and its squared distance; ties go to the lowest centre.
 pub fn assign(data: &Matrix, centroids: &Matrix) -> (Vec<usize>, Vec<f32>) {
-    lloyd::nearest(data, &lloyd::row_norms(data), centroids)
+    assign_with(data, &row_norms(data), centroids)
+}
+
+/// [`assign`] with the rows' squared lengths already worked out ([`row_norms`]), for rows
+/// assigned to many sets of centres.
+pub fn assign_with(data: &Matrix, norms: &[f32], centroids: &Matrix) -> (Vec<usize>, Vec<f32>) {
+    lloyd::nearest(data, norms, centroids)
+}
+
+/// Each row's squared length.
+pub fn row_norms(data: &Matrix) -> Vec<f32> {
+    lloyd::row_norms(data)
 }
 
 /// The mean per-feature variance of the rows (scikit-learn scales its tolerance by it).
