@@ -25,13 +25,17 @@ pub fn score<A: std::hash::Hash + Eq, B: std::hash::Hash + Eq>(gold: &[A], pred:
         g.iter().max().map_or(0, |m| m + 1),
         p.iter().max().map_or(0, |m| m + 1),
     );
-    let mut table: HashMap<(usize, usize), f64> = HashMap::new();
+    let mut counted: HashMap<(usize, usize), f64> = HashMap::new();
     for (&a, &b) in g.iter().zip(&p) {
-        *table.entry((a, b)).or_default() += 1.0;
+        *counted.entry((a, b)).or_default() += 1.0;
     }
+    // The cells in a fixed order, so the sums below come out the same in every process (a
+    // HashMap's order is seeded per process and moved the NMI's last digit).
+    let mut table: Vec<((usize, usize), f64)> = counted.into_iter().collect();
+    table.sort_unstable_by_key(|cell| cell.0);
     let mut rows = vec![0f64; ng];
     let mut cols = vec![0f64; np];
-    for (&(a, b), &c) in &table {
+    for &((a, b), c) in &table {
         rows[a] += c;
         cols[b] += c;
     }
@@ -46,7 +50,7 @@ pub fn score<A: std::hash::Hash + Eq, B: std::hash::Hash + Eq>(gold: &[A], pred:
     let (hg, hp) = (entropy(&rows), entropy(&cols));
     let mi: f64 = table
         .iter()
-        .map(|(&(a, b), &c)| (c / nf) * ((c * nf) / (rows[a] * cols[b])).ln())
+        .map(|&((a, b), c)| (c / nf) * ((c * nf) / (rows[a] * cols[b])).ln())
         .sum::<f64>()
         .max(0.0);
 
@@ -65,7 +69,7 @@ pub fn score<A: std::hash::Hash + Eq, B: std::hash::Hash + Eq>(gold: &[A], pred:
     };
 
     let comb2 = |x: f64| x * (x - 1.0) / 2.0;
-    let sum_cells: f64 = table.values().map(|&c| comb2(c)).sum();
+    let sum_cells: f64 = table.iter().map(|&(_, c)| comb2(c)).sum();
     let sum_rows: f64 = rows.iter().map(|&c| comb2(c)).sum();
     let sum_cols: f64 = cols.iter().map(|&c| comb2(c)).sum();
     let expected = sum_rows * sum_cols / comb2(nf).max(f64::MIN_POSITIVE);
@@ -242,6 +246,21 @@ fn dense<T: std::hash::Hash + Eq>(labels: &[T]) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_same_labels_score_the_same_to_the_last_bit() {
+        // Many cells: each HashMap has its own seed, so an order of the cells taken from one
+        // would move the sums' last digits from call to call.
+        let gold: Vec<usize> = (0..5_000).map(|i| (i * 7919) % 23).collect();
+        let pred: Vec<usize> = (0..5_000).map(|i| (i * 104_729 / 13) % 31).collect();
+        let first = score(&gold, &pred);
+        for _ in 0..20 {
+            let again = score(&gold, &pred);
+            assert_eq!(again.nmi.to_bits(), first.nmi.to_bits());
+            assert_eq!(again.ari.to_bits(), first.ari.to_bits());
+            assert_eq!(again.v_measure.to_bits(), first.v_measure.to_bits());
+        }
+    }
 
     #[derive(serde::Deserialize)]
     struct Case {
