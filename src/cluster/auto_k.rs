@@ -9,8 +9,8 @@
 //! 2002) — and their mean silhouette (Rousseeuw 1987, cosine distance). The count chosen is the
 //! stable, separated level after which the partition stops reproducing: the highest
 //! `silhouette(c) × (stability(c) − max(stability(c+1..=c+3)))` among the counts of at least
-//! [`FLOOR`] of the silhouette's scale (the count whose silhouette, smoothed over neighbours, is
-//! highest): stability alone finds coarse stable levels far below the corpus's grain.
+//! [`FLOOR`] of the silhouette's scale (the first count whose silhouette, smoothed over
+//! neighbours, peaks within [`SCALE_SLACK`] of its highest): stability alone finds coarse stable levels far below the corpus's grain.
 //! The study behind it is `benches/granularity.py`; the README has its table.
 
 use super::error::ClusterError;
@@ -158,18 +158,32 @@ fn pick(scores: &mut [KScore]) -> Option<usize> {
 /// Counts either side of c whose silhouettes are averaged to find the scale.
 const SMOOTH: usize = 2;
 
-/// The count where the silhouette, averaged over its [`SMOOTH`] neighbours either side, is highest
-/// (ties: the smaller count): the scale at which the sample is best separated. The silhouette of
-/// many corpora is flat over a wide range, so one count's value alone wanders from seed to seed.
+/// How far below the highest smoothed silhouette a peak may lie and still set the scale, as a
+/// share of the highest.
+const SCALE_SLACK: f64 = 0.015;
+
+/// The first count where the silhouette, averaged over its [`SMOOTH`] neighbours either side,
+/// peaks (no lower than the counts beside it) within [`SCALE_SLACK`] of its highest value: the
+/// scale at which the sample is best separated. The silhouette of many corpora is flat over a
+/// wide range, so one count's value alone wanders from seed to seed; and on some it creeps up
+/// again towards the top of the range (many small topics, each tight), a hair above the plateau
+/// reached earlier, which must not move the scale past that plateau (20 Newsgroups, seed 42:
+/// 0.0762 at 22, 0.0767 at 40).
 fn scale(scores: &[KScore]) -> usize {
-    let smoothed = |i: usize| {
-        let near = &scores[i.saturating_sub(SMOOTH)..(i + SMOOTH + 1).min(scores.len())];
-        near.iter().map(|s| s.silhouette).sum::<f64>() / near.len() as f64
+    let smoothed: Vec<f64> = (0..scores.len())
+        .map(|i| {
+            let near = &scores[i.saturating_sub(SMOOTH)..(i + SMOOTH + 1).min(scores.len())];
+            near.iter().map(|s| s.silhouette).sum::<f64>() / near.len() as f64
+        })
+        .collect();
+    let top = smoothed.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let peak = |i: usize| {
+        (i == 0 || smoothed[i] >= smoothed[i - 1])
+            && smoothed.get(i + 1).is_none_or(|&next| smoothed[i] >= next)
     };
     (0..scores.len())
-        .map(|i| (scores[i].k, smoothed(i)))
-        .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
-        .map_or(2, |(k, _)| k)
+        .find(|&i| peak(i) && smoothed[i] >= top - SCALE_SLACK * top.abs())
+        .map_or(2, |i| scores[i].k)
 }
 
 /// Fine fit number `fit`, on all of `all` or (`sub`) on a subsample of [`SUBSAMPLE`] of it drawn
@@ -371,6 +385,24 @@ mod tests {
         scores.iter_mut().for_each(|s| s.silhouette = 0.0625);
         assert_eq!(scale(&scores), 2);
         assert_eq!(pick(&mut scores), Some(3));
+    }
+
+    #[test]
+    fn a_silhouette_creeping_up_at_the_top_of_the_range_does_not_move_the_scale() {
+        // A plateau peaking at 22, a dip, then a tail rising to 0.5% above the plateau at 40:
+        // the scale is the plateau's peak. A tail 3% above it is a level of its own.
+        let curve = |tail: f64| -> Vec<KScore> {
+            (2..=40)
+                .map(|k| {
+                    let plateau = 0.076 - 0.0001 * (k as f64 - 22.0).powi(2);
+                    let rise = 0.0745 + (0.076 * tail - 0.0745) * (k as f64 - 30.0) / 10.0;
+                    let silhouette = if k <= 30 { plateau.max(0.06) } else { rise };
+                    at(k, 0.7, silhouette)
+                })
+                .collect()
+        };
+        assert_eq!(scale(&curve(1.005)), 22);
+        assert_eq!(scale(&curve(1.03)), 40);
     }
 
     #[test]
