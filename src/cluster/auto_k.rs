@@ -10,8 +10,9 @@
 //! stable, separated level after which the partition stops reproducing: the highest
 //! `silhouette(c) × (stability(c) − max(stability(c+1..=c+3)))` among the counts of at least
 //! [`FLOOR`] of the silhouette's scale (the first count whose silhouette, smoothed over
-//! neighbours, peaks within [`SCALE_SLACK`] of its highest): stability alone finds coarse stable levels far below the corpus's grain.
-//! The study behind it is `benches/granularity.py`; the README has its table.
+//! neighbours, peaks within [`SCALE_SLACK`] of its highest): stability alone finds coarse stable
+//! levels far below the corpus's grain. The study behind it is `benches/granularity.py`; the
+//! README has its table.
 
 use super::error::ClusterError;
 use super::kmeans::{self, KMeansParams};
