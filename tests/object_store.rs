@@ -125,11 +125,7 @@ impl Server {
     }
 
     fn run(&self, args: &[&str]) -> Run {
-        let out = self.command(args, &[]).output().unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        self.command(args, &[]).output().unwrap().into()
     }
 
     /// Objects under `prefix` in `bucket`, sorted.

@@ -47,7 +47,18 @@ pub fn model_copy(dst: &Path, change: impl FnOnce(&Path)) -> PathBuf {
 
 pub struct Run {
     pub code: i32,
+    pub stdout: String,
     pub stderr: String,
+}
+
+impl From<std::process::Output> for Run {
+    fn from(out: std::process::Output) -> Self {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
 }
 
 /// The project's sample, `datasets/tech_news_sample.jsonl`.
@@ -89,16 +100,9 @@ pub fn cluster_sample(out: &Path, extra: &[&str]) -> Run {
 
 /// `newsclust eval --json` of a documents.parquet: its scores against the gold column.
 pub fn eval_json(documents: &Path) -> serde_json::Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_newsclust"))
-        .args(["eval", "--json", "--documents", documents.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    let run = newsclust(&["eval", "--json", "--documents", documents.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    serde_json::from_str(&run.stdout).unwrap()
 }
 
 /// Runs `newsclust ARGS` with the installed models folder.
@@ -125,11 +129,7 @@ pub fn newsclust_with_env(args: &[&str], env: &[(&str, &Path)]) -> Run {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.output().expect("run newsclust");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    cmd.output().expect("run newsclust").into()
 }
 
 /// The run ended with exit code 2 (fatal) and its stderr says each of `needles`.
