@@ -252,7 +252,7 @@ impl KMeansClusterer {
                         s.silhouette
                     );
                 }
-                tracing::info!("k auto: chose k = {k} (the stable level before the partition stops reproducing, from {} fine fits' topic trees on {} sampled articles, half of them on subsamples)", 2 * auto_k::FITS, AUTO_K_SAMPLE.min(n));
+                tracing::info!("k auto: chose k = {k} (the level whose next finer count loses the most stability, from {} fine fits' topic trees on {} sampled articles, half of them on subsamples)", 2 * auto_k::FITS, AUTO_K_SAMPLE.min(n));
                 (k, scores)
             }
         })
