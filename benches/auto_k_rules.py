@@ -13,7 +13,7 @@ chosen) reaches the NMI of k-means at the gold count within 0.005. Variants: the
 averaged over 1-4 neighbours each side; the scale at its highest value or at the first peak
 within a slack of it; a floor of 1/2, 3/5, 2/3 or 3/4 of the scale; each count's stability
 compared with the best or the mean of the next 1-5 counts; the silhouette's weight 0-2. It prints
-the best variants and the shipped rule's row. The runs and NMIs are kept in `--cache` (JSON), so
+the best variants, then the shipped rule's and the rule before's. The runs and NMIs are kept in `--cache` (JSON), so
 a second call costs nothing; the first runs `--k auto` once per set and seed and k-means once per
 count in band that some variant chooses (on a 2-core machine, for the four sets of
 benches/auto_k.py and eleven seeds, about half an hour). Needs only a release build and this
@@ -29,6 +29,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = (4, 0.0, (2, 3), 1, "max", 1)
+# The rule of 1edd65c: two neighbours, the first peak within 1.5%, a floor of 3/5, the best of three.
+BEFORE = (2, 0.015, (3, 5), 3, "max", 1)
 
 
 def newsclust(binary, emb, out, k, seed):
@@ -132,20 +134,21 @@ def main():
             met += ok
         return met, band, per_set
 
-    variants = [v for v in itertools.product([1, 2, 3, 4], [0.0, 0.005, 0.01, 0.015, 0.02, 0.03],
-                                             [(1, 2), (3, 5), (2, 3), (3, 4)], [1, 2, 3, 4, 5],
-                                             ["max", "mean"], [0, 1, 2])]
+    variants = list(itertools.product([1, 2, 3, 4], [0.0, 0.005, 0.01, 0.015, 0.02, 0.03],
+                                      [(1, 2), (3, 5), (2, 3), (3, 4)], [1, 2, 3, 4, 5],
+                                      ["max", "mean"], [0, 1, 2]))
     judged = sorted(((judge(v), v) for v in variants), key=lambda r: (-r[0][0], -r[0][1]))
     total = len(sets) * len(seeds)
     print("| both targets | in band | per set | smoothing | slack | floor | next counts | compared with | silhouette weight |")
     print("|---|---|---|---|---|---|---|---|---|")
-    shipped = next(r for r in judged if r[1] == SHIPPED)
     for (met, band, per_set), v in judged[:args.top]:
         print(f"| {met} of {total} | {band} | {' '.join(f'{k} {n}' for k, n in per_set.items())} "
               f"| {v[0]} | {v[1]} | {v[2][0]}/{v[2][1]} | {v[3]} | {v[4]} | {v[5]} |")
-    (met, band, per_set), v = shipped
-    print(f"\nshipped rule (src/cluster/auto_k.rs): both targets {met} of {total}, in band {band}, "
-          f"{' '.join(f'{k} {n}' for k, n in per_set.items())}")
+    print()
+    for title, rule in (("shipped rule (src/cluster/auto_k.rs)", SHIPPED), ("the rule before", BEFORE)):
+        (met, band, per_set), _ = next(r for r in judged if r[1] == rule)
+        print(f"{title}: both targets {met} of {total}, in band {band}, "
+              f"{' '.join(f'{k} {n}' for k, n in per_set.items())}")
 
 
 if __name__ == "__main__":
