@@ -23,35 +23,15 @@ python.
 import argparse
 import itertools
 import json
-import subprocess
 import tempfile
 from pathlib import Path
+
+from auto_k import cluster  # one `cluster` run scored by `eval`: (topics, NMI, seconds)
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = (4, 0.0, (2, 3), 1, "max", 1)
 # The rule of 1edd65c: two neighbours, the first peak within 1.5%, a floor of 3/5, the best of three.
 BEFORE = (2, 0.015, (3, 5), 3, "max", 1)
-
-
-def newsclust(binary, emb, out, k, seed):
-    """One `cluster` run's run.json and its NMI against the gold labels."""
-    subprocess.run([binary, "cluster", "-q", "--embeddings", emb, "--out", out, "--k", str(k),
-                    "--seed", str(seed), "--naming", "keywords"], check=True)
-    scored = subprocess.run([binary, "eval", "-q", "--documents", f"{out}/documents.parquet", "--json"],
-                            check=True, capture_output=True, text=True)
-    return json.loads(Path(out, "run.json").read_text()), json.loads(scored.stdout)["all"]["nmi"]
-
-
-def k_scores(run):
-    """The `k_scores` list wherever run.json keeps it."""
-    if isinstance(run, dict):
-        if "k_scores" in run:
-            return run["k_scores"]
-        for value in run.values():
-            found = k_scores(value)
-            if found:
-                return found
-    return None
 
 
 def scale(scores, smooth, slack):
@@ -106,7 +86,7 @@ def main():
         key = f"{name}:{k}:{seed}"
         if key not in cache["nmi"]:
             with tempfile.TemporaryDirectory() as tmp:
-                cache["nmi"][key] = newsclust(args.bin, emb, tmp, k, seed)[1]
+                cache["nmi"][key] = cluster(args.bin, emb, tmp, k, seed)[1]
             cache_file.write_text(json.dumps(cache))
         return cache["nmi"][key]
 
@@ -115,9 +95,9 @@ def main():
             key = f"{name}:{seed}"
             if key not in cache["scores"]:
                 with tempfile.TemporaryDirectory() as tmp:
-                    run, value = newsclust(args.bin, emb, tmp, "auto", seed)
-                cache["scores"][key] = k_scores(run)
-                cache["nmi"][f"{name}:{run['counts']['topics']}:{seed}"] = value
+                    topics, value, _ = cluster(args.bin, emb, tmp, "auto", seed)
+                    cache["scores"][key] = json.loads(Path(tmp, "run.json").read_text())["k_scores"]
+                cache["nmi"][f"{name}:{topics}:{seed}"] = value
                 cache_file.write_text(json.dumps(cache))
 
     def judge(variant):

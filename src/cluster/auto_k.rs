@@ -161,17 +161,14 @@ const SMOOTH: usize = 4;
 /// single counts, so one count's value alone wanders from seed to seed (20 Newsgroups, seed 3:
 /// 0.0841 at 10 between 0.0785 and 0.0802, where the broad peak is 0.080 around 24).
 fn scale(scores: &[KScore]) -> usize {
-    let smoothed = (0..scores.len()).map(|i| {
+    let smoothed = |i: usize| {
         let near = &scores[i.saturating_sub(SMOOTH)..(i + SMOOTH + 1).min(scores.len())];
         near.iter().map(|s| s.silhouette).sum::<f64>() / near.len() as f64
-    });
-    smoothed
-        .zip(scores)
-        .fold(None, |best: Option<(f64, usize)>, (v, s)| match best {
-            Some((top, _)) if top >= v => best,
-            _ => Some((v, s.k)),
-        })
-        .map_or(2, |(_, k)| k)
+    };
+    (0..scores.len())
+        .map(|i| (scores[i].k, smoothed(i)))
+        .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+        .map_or(2, |(k, _)| k)
 }
 
 /// Fine fit number `fit`, on all of `all` or (`sub`) on a subsample of [`SUBSAMPLE`] of it drawn
